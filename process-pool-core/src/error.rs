@@ -1,0 +1,139 @@
+//! [`JobError`] and [`ConfigError`]: why a job, a batch or a pool did not do what was asked.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a job (or a checked batch) did not succeed, with what is needed to act on it.
+///
+/// A non-zero exit is only an error where asked for: [`JobResult::into_checked`] and
+/// `run_all_checked` turn it into [`JobError::ProcessFailed`].
+///
+/// [`JobResult::into_checked`]: crate::JobResult::into_checked
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// The program ran and failed: a non-zero exit code or death by a signal.
+    #[error(
+        "job {index} (`{program}`) failed: {}{}",
+        describe_status(*exit_code, *signal),
+        describe_tail(stderr_tail)
+    )]
+    ProcessFailed {
+        /// The job's position in its batch.
+        index: usize,
+        /// The program.
+        program: String,
+        /// The exit code, if it exited.
+        exit_code: Option<i32>,
+        /// The signal, if one killed it.
+        signal: Option<i32>,
+        /// The end of its stderr, for the reason.
+        stderr_tail: String,
+    },
+    /// The job ran past its time limit and was stopped.
+    #[error("job {index} (`{program}`) timed out after {limit:?}")]
+    TimedOut {
+        /// The job's position in its batch.
+        index: usize,
+        /// The program.
+        program: String,
+        /// The limit it ran into.
+        limit: Duration,
+    },
+    /// The job could not be started: not found, not executable, bad cwd, bad module.
+    #[error("job {index}: cannot start `{program}`{}: {source}", describe_cwd(cwd))]
+    SpawnFailed {
+        /// The job's position in its batch.
+        index: usize,
+        /// The program.
+        program: String,
+        /// The working directory it was to start in.
+        cwd: Option<PathBuf>,
+        /// The operating system's (or the engine's) reason.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// A WebAssembly guest trapped.
+    #[error("job {index} (`{program}`) trapped: {message}")]
+    Trapped {
+        /// The job's position in its batch.
+        index: usize,
+        /// The module.
+        program: String,
+        /// The trap and its wasm backtrace.
+        message: String,
+    },
+    /// The job was cancelled before it ended.
+    #[error("job {index} (`{program}`) was cancelled")]
+    Cancelled {
+        /// The job's position in its batch.
+        index: usize,
+        /// The program.
+        program: String,
+    },
+    /// The pool is closed and takes no new jobs.
+    #[error("the pool is closed and takes no new jobs")]
+    PoolClosed,
+    /// The pool's bounded queue is full.
+    #[error("the pool's queue is full ({capacity} jobs waiting)")]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// The job cannot run as described.
+    #[error("invalid job: {reason}")]
+    InvalidJob {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn describe_status(exit_code: Option<i32>, signal: Option<i32>) -> String {
+    match (exit_code, signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, None) => "unknown status".into(),
+    }
+}
+
+fn describe_tail(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; stderr: {tail}")
+    }
+}
+
+fn describe_cwd(cwd: &Option<PathBuf>) -> String {
+    match cwd {
+        Some(dir) => format!(" in `{}`", dir.display()),
+        None => String::new(),
+    }
+}
+
+/// Why a pool could not be built or reconfigured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_workers` must be at least 1.
+    #[error("max_workers must be at least 1, got 0")]
+    ZeroWorkers,
+    /// A bounded queue must hold at least one job.
+    #[error("the queue capacity must be at least 1, got 0")]
+    ZeroQueueCapacity,
+    /// A setting is out of range.
+    #[error("invalid setting `{name}`: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The pool was built outside a tokio runtime.
+    #[error(
+        "a pool must be built inside a tokio runtime (call it from async code or `Runtime::enter`)"
+    )]
+    NoRuntime,
+}

@@ -1,0 +1,245 @@
+//! [`JobHandle`] and the ticket behind it: how exactly one result reaches each submitted job.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::job::Job;
+use crate::pool::Inner;
+use crate::queue::QueueKey;
+use crate::result::{JobId, JobResult, Outcome};
+
+/// Counts the jobs that have been accepted and not yet answered, and wakes `drain` at zero.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl Pending {
+    fn add(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Completes once no accepted job is left unanswered.
+    pub(crate) async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Register before looking, so a `done` between the look and the wait is not missed.
+            notified.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One accepted job on its way through the pool: queued, running, waiting to retry.
+///
+/// It owns the job and the sending half of the job's result channel. Whoever holds it answers
+/// the job by [`Ticket::answer`]; and if it is ever dropped unanswered (a runtime shutting down
+/// under the pool), its `Drop` answers `Cancelled`. So every accepted job gets exactly one
+/// result, and the pool's count of pending jobs falls exactly once per job.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    pub(crate) id: JobId,
+    pub(crate) index: usize,
+    pub(crate) key: QueueKey,
+    pub(crate) job: Job,
+    /// Cancelled by the job's handle, a fail-fast batch, or the pool's shutdown.
+    pub(crate) token: CancellationToken,
+    reply: Option<oneshot::Sender<JobResult>>,
+    pending: Arc<Pending>,
+}
+
+impl Ticket {
+    /// A ticket and the handle that will receive its result.
+    pub(crate) fn issue(
+        inner: &Arc<Inner>,
+        id: JobId,
+        index: usize,
+        job: Job,
+        cancel_on_drop: bool,
+    ) -> (Ticket, JobHandle) {
+        let (tx, rx) = oneshot::channel();
+        let key = QueueKey::new(job.get_priority(), id.0);
+        let token = inner.root.child_token();
+        inner.pending.add();
+        let handle = JobHandle {
+            rx,
+            id,
+            key,
+            token: token.clone(),
+            inner: Arc::clone(inner),
+            cancel_on_drop,
+            finished: false,
+        };
+        let ticket = Ticket {
+            id,
+            index,
+            key,
+            job,
+            token,
+            reply: Some(tx),
+            pending: Arc::clone(&inner.pending),
+        };
+        (ticket, handle)
+    }
+
+    /// A result with this outcome and no output, for a job that ended without (another) run.
+    pub(crate) fn bare_result(
+        &self,
+        outcome: Outcome,
+        attempts: u32,
+        time_limit: Option<Duration>,
+    ) -> JobResult {
+        JobResult {
+            id: self.id,
+            index: self.index,
+            program: self.job.program_lossy(),
+            label: self.job.get_label().map(str::to_owned),
+            cwd: self.job.get_cwd().map(ToOwned::to_owned),
+            outcome,
+            stdout: Bytes::new(),
+            stderr: Bytes::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration: Duration::ZERO,
+            attempts,
+            time_limit,
+        }
+    }
+
+    /// Hands the result to the job's handle (if anyone still holds it).
+    pub(crate) fn answer(mut self, result: JobResult) {
+        if let Some(tx) = self.reply.take() {
+            // The handle may be gone; the job is answered all the same.
+            let _ = tx.send(result);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(tx) = self.reply.take() {
+            let result = self.bare_result(Outcome::Cancelled, 0, None);
+            let _ = tx.send(result);
+        }
+        self.pending.done();
+    }
+}
+
+/// A submitted job: await it for its [`JobResult`], or cancel it.
+///
+/// Dropping a handle detaches it: the job still runs and is still counted, like a dropped
+/// `tokio::task::JoinHandle`. (Handles owned by a batch — `run_all`, `stream` — cancel their
+/// jobs instead when the batch is dropped, so an abandoned batch leaves nothing running.)
+///
+/// ```
+/// # use process_pool_core::{async_trait, Exit, ExitStatus, Job, ProcessPool, RunContext, Spawner};
+/// # struct Noop;
+/// # #[async_trait]
+/// # impl Spawner for Noop {
+/// #     async fn spawn(&self, _: &Job, _: RunContext) -> std::io::Result<Exit> {
+/// #         Ok(Exit::new(ExitStatus::Code(0)))
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = ProcessPool::new(Noop, 2)?;
+/// let handle = pool.submit(Job::new("work")).await?;
+/// println!("submitted {}", handle.id());
+/// let result = handle.await;
+/// assert!(result.success());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a handle does nothing unless awaited or cancelled; drop it to detach the job"]
+pub struct JobHandle {
+    rx: oneshot::Receiver<JobResult>,
+    id: JobId,
+    key: QueueKey,
+    token: CancellationToken,
+    inner: Arc<Inner>,
+    cancel_on_drop: bool,
+    finished: bool,
+}
+
+impl JobHandle {
+    /// The job's pool-unique id.
+    pub fn id(&self) -> JobId {
+        self.id
+    }
+
+    /// Cancels the job.
+    ///
+    /// A queued job leaves the queue at once and is answered `Cancelled`; a running job is
+    /// stopped like a timed-out one (its whole process tree, for native jobs) and answered
+    /// `Cancelled`; a job waiting to retry is answered `Cancelled`. A job that has already ended
+    /// keeps its result. Awaiting the handle afterwards gives that one result.
+    pub fn cancel(&self) {
+        self.token.cancel();
+        self.inner.withdraw(&self.key);
+    }
+
+    /// Whether the result has been taken from this handle.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+impl Future for JobHandle {
+    type Output = JobResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JobResult> {
+        let this = &mut *self;
+        match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(received) => {
+                this.finished = true;
+                Poll::Ready(received.unwrap_or_else(|_| {
+                    // Unreachable while tickets answer on drop; answer rather than panic.
+                    JobResult {
+                        id: this.id,
+                        index: 0,
+                        program: String::new(),
+                        label: None,
+                        cwd: None,
+                        outcome: Outcome::Cancelled,
+                        stdout: Bytes::new(),
+                        stderr: Bytes::new(),
+                        stdout_truncated: false,
+                        stderr_truncated: false,
+                        duration: Duration::ZERO,
+                        attempts: 0,
+                        time_limit: None,
+                    }
+                }))
+            }
+        }
+    }
+}
+
+impl Drop for JobHandle {
+    fn drop(&mut self) {
+        if self.cancel_on_drop && !self.finished {
+            self.cancel();
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! [`Job`]: what to run, independent of the backend that runs it.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::retry::RetryPolicy;
+
+/// One unit of work: a program with its arguments, environment, working directory, stdin,
+/// time limit and scheduling hints.
+///
+/// A `Job` is backend-neutral: for the native backend `program` is an executable (a name looked
+/// up in `PATH` or a path), for the WASI backend it is a `.wasm` file. Everything not set falls
+/// back to the pool's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use process_pool_core::Job;
+///
+/// let job = Job::new("grep")
+///     .arg("-c")
+///     .args(["needle", "-"])
+///     .env("LC_ALL", "C")
+///     .stdin("hay\nneedle\n")
+///     .timeout(Duration::from_secs(5))
+///     .priority(10)
+///     .label("count needles");
+/// assert_eq!(job.get_program(), "grep");
+/// assert_eq!(job.get_args().len(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Job {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, Option<OsString>)>,
+    env_clear: bool,
+    cwd: Option<PathBuf>,
+    stdin: Option<Bytes>,
+    timeout: Option<Duration>,
+    priority: i32,
+    label: Option<String>,
+    retry: Option<RetryPolicy>,
+    output_limit: Option<usize>,
+}
+
+/// Builds a job from a command and its arguments, like the reference pool's `job(cmd, args)`.
+///
+/// The reference's optional `cwd` and `timeout` are the builder methods [`Job::cwd`] and
+/// [`Job::timeout`].
+///
+/// ```
+/// use std::time::Duration;
+/// use process_pool_core::job;
+///
+/// let j = job("sleep", ["10"]).timeout(Duration::from_millis(100));
+/// assert_eq!(j.get_timeout(), Some(Duration::from_millis(100)));
+/// ```
+pub fn job<P, I, S>(program: P, args: I) -> Job
+where
+    P: AsRef<OsStr>,
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Job::new(program).args(args)
+}
+
+impl Job {
+    /// A job that runs `program` with no arguments.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Job {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            env_clear: false,
+            cwd: None,
+            stdin: None,
+            timeout: None,
+            priority: 0,
+            label: None,
+            retry: None,
+            output_limit: None,
+        }
+    }
+
+    /// Appends one argument.
+    #[must_use]
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Appends several arguments.
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the job (later settings of the same key win).
+    #[must_use]
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Removes an environment variable the job would otherwise inherit.
+    #[must_use]
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Starts the job with an empty environment plus what [`Job::env`] sets.
+    ///
+    /// Settings made before this call are dropped, as with [`std::process::Command::env_clear`].
+    #[must_use]
+    pub fn env_clear(mut self) -> Self {
+        self.env.clear();
+        self.env_clear = true;
+        self
+    }
+
+    /// Sets the working directory.
+    #[must_use]
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Feeds these bytes to the job's stdin, then closes it. Without it stdin is empty.
+    #[must_use]
+    pub fn stdin(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Wall-clock limit for one attempt; past it the job is stopped and reported as timed out.
+    /// Overrides the pool's default timeout.
+    #[must_use]
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// Scheduling priority: higher runs first, equal priorities run in submission order.
+    /// The default is 0.
+    #[must_use]
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// A name for logs and hooks.
+    #[must_use]
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Overrides the pool's retry policy for this job.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Overrides the pool's limit of bytes kept per output stream for this job.
+    #[must_use]
+    pub fn output_limit(mut self, bytes: usize) -> Self {
+        self.output_limit = Some(bytes);
+        self
+    }
+
+    /// The program to run.
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments, without the program.
+    pub fn get_args(&self) -> &[OsString] {
+        &self.args
+    }
+
+    /// The environment changes in the order they were made: `Some(value)` sets, `None` removes.
+    pub fn get_envs(&self) -> &[(OsString, Option<OsString>)] {
+        &self.env
+    }
+
+    /// The effective environment changes: one entry per key, the last setting winning.
+    pub fn effective_envs(&self) -> Vec<(&OsStr, Option<&OsStr>)> {
+        let mut out: Vec<(&OsStr, Option<&OsStr>)> = Vec::with_capacity(self.env.len());
+        for (k, v) in &self.env {
+            match out.iter_mut().find(|(key, _)| *key == k.as_os_str()) {
+                Some(slot) => slot.1 = v.as_deref(),
+                None => out.push((k, v.as_deref())),
+            }
+        }
+        out
+    }
+
+    /// Whether the inherited environment is cleared.
+    pub fn get_env_clear(&self) -> bool {
+        self.env_clear
+    }
+
+    /// The working directory, if set.
+    pub fn get_cwd(&self) -> Option<&Path> {
+        self.cwd.as_deref()
+    }
+
+    /// The stdin bytes, if set.
+    pub fn get_stdin(&self) -> Option<&Bytes> {
+        self.stdin.as_ref()
+    }
+
+    /// The job's own timeout, if set.
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The scheduling priority.
+    pub fn get_priority(&self) -> i32 {
+        self.priority
+    }
+
+    /// The label, if set.
+    pub fn get_label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// The job's own retry policy, if set.
+    pub fn get_retry(&self) -> Option<&RetryPolicy> {
+        self.retry.as_ref()
+    }
+
+    /// The job's own output limit, if set.
+    pub fn get_output_limit(&self) -> Option<usize> {
+        self.output_limit
+    }
+
+    /// The program as text, for messages.
+    pub fn program_lossy(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+
+    /// Checks what can be checked without starting anything.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.program.is_empty() {
+            return Err("the program name is empty".into());
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(format!(
+                "the timeout of `{}` is zero",
+                self.program.to_string_lossy()
+            ));
+        }
+        if let Some(policy) = &self.retry {
+            policy.validate()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_envs_keeps_the_last_setting_per_key() {
+        let j = Job::new("x")
+            .env("A", "1")
+            .env("B", "2")
+            .env_remove("A")
+            .env("B", "3");
+        let envs = j.effective_envs();
+        assert_eq!(
+            envs,
+            vec![
+                (OsStr::new("A"), None),
+                (OsStr::new("B"), Some(OsStr::new("3")))
+            ]
+        );
+    }
+
+    #[test]
+    fn env_clear_drops_earlier_settings() {
+        let j = Job::new("x").env("A", "1").env_clear().env("B", "2");
+        assert!(j.get_env_clear());
+        assert_eq!(j.get_envs().len(), 1);
+    }
+
+    #[test]
+    fn validate_rejects_empty_program_and_zero_timeout() {
+        assert!(Job::new("").validate().unwrap_err().contains("empty"));
+        let err = Job::new("sleep")
+            .timeout(Duration::ZERO)
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("sleep"), "{err}");
+        assert!(Job::new("true").validate().is_ok());
+    }
+}

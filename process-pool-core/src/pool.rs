@@ -1,0 +1,393 @@
+//! [`ProcessPool`]: accepts jobs, queues them, and runs at most `max_workers` at a time.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio_util::sync::CancellationToken;
+
+use crate::builder::{Config, PoolBuilder};
+use crate::error::{ConfigError, JobError};
+use crate::handle::{JobHandle, Pending, Ticket};
+use crate::hooks::Hooks;
+use crate::job::Job;
+use crate::queue::{Queue, QueueKey};
+use crate::result::{JobId, Outcome};
+use crate::spawner::Spawner;
+use crate::stats::{Counters, Stats};
+
+/// A bounded pool of workers running [`Job`]s through a [`Spawner`].
+///
+/// Cheap to clone: clones share one pool. Jobs run at most `max_workers` at a time; the rest
+/// wait in a priority queue. Every accepted job yields exactly one [`JobResult`], whatever
+/// happens to it (exit, signal, timeout, cancel, spawn failure, shutdown).
+///
+/// Dropping the pool does not stop accepted jobs: they run to the end and answer their handles.
+/// Call [`ProcessPool::shutdown`] to stop them.
+///
+/// [`JobResult`]: crate::JobResult
+#[derive(Debug, Clone)]
+pub struct ProcessPool {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What all clones of a pool share.
+pub(crate) struct Inner {
+    pub(crate) spawner: Arc<dyn Spawner>,
+    pub(crate) config: Config,
+    pub(crate) hooks: Hooks,
+    pub(crate) runtime: Handle,
+    state: Mutex<State>,
+    pub(crate) counters: Counters,
+    pub(crate) pending: Arc<Pending>,
+    /// One permit per free place in a bounded queue.
+    room: Option<Arc<Semaphore>>,
+    /// Parent of every job's token: cancelled by a shutdown that runs out of grace.
+    pub(crate) root: CancellationToken,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("config", &self.config)
+            .field("hooks", &self.hooks)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    queue: Queue<Entry>,
+    /// Worker tasks alive; each runs one job at a time.
+    running: usize,
+    max_workers: usize,
+    closed: bool,
+}
+
+/// A job waiting to run (again).
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) ticket: Ticket,
+    /// Attempts already made.
+    pub(crate) attempts: u32,
+    /// This job's place in a bounded queue, given back when it leaves the queue.
+    room: Option<OwnedSemaphorePermit>,
+}
+
+impl Entry {
+    pub(crate) fn retry(ticket: Ticket, attempts: u32) -> Self {
+        Entry {
+            ticket,
+            attempts,
+            room: None,
+        }
+    }
+
+    fn leave_queue(mut self) -> Self {
+        self.room = None;
+        self
+    }
+}
+
+/// Where an accepted job goes.
+enum Placement {
+    Run(Entry),
+    Queued,
+}
+
+impl ProcessPool {
+    /// A builder with every setting at its default.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    /// A pool of `max_workers` with default settings, running jobs with `spawner`.
+    ///
+    /// Fails with [`ConfigError::ZeroWorkers`] for 0 and [`ConfigError::NoRuntime`] outside a
+    /// tokio runtime.
+    pub fn new(spawner: impl Spawner, max_workers: usize) -> Result<Self, ConfigError> {
+        Self::builder().max_workers(max_workers).build(spawner)
+    }
+
+    pub(crate) fn from_parts(
+        spawner: Arc<dyn Spawner>,
+        config: Config,
+        hooks: Hooks,
+        runtime: Handle,
+    ) -> Self {
+        let room = config.queue_capacity.map(|n| Arc::new(Semaphore::new(n)));
+        let state = State {
+            queue: Queue::new(),
+            running: 0,
+            max_workers: config.max_workers,
+            closed: false,
+        };
+        ProcessPool {
+            inner: Arc::new(Inner {
+                spawner,
+                config,
+                hooks,
+                runtime,
+                state: Mutex::new(state),
+                counters: Counters::default(),
+                pending: Arc::default(),
+                room,
+                root: CancellationToken::new(),
+                next_id: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Submits one job, waiting for room if the queue is bounded and full.
+    ///
+    /// Fails with [`JobError::InvalidJob`] for a job that cannot run (an empty program name, a
+    /// zero timeout) and [`JobError::PoolClosed`] once the pool is closed.
+    pub async fn submit(&self, job: Job) -> Result<JobHandle, JobError> {
+        self.inner.submit(job, 0, false).await
+    }
+
+    /// Submits one job if there is room now; fails with [`JobError::QueueFull`] otherwise.
+    pub fn try_submit(&self, job: Job) -> Result<JobHandle, JobError> {
+        validate(&job, None)?;
+        let room = match &self.inner.room {
+            None => None,
+            Some(room) => Some(Arc::clone(room).try_acquire_owned().map_err(|e| match e {
+                TryAcquireError::Closed => JobError::PoolClosed,
+                TryAcquireError::NoPermits => JobError::QueueFull {
+                    capacity: self.inner.config.queue_capacity.unwrap_or_default(),
+                },
+            })?),
+        };
+        self.inner.admit(job, 0, room, false)
+    }
+
+    /// Waits until every accepted job has been answered. The pool stays open.
+    pub async fn drain(&self) {
+        self.inner.pending.wait_idle().await;
+    }
+
+    /// Refuses new jobs from now on ([`JobError::PoolClosed`]); accepted jobs go on.
+    pub fn close(&self) {
+        self.inner.lock().closed = true;
+        if let Some(room) = &self.inner.room {
+            room.close();
+        }
+    }
+
+    /// Whether [`ProcessPool::close`] (or a shutdown) has been called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().closed
+    }
+
+    /// Closes the pool, lets accepted jobs finish for up to `grace`, then cancels the rest:
+    /// queued jobs are answered `Cancelled` at once, running ones are stopped (their whole
+    /// process tree) and answered `Cancelled`. Returns when every job has its result, with the
+    /// final counters.
+    pub async fn shutdown(&self, grace: Duration) -> Stats {
+        self.close();
+        if tokio::time::timeout(grace, self.drain()).await.is_err() {
+            tracing::debug!(?grace, "shutdown grace over; cancelling what is left");
+            self.inner.root.cancel();
+            let queued = self.inner.lock().queue.take_all();
+            for entry in queued {
+                self.inner.finish_unrun(entry, Outcome::Cancelled);
+            }
+            self.drain().await;
+        }
+        self.stats()
+    }
+
+    /// Changes the worker limit of a running pool. Growing starts queued jobs at once;
+    /// shrinking lets running jobs finish and starts no new ones until below the new limit.
+    pub fn set_max_workers(&self, n: usize) -> Result<(), ConfigError> {
+        if n == 0 {
+            return Err(ConfigError::ZeroWorkers);
+        }
+        let starts: Vec<Entry> = {
+            let mut state = self.inner.lock();
+            state.max_workers = n;
+            let free = n.saturating_sub(state.running).min(state.queue.len());
+            state.running += free;
+            (0..free)
+                .filter_map(|_| state.queue.pop().map(Entry::leave_queue))
+                .collect()
+        };
+        for entry in starts {
+            self.inner.start_worker(entry);
+        }
+        Ok(())
+    }
+
+    /// The current worker limit.
+    pub fn max_workers(&self) -> usize {
+        self.inner.lock().max_workers
+    }
+
+    /// Jobs waiting in the queue now.
+    pub fn queue_len(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+
+    /// A snapshot of the pool's counters.
+    pub fn stats(&self) -> Stats {
+        let (running, queued, max_workers) = {
+            let state = self.inner.lock();
+            (state.running, state.queue.len(), state.max_workers)
+        };
+        self.inner.counters.snapshot(running, queued, max_workers)
+    }
+}
+
+/// Checks a job before it is accepted, naming it by its batch index when it has one.
+pub(crate) fn validate(job: &Job, index: Option<usize>) -> Result<(), JobError> {
+    job.validate().map_err(|reason| JobError::InvalidJob {
+        reason: match index {
+            Some(i) => format!("job {i}: {reason}"),
+            None => reason,
+        },
+    })
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is only changed in short sections that cannot panic half-way, so a
+        // poisoned lock still holds consistent data.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Accepts a job once there is room for it.
+    pub(crate) async fn submit(
+        self: &Arc<Self>,
+        job: Job,
+        index: usize,
+        cancel_on_drop: bool,
+    ) -> Result<JobHandle, JobError> {
+        validate(&job, cancel_on_drop.then_some(index))?;
+        let room = match &self.room {
+            None => None,
+            Some(room) => Some(
+                Arc::clone(room)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| JobError::PoolClosed)?,
+            ),
+        };
+        self.admit(job, index, room, cancel_on_drop)
+    }
+
+    /// Whether accepting a job may have to wait for room.
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.room.is_some()
+    }
+
+    /// Accepts a job that has room: starts it if a worker is free, else queues it.
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        job: Job,
+        index: usize,
+        room: Option<OwnedSemaphorePermit>,
+        cancel_on_drop: bool,
+    ) -> Result<JobHandle, JobError> {
+        let (placement, handle) = {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(JobError::PoolClosed);
+            }
+            let id = JobId(self.next_id.fetch_add(1, Relaxed));
+            let (ticket, handle) = Ticket::issue(self, id, index, job, cancel_on_drop);
+            self.counters.submitted.fetch_add(1, Relaxed);
+            let entry = Entry {
+                ticket,
+                attempts: 0,
+                room,
+            };
+            (self.place(&mut state, entry), handle)
+        };
+        if let Placement::Run(entry) = placement {
+            self.start_worker(entry);
+        }
+        Ok(handle)
+    }
+
+    /// Puts a job that is waiting to retry back in line.
+    pub(crate) fn requeue(self: &Arc<Self>, entry: Entry) {
+        let placement = {
+            let mut state = self.lock();
+            self.place(&mut state, entry)
+        };
+        if let Placement::Run(entry) = placement {
+            self.start_worker(entry);
+        }
+    }
+
+    fn place(&self, state: &mut State, entry: Entry) -> Placement {
+        if state.running < state.max_workers {
+            state.running += 1;
+            Placement::Run(entry.leave_queue())
+        } else {
+            state.queue.push(entry.ticket.key, entry);
+            Placement::Queued
+        }
+    }
+
+    /// After a worker's job: the next queued job for it, or `None` when it must stop (queue
+    /// empty, or more workers alive than the limit). Decided under the lock together with the
+    /// worker count, so a job queued meanwhile always finds a worker.
+    pub(crate) fn next_or_retire(&self) -> Option<Entry> {
+        let mut state = self.lock();
+        if state.running <= state.max_workers
+            && let Some(entry) = state.queue.pop()
+        {
+            return Some(entry.leave_queue());
+        }
+        state.running -= 1;
+        None
+    }
+
+    /// A worker task died without retiring: give its place back, and hand it on to a queued
+    /// job if one is waiting.
+    pub(crate) fn retire_abnormally(self: &Arc<Self>) {
+        let next = {
+            let mut state = self.lock();
+            state.running -= 1;
+            if state.running < state.max_workers {
+                state.queue.pop().map(|entry| {
+                    state.running += 1;
+                    entry.leave_queue()
+                })
+            } else {
+                None
+            }
+        };
+        if let Some(entry) = next {
+            self.start_worker(entry);
+        }
+    }
+
+    /// Takes a cancelled job out of the queue and answers it, if it is still queued.
+    pub(crate) fn withdraw(&self, key: &QueueKey) {
+        let removed = self.lock().queue.remove(key);
+        if let Some(entry) = removed {
+            self.finish_unrun(entry, Outcome::Cancelled);
+        }
+    }
+
+    /// Answers a job that ends without (another) run.
+    pub(crate) fn finish_unrun(&self, entry: Entry, outcome: Outcome) {
+        let result = entry.ticket.bare_result(outcome, entry.attempts, None);
+        self.finish(entry.ticket, result);
+    }
+
+    /// The one place where a job ends: count it, tell the hooks, answer the handle.
+    pub(crate) fn finish(&self, ticket: Ticket, result: crate::result::JobResult) {
+        self.counters.ended(&result.outcome);
+        self.hooks.complete(&result);
+        tracing::debug!(id = %result.id, program = %result.program, outcome = %result.outcome, "job ended");
+        ticket.answer(result);
+    }
+}

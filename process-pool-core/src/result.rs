@@ -1,0 +1,254 @@
+//! [`JobResult`] and [`Outcome`]: what happened to a job.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::JobError;
+
+/// A pool-unique job number, in submission order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(pub(crate) u64);
+
+impl JobId {
+    /// The number itself.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The program exited by itself with this code (0 is success).
+    Exited(i32),
+    /// The program was killed by this signal, not by the pool.
+    Signaled(i32),
+    /// The pool stopped the job at its time limit.
+    TimedOut,
+    /// The job was cancelled (by its handle, a fail-fast batch or a shutdown) before it ended.
+    Cancelled,
+    /// The job could not be started: the OS's (or the WASI engine's) reason.
+    SpawnFailed(Arc<io::Error>),
+    /// A WebAssembly guest trapped; the message includes the wasm backtrace when there is one.
+    Trapped(String),
+}
+
+impl Outcome {
+    /// True only for `Exited(0)`.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Exited(0))
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Exited(code) => write!(f, "exited with code {code}"),
+            Outcome::Signaled(sig) => write!(f, "killed by signal {sig}"),
+            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::Cancelled => f.write_str("cancelled"),
+            Outcome::SpawnFailed(e) => write!(f, "failed to start: {e}"),
+            Outcome::Trapped(msg) => write!(f, "trapped: {msg}"),
+        }
+    }
+}
+
+/// What happened to one job: how it ended, its output, how long it took.
+///
+/// A non-zero exit is an outcome, not an error: [`JobResult::success`] tells, and
+/// [`JobResult::into_checked`] turns a failure into a [`JobError`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JobResult {
+    /// The job's pool-unique id.
+    pub id: JobId,
+    /// The job's position in its batch (`run_all`, `map`, `stream`); 0 for a lone `submit`.
+    pub index: usize,
+    /// The program, as text.
+    pub program: String,
+    /// The job's label, if it had one.
+    pub label: Option<String>,
+    /// The job's working directory, if it set one.
+    pub cwd: Option<PathBuf>,
+    /// How the last attempt ended.
+    pub outcome: Outcome,
+    /// Captured stdout of the last attempt, at most the output limit.
+    pub stdout: Bytes,
+    /// Captured stderr of the last attempt, at most the output limit.
+    pub stderr: Bytes,
+    /// Whether stdout went past the output limit (the rest was read and discarded).
+    pub stdout_truncated: bool,
+    /// Whether stderr went past the output limit (the rest was read and discarded).
+    pub stderr_truncated: bool,
+    /// Wall time of the last attempt.
+    pub duration: Duration,
+    /// How many attempts were started (0 if the job never started).
+    pub attempts: u32,
+    /// The time limit that applied, if any.
+    pub time_limit: Option<Duration>,
+}
+
+impl JobResult {
+    /// The exit code, when the program exited by itself.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.outcome {
+            Outcome::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The signal that killed the program, when it was not the pool's doing.
+    pub fn signal(&self) -> Option<i32> {
+        match self.outcome {
+            Outcome::Signaled(sig) => Some(sig),
+            _ => None,
+        }
+    }
+
+    /// Whether the pool stopped the job at its time limit.
+    pub fn timed_out(&self) -> bool {
+        matches!(self.outcome, Outcome::TimedOut)
+    }
+
+    /// Whether the job was cancelled.
+    pub fn cancelled(&self) -> bool {
+        matches!(self.outcome, Outcome::Cancelled)
+    }
+
+    /// Exit code 0 and nothing else.
+    pub fn success(&self) -> bool {
+        self.outcome.is_success()
+    }
+
+    /// stdout as text, invalid UTF-8 replaced.
+    pub fn stdout_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.stdout)
+    }
+
+    /// stderr as text, invalid UTF-8 replaced.
+    pub fn stderr_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.stderr)
+    }
+
+    /// `Ok(self)` on success, else the [`JobError`] that says what went wrong.
+    pub fn into_checked(self) -> Result<JobResult, JobError> {
+        match self.error() {
+            None => Ok(self),
+            Some(err) => Err(err),
+        }
+    }
+
+    /// The [`JobError`] describing this result, or `None` on success.
+    pub fn error(&self) -> Option<JobError> {
+        let index = self.index;
+        let program = self.program.clone();
+        Some(match &self.outcome {
+            Outcome::Exited(0) => return None,
+            Outcome::Exited(code) => JobError::ProcessFailed {
+                index,
+                program,
+                exit_code: Some(*code),
+                signal: None,
+                stderr_tail: stderr_tail(&self.stderr),
+            },
+            Outcome::Signaled(sig) => JobError::ProcessFailed {
+                index,
+                program,
+                exit_code: None,
+                signal: Some(*sig),
+                stderr_tail: stderr_tail(&self.stderr),
+            },
+            Outcome::TimedOut => JobError::TimedOut {
+                index,
+                program,
+                limit: self.time_limit.unwrap_or_default(),
+            },
+            Outcome::Cancelled => JobError::Cancelled { index, program },
+            Outcome::SpawnFailed(source) => JobError::SpawnFailed {
+                index,
+                program,
+                cwd: self.cwd.clone(),
+                source: Arc::clone(source),
+            },
+            Outcome::Trapped(message) => JobError::Trapped {
+                index,
+                program,
+                message: message.clone(),
+            },
+        })
+    }
+}
+
+/// How much of stderr a [`JobError::ProcessFailed`] quotes.
+pub const STDERR_TAIL_BYTES: usize = 2048;
+
+/// The last [`STDERR_TAIL_BYTES`] of `stderr` as text, trimmed.
+fn stderr_tail(stderr: &[u8]) -> String {
+    let start = stderr.len().saturating_sub(STDERR_TAIL_BYTES);
+    String::from_utf8_lossy(&stderr[start..]).trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn result(outcome: Outcome) -> JobResult {
+        JobResult {
+            id: JobId(1),
+            index: 3,
+            program: "prog".into(),
+            label: None,
+            cwd: None,
+            outcome,
+            stdout: Bytes::new(),
+            stderr: Bytes::from_static(b"line one\nthe reason\n"),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration: Duration::ZERO,
+            attempts: 1,
+            time_limit: Some(Duration::from_millis(100)),
+        }
+    }
+
+    #[test]
+    fn derived_views_follow_the_outcome() {
+        let r = result(Outcome::Exited(0));
+        assert!(r.success());
+        assert_eq!(r.exit_code(), Some(0));
+        assert!(r.into_checked().is_ok());
+        let r = result(Outcome::TimedOut);
+        assert!(r.timed_out());
+        assert_eq!(r.exit_code(), None);
+    }
+
+    #[test]
+    fn failures_become_errors_with_context() {
+        let err = result(Outcome::Exited(2)).into_checked().unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("prog") && msg.contains("code 2"), "{msg}");
+        assert!(msg.contains("the reason"), "{msg}");
+        let err = result(Outcome::TimedOut).into_checked().unwrap_err();
+        assert!(
+            matches!(err, JobError::TimedOut { limit, .. } if limit == Duration::from_millis(100))
+        );
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_end() {
+        let long = vec![b'x'; STDERR_TAIL_BYTES * 2];
+        assert_eq!(stderr_tail(&long).len(), STDERR_TAIL_BYTES);
+    }
+}

@@ -1,0 +1,161 @@
+//! The [`Spawner`] trait: the one thing a backend implements.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+use crate::job::Job;
+
+/// Runs one job to completion: the mechanism behind a pool (start, feed, capture, kill).
+///
+/// The pool owns the policy (limits, queue, timeouts, retries, hooks, statistics); a spawner
+/// only starts what it is given and, when [`RunContext::cancelled`] fires (a timeout, a cancel
+/// or a shutdown), stops *everything* the job started and returns promptly. It never decides by
+/// itself that a job timed out.
+///
+/// The trait is object safe: a pool holds an `Arc<dyn Spawner>`, and a router can send some jobs
+/// to one backend and the rest to another.
+///
+/// ```
+/// use std::io;
+/// use process_pool_core::{async_trait, Exit, ExitStatus, Job, RunContext, Spawner};
+///
+/// /// Succeeds at once, for measuring the scheduler alone.
+/// struct Noop;
+///
+/// #[async_trait]
+/// impl Spawner for Noop {
+///     async fn spawn(&self, _job: &Job, _ctx: RunContext) -> io::Result<Exit> {
+///         Ok(Exit::new(ExitStatus::Code(0)))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Spawner: Send + Sync + 'static {
+    /// Runs `job` until it ends or `ctx` is cancelled.
+    ///
+    /// Returns `Err` only when the job could not be started (the error should name what was
+    /// wrong: the program, the path, the cwd); everything after a successful start is an
+    /// [`Exit`], including a job killed because `ctx` was cancelled.
+    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit>;
+}
+
+#[async_trait]
+impl<S: Spawner + ?Sized> Spawner for Arc<S> {
+    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit> {
+        (**self).spawn(job, ctx).await
+    }
+}
+
+#[async_trait]
+impl<S: Spawner + ?Sized> Spawner for Box<S> {
+    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit> {
+        (**self).spawn(job, ctx).await
+    }
+}
+
+/// What a spawner is told besides the job: when to stop, how much output to keep, and how long
+/// a stopped job may take to clean up before it is killed.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    token: CancellationToken,
+    output_limit: usize,
+    kill_grace: Duration,
+}
+
+impl RunContext {
+    /// A context for one attempt. Pools make these; a spawner's own tests may too.
+    pub fn new(token: CancellationToken, output_limit: usize, kill_grace: Duration) -> Self {
+        RunContext {
+            token,
+            output_limit,
+            kill_grace,
+        }
+    }
+
+    /// Completes when the job must stop (timeout, cancel or shutdown).
+    pub async fn cancelled(&self) {
+        self.token.cancelled().await;
+    }
+
+    /// Whether the job must stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// The token behind [`RunContext::cancelled`].
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Bytes to keep per output stream; the rest is read and discarded.
+    pub fn output_limit(&self) -> usize {
+        self.output_limit
+    }
+
+    /// How long a stopped job may take to exit after the polite signal before it is killed.
+    pub fn kill_grace(&self) -> Duration {
+        self.kill_grace
+    }
+}
+
+/// How a started job ended, as the backend saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+    /// A WebAssembly trap, with its message.
+    Trapped(String),
+}
+
+/// What a spawner returns for a job that started: how it ended and what it wrote.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Exit {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// stdout, at most the output limit.
+    pub stdout: Bytes,
+    /// stderr, at most the output limit.
+    pub stderr: Bytes,
+    /// Whether stdout went past the limit.
+    pub stdout_truncated: bool,
+    /// Whether stderr went past the limit.
+    pub stderr_truncated: bool,
+}
+
+impl Exit {
+    /// An exit with this status and no output.
+    pub fn new(status: ExitStatus) -> Self {
+        Exit {
+            status,
+            stdout: Bytes::new(),
+            stderr: Bytes::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+        }
+    }
+
+    /// Sets stdout and whether it was truncated.
+    #[must_use]
+    pub fn with_stdout(mut self, bytes: Bytes, truncated: bool) -> Self {
+        self.stdout = bytes;
+        self.stdout_truncated = truncated;
+        self
+    }
+
+    /// Sets stderr and whether it was truncated.
+    #[must_use]
+    pub fn with_stderr(mut self, bytes: Bytes, truncated: bool) -> Self {
+        self.stderr = bytes;
+        self.stderr_truncated = truncated;
+        self
+    }
+}

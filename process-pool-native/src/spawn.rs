@@ -1,0 +1,176 @@
+//! [`NativeSpawner`]: start a job's process, feed it, capture it, end its whole tree.
+
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+
+use process_pool_core::{
+    CancellationToken, ConfigError, Exit, ExitStatus, Job, ProcessPool, RunContext, Spawner,
+    async_trait,
+};
+use tokio::process::Command;
+
+use crate::capture::{feed, read_capped};
+use crate::group::{Group, GroupGuard};
+
+/// Runs jobs as OS processes, each in its own process group.
+///
+/// Jobs inherit the pool's environment unless they clear it ([`Job::env_clear`]), never its
+/// stdin (it is the job's bytes or empty), and never its stdout or stderr (both captured).
+///
+/// ```
+/// use std::time::Duration;
+/// use process_pool_native::NativeSpawner;
+/// use process_pool_core::{job, ProcessPool};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = ProcessPool::builder()
+///     .max_workers(2)
+///     .kill_grace(Duration::from_millis(200))
+///     .build(NativeSpawner::new())?;
+/// let results = pool.run_all([job("sleep", ["10"]).timeout(Duration::from_millis(100))]).await?;
+/// assert!(results[0].timed_out());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct NativeSpawner {
+    _private: (),
+}
+
+impl NativeSpawner {
+    /// A spawner with default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A pool of `max_workers` running native processes, with default settings: the
+    /// reference pool's `ProcessPool::new(max_workers)`.
+    ///
+    /// Fails with [`ConfigError::ZeroWorkers`] for 0, and [`ConfigError::NoRuntime`] outside a
+    /// tokio runtime.
+    pub fn pool(max_workers: usize) -> Result<ProcessPool, ConfigError> {
+        ProcessPool::new(Self::new(), max_workers)
+    }
+
+    fn command(job: &Job) -> Command {
+        let mut cmd = Command::new(job.get_program());
+        cmd.args(job.get_args());
+        if job.get_env_clear() {
+            cmd.env_clear();
+        }
+        for (key, value) in job.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        if let Some(dir) = job.get_cwd() {
+            cmd.current_dir(dir);
+        }
+        cmd.stdin(if job.get_stdin().is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(Stdio::piped());
+        cmd.stderr(Stdio::piped());
+        // A group of its own, set by posix_spawn itself: no `pre_exec`, which would force a
+        // fork() whose cost grows with the parent's memory.
+        cmd.process_group(0);
+        cmd
+    }
+}
+
+#[async_trait]
+impl Spawner for NativeSpawner {
+    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit> {
+        let mut child = Self::command(job)
+            .spawn()
+            .map_err(|error| describe_spawn_error(job, error))?;
+        let group = Group::of(&child);
+        let mut guard = GroupGuard::new(group);
+        let grace = ctx.kill_grace();
+        let limit = ctx.output_limit();
+
+        // Once the group is gone, a pipe still open belongs to a process that left the group
+        // (setsid); give it the grace period, then stop waiting for it.
+        let group_gone = CancellationToken::new();
+        let abandon = || {
+            let gone = group_gone.clone();
+            async move {
+                gone.cancelled().await;
+                tokio::time::sleep(grace).await;
+            }
+        };
+        let stdout = read_capped(child.stdout.take(), limit, abandon());
+        let stderr = read_capped(child.stderr.take(), limit, abandon());
+        let stdin = feed(child.stdin.take(), job.get_stdin(), abandon());
+        let lifetime = async {
+            let status = tokio::select! {
+                biased;
+                status = child.wait() => status,
+                () = ctx.cancelled() => match group {
+                    Some(group) => group.stop(&mut child, grace).await,
+                    None => {
+                        child.start_kill()?;
+                        child.wait().await
+                    }
+                },
+            };
+            if let Some(group) = group {
+                group.sweep(grace).await;
+            }
+            group_gone.cancel();
+            status
+        };
+        let (status, (out, out_truncated), (err, err_truncated), ()) =
+            tokio::join!(lifetime, stdout, stderr, stdin);
+        guard.disarm();
+        let status = status.map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("waiting for `{}` failed: {error}", job.program_lossy()),
+            )
+        })?;
+        Ok(Exit::new(exit_status(status))
+            .with_stdout(out, out_truncated)
+            .with_stderr(err, err_truncated))
+    }
+}
+
+fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitStatus::Code(code),
+        (None, Some(signal)) => ExitStatus::Signal(signal),
+        // wait() reports neither only for stopped/continued children, which it is not asked for.
+        (None, None) => ExitStatus::Code(-1),
+    }
+}
+
+/// Says which of program and working directory was wrong: the OS reports "not found" for both.
+fn describe_spawn_error(job: &Job, error: io::Error) -> io::Error {
+    let kind = error.kind();
+    let cwd_problem = job.get_cwd().filter(|dir| !dir.is_dir()).map(|dir| {
+        format!(
+            "working directory `{}` does not exist or is not a directory",
+            dir.display()
+        )
+    });
+    let what = match (kind, cwd_problem) {
+        (_, Some(cwd)) => cwd,
+        (io::ErrorKind::NotFound, None) if is_bare_name(job.get_program()) => {
+            "program not found in PATH".to_owned()
+        }
+        (io::ErrorKind::NotFound, None) => "no such file".to_owned(),
+        (io::ErrorKind::PermissionDenied, None) => "permission denied (not executable?)".to_owned(),
+        (_, None) => return error,
+    };
+    io::Error::new(kind, format!("{what} ({error})"))
+}
+
+fn is_bare_name(program: &std::ffi::OsStr) -> bool {
+    !Path::new(program).components().nth(1).is_some() && !program.to_string_lossy().contains('/')
+}
