@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
+use crate::handle::Ticket;
 use crate::hooks::{JobRetry, JobStart, panic_message};
 use crate::pool::{Entry, Inner};
-use crate::result::Outcome;
+use crate::result::{JobResult, Outcome};
 use crate::spawner::{ExitStatus, RunContext};
 
 impl Inner {
@@ -20,20 +21,27 @@ impl Inner {
             let mut slot = WorkerSlot(Some(Arc::clone(&inner)));
             let mut entry = first;
             loop {
-                inner.attempt(entry).await;
-                match inner.next_or_retire() {
+                let ended = inner.attempt(entry).await;
+                // Take the next job (or retire) before answering this one, so that whoever
+                // sees a result also sees the pool's counters without it.
+                let next = inner.next_or_retire();
+                if next.is_none() {
+                    slot.0 = None;
+                }
+                if let Some((ticket, result)) = ended {
+                    inner.finish(ticket, result);
+                }
+                match next {
                     Some(next) => entry = next,
-                    None => {
-                        slot.0 = None;
-                        return;
-                    }
+                    None => return,
                 }
             }
         });
     }
 
-    /// Runs one attempt of a job and either answers it or schedules its retry.
-    async fn attempt(self: &Arc<Self>, entry: Entry) {
+    /// Runs one attempt of a job. Returns the job and its result when it has ended; `None`
+    /// when a retry was scheduled instead.
+    async fn attempt(self: &Arc<Self>, entry: Entry) -> Option<(Ticket, JobResult)> {
         let Entry {
             ticket, attempts, ..
         } = entry;
@@ -41,7 +49,7 @@ impl Inner {
         let time_limit = job.get_timeout().or(self.config.timeout);
         if ticket.token.is_cancelled() {
             let result = ticket.bare_result(Outcome::Cancelled, attempts, time_limit);
-            return self.finish(ticket, result);
+            return Some((ticket, result));
         }
         let attempt = attempts + 1;
         self.hooks.start(&JobStart {
@@ -118,9 +126,10 @@ impl Inner {
                 delay,
             });
             tracing::debug!(id = %ticket.id, attempt, ?delay, outcome = %result.outcome, "retrying job");
-            return self.schedule_retry(Entry::retry(ticket, attempt), delay);
+            self.schedule_retry(Entry::retry(ticket, attempt), delay);
+            return None;
         }
-        self.finish(ticket, result);
+        Some((ticket, result))
     }
 
     /// Puts a job back in line after `delay`, without holding a worker meanwhile; answers it

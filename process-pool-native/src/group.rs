@@ -7,8 +7,9 @@ use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use tokio::process::Child;
 use tokio::time::Instant;
 
-/// How often a group that outlived SIGTERM is checked during its grace period.
-const GRACE_POLL: Duration = Duration::from_millis(5);
+/// First and longest wait between checks of a group that outlived SIGTERM.
+const POLL_FIRST: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(50);
 
 /// A job's process group, whose id is the pid of the job's first process.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +30,13 @@ impl Group {
         }
     }
 
-    /// Whether any process of the group is still alive (or a zombie not yet reaped).
+    /// Whether any process of the group is still alive.
+    ///
+    /// Zombies do not count: they have ended and hold nothing open. They matter because a
+    /// killed grandchild is an orphan whose zombie waits for init, and some inits reap slowly
+    /// (seen here: over a second), which `kill(-pgid, 0)` alone would take for a live process.
     fn is_alive(self) -> bool {
-        test_kill_process_group(self.0).is_ok()
+        test_kill_process_group(self.0).is_ok() && live_member_in_proc(self.0).unwrap_or(true)
     }
 
     pub(crate) fn kill(self) {
@@ -67,14 +72,41 @@ impl Group {
         );
         self.signal(Signal::TERM);
         let deadline = Instant::now() + grace;
+        let mut pause = POLL_FIRST;
         while Instant::now() < deadline {
-            tokio::time::sleep(GRACE_POLL.min(deadline - Instant::now())).await;
+            tokio::time::sleep(pause.min(deadline - Instant::now())).await;
             if !self.is_alive() {
                 return;
             }
+            pause = (pause * 2).min(POLL_MAX);
         }
         self.kill();
     }
+}
+
+/// Whether `/proc` shows a live (not zombie) process in group `pgid`; `None` without `/proc`.
+///
+/// Reading `/proc` never waits on a disk, so this stays on the runtime thread. It only runs
+/// after `kill(-pgid, 0)` found the group not empty, which is the rare path.
+fn live_member_in_proc(pgid: Pid) -> Option<bool> {
+    let pgid = pgid.as_raw_nonzero().get();
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let live = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // After the parenthesised command name: state, ppid, pgrp.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next().unwrap_or("Z");
+            let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+            group == Some(pgid) && state != "Z" && state != "X"
+        });
+    Some(live)
 }
 
 /// Kills the group if the job's future is dropped before the job was ended properly (the

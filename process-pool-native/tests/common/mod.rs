@@ -1,0 +1,107 @@
+//! What the native tests need to look at processes from the outside: `/proc`, FIFOs.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use process_pool_core::Job;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::net::unix::pipe;
+
+/// A bound that only catches a hang.
+pub const HANG: Duration = Duration::from_secs(30);
+
+/// A job running `script` under `sh -c`.
+pub fn sh(script: &str) -> Job {
+    Job::new("sh").args(["-c", script])
+}
+
+/// The process state letter of `pid` from `/proc/<pid>/stat`, or `None` if there is none.
+fn state_and_ppid(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: parse after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+pub fn is_running(pid: u32) -> bool {
+    matches!(state_and_ppid(pid), Some((state, _)) if state != 'Z' && state != 'X')
+}
+
+/// Every process whose parent is this test process, with its state.
+pub fn children_of_self() -> Vec<(u32, char)> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let (state, ppid) = state_and_ppid(pid)?;
+            (ppid == me).then_some((pid, state))
+        })
+        .collect()
+}
+
+/// Open file descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// Peak resident memory of this process, in KiB.
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Parses every whitespace-separated number in `text`.
+pub fn pids_in(text: &str) -> Vec<u32> {
+    text.split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// A named pipe that jobs write event lines into and the test reads, so the test can await
+/// "the job has got this far" instead of sleeping.
+pub struct Events {
+    pub path: PathBuf,
+    lines: Lines<BufReader<pipe::Receiver>>,
+}
+
+impl Events {
+    /// Creates the FIFO `events` in `dir` and opens it for reading.
+    pub fn new(dir: &Path) -> Events {
+        let path = dir.join("events");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("run mkfifo");
+        assert!(made.success(), "mkfifo failed");
+        // Read-write keeps the FIFO open, so the reader never sees end-of-file between writers.
+        let receiver = pipe::OpenOptions::new()
+            .read_write(true)
+            .open_receiver(&path)
+            .expect("open the FIFO");
+        Events {
+            path,
+            lines: BufReader::new(receiver).lines(),
+        }
+    }
+
+    /// The next line a job wrote.
+    pub async fn next(&mut self) -> String {
+        tokio::time::timeout(HANG, self.lines.next_line())
+            .await
+            .expect("an event within the hang bound")
+            .expect("read the FIFO")
+            .expect("the FIFO stays open")
+    }
+}
