@@ -1,1 +1,41 @@
-fn main() {}
+//! Spawn cost: 2,000 × `true` at 2 workers through the pool, beside plain `std::process` loops
+//! on 2 threads (`status()`, and `output()` with a process group: what the pool also does).
+//! Target: the pool within 1.15× of the `status()` loop.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use process_pool::{NativeSpawner, ProcessPool};
+use process_pool_benches::{jobs, std_piped_loop, std_status_loop};
+
+const JOBS: usize = 2_000;
+const WORKERS: usize = 2;
+const PROGRAM: &str = "true";
+
+fn native_spawn(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let pool: ProcessPool = runtime
+        .block_on(async { NativeSpawner::pool(WORKERS) })
+        .expect("a pool");
+    let mut group = c.benchmark_group("native_spawn");
+    group.throughput(Throughput::Elements(JOBS as u64));
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("std_loop", WORKERS), |b| {
+        b.iter(|| assert_eq!(std_status_loop(PROGRAM, JOBS, WORKERS), JOBS));
+    });
+    group.bench_function(BenchmarkId::new("std_piped", WORKERS), |b| {
+        b.iter(|| assert_eq!(std_piped_loop(PROGRAM, JOBS, WORKERS), JOBS));
+    });
+    group.bench_function(BenchmarkId::new("pool", WORKERS), |b| {
+        b.to_async(&runtime).iter(|| async {
+            let results = pool.run_all(jobs(JOBS, PROGRAM)).await.expect("accepted");
+            assert!(results.iter().all(|r| r.success()));
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, native_spawn);
+criterion_main!(benches);

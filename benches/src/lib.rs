@@ -1,1 +1,96 @@
-//! benches
+//! What the benchmarks share: a no-op spawner and the hand-written baselines they are measured
+//! against (a raw tokio task loop, a raw `std::process` spawn loop).
+
+use std::io;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use process_pool::{CancellationToken, Exit, ExitStatus, Job, RunContext, Spawner, async_trait};
+use tokio::sync::Semaphore;
+
+/// Succeeds at once without doing anything: what is left is the scheduler's own cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopSpawner;
+
+#[async_trait]
+impl Spawner for NoopSpawner {
+    async fn spawn(&self, _job: &Job, _ctx: RunContext) -> io::Result<Exit> {
+        Ok(Exit::new(ExitStatus::Code(0)))
+    }
+}
+
+/// `n` identical jobs.
+pub fn jobs(n: usize, program: &str) -> Vec<Job> {
+    (0..n).map(|_| Job::new(program)).collect()
+}
+
+/// The floor for a scheduler on tokio: a semaphore of `workers` permits, a task per job calling
+/// the spawner, join handles awaited in order. No queue, priorities, retries, hooks or stats.
+pub async fn raw_tokio_loop(jobs: Vec<Job>, workers: usize) -> usize {
+    let permits = Arc::new(Semaphore::new(workers));
+    let spawner = Arc::new(NoopSpawner);
+    let mut handles = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let permit = Arc::clone(&permits)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let spawner = Arc::clone(&spawner);
+        handles.push(tokio::spawn(async move {
+            let ctx = RunContext::new(CancellationToken::new(), 0, Duration::ZERO);
+            let exit = spawner.spawn(&job, ctx).await;
+            drop(permit);
+            exit.is_ok()
+        }));
+    }
+    let mut ok = 0;
+    for handle in handles {
+        ok += usize::from(handle.await.expect("no panic"));
+    }
+    ok
+}
+
+/// The floor for spawning: `threads` OS threads each running `Command::status()` in a loop
+/// until `total` processes have run. Inherited stdio, no process group, no capture.
+pub fn std_status_loop(program: &str, total: usize, threads: usize) -> usize {
+    run_on_threads(total, threads, || {
+        Command::new(program).status().is_ok_and(|s| s.success())
+    })
+}
+
+/// As [`std_status_loop`], with what the pool does too: a process group per job and stdout and
+/// stderr piped and read (`output()`).
+pub fn std_piped_loop(program: &str, total: usize, threads: usize) -> usize {
+    use std::os::unix::process::CommandExt;
+    run_on_threads(total, threads, || {
+        Command::new(program)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn run_on_threads(total: usize, threads: usize, run: impl Fn() -> bool + Sync) -> usize {
+    let next = AtomicUsize::new(0);
+    let ok = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    if run() {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    ok.into_inner()
+}
+
+/// Whether `cargo xtask bench --quick` asked for a short run.
+pub fn quick() -> bool {
+    std::env::var_os("PROCESS_POOL_BENCH_QUICK").is_some_and(|v| v == "1")
+}

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 
 use crate::error::JobError;
-use crate::handle::JobHandle;
+use crate::handle::{JobHandle, cancel_and_reap};
 use crate::job::Job;
 use crate::pool::{Inner, ProcessPool, validate};
 use crate::result::JobResult;
@@ -119,17 +119,15 @@ impl ProcessPool {
         for (index, job) in jobs.iter().enumerate() {
             validate(job, Some(index))?;
         }
+        if !self.inner.is_bounded() {
+            return self.inner.admit_batch(jobs).await;
+        }
         let mut handles = Vec::with_capacity(jobs.len());
         for (index, job) in jobs.into_iter().enumerate() {
             match self.inner.submit(job, index, true).await {
                 Ok(handle) => handles.push(handle),
                 Err(error) => {
-                    for handle in &handles {
-                        handle.cancel();
-                    }
-                    for handle in handles {
-                        handle.await;
-                    }
+                    cancel_and_reap(handles).await;
                     return Err(error);
                 }
             }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
-use tokio_util::sync::CancellationToken;
 
 use crate::job::Job;
 use crate::pool::Inner;
@@ -61,8 +60,6 @@ pub(crate) struct Ticket {
     pub(crate) index: usize,
     pub(crate) key: QueueKey,
     pub(crate) job: Job,
-    /// Cancelled by the job's handle, a fail-fast batch, or the pool's shutdown.
-    pub(crate) token: CancellationToken,
     reply: Option<oneshot::Sender<JobResult>>,
     pending: Arc<Pending>,
 }
@@ -78,13 +75,11 @@ impl Ticket {
     ) -> (Ticket, JobHandle) {
         let (tx, rx) = oneshot::channel();
         let key = QueueKey::new(job.get_priority(), id.0);
-        let token = inner.root.child_token();
         inner.pending.add();
         let handle = JobHandle {
             rx,
             id,
             key,
-            token: token.clone(),
             inner: Arc::clone(inner),
             cancel_on_drop,
             finished: false,
@@ -94,7 +89,6 @@ impl Ticket {
             index,
             key,
             job,
-            token,
             reply: Some(tx),
             pending: Arc::clone(&inner.pending),
         };
@@ -126,7 +120,7 @@ impl Ticket {
     }
 
     /// Hands the result to the job's handle (if anyone still holds it).
-    pub(crate) fn answer(mut self, result: JobResult) {
+    pub(crate) fn answer(&mut self, result: JobResult) {
         if let Some(tx) = self.reply.take() {
             // The handle may be gone; the job is answered all the same.
             let _ = tx.send(result);
@@ -175,7 +169,6 @@ pub struct JobHandle {
     rx: oneshot::Receiver<JobResult>,
     id: JobId,
     key: QueueKey,
-    token: CancellationToken,
     inner: Arc<Inner>,
     cancel_on_drop: bool,
     finished: bool,
@@ -194,8 +187,7 @@ impl JobHandle {
     /// `Cancelled`; a job waiting to retry is answered `Cancelled`. A job that has already ended
     /// keeps its result. Awaiting the handle afterwards gives that one result.
     pub fn cancel(&self) {
-        self.token.cancel();
-        self.inner.withdraw(&self.key);
+        self.inner.cancel(self.id, &self.key);
     }
 
     /// Whether the result has been taken from this handle.
@@ -241,5 +233,16 @@ impl Drop for JobHandle {
         if self.cancel_on_drop && !self.finished {
             self.cancel();
         }
+    }
+}
+
+/// Cancels every job of `handles` and waits for each one's result, so that none of them is
+/// still running when this returns.
+pub(crate) async fn cancel_and_reap(handles: Vec<JobHandle>) {
+    for handle in &handles {
+        handle.cancel();
+    }
+    for handle in handles {
+        handle.await;
     }
 }

@@ -45,6 +45,7 @@ mod result;
 mod retry;
 mod runner;
 mod spawner;
+mod state;
 mod stats;
 
 #[cfg(feature = "testing")]

@@ -10,12 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::builder::{Config, PoolBuilder};
 use crate::error::{ConfigError, JobError};
-use crate::handle::{JobHandle, Pending, Ticket};
+use crate::handle::{JobHandle, Pending, Ticket, cancel_and_reap};
 use crate::hooks::Hooks;
 use crate::job::Job;
-use crate::queue::{Queue, QueueKey};
-use crate::result::{JobId, Outcome};
+use crate::queue::QueueKey;
+use crate::result::{JobId, JobResult, Outcome};
 use crate::spawner::Spawner;
+use crate::state::{Cancelled, Entry, Next, Placement, State};
 use crate::stats::{Counters, Stats};
 
 /// A bounded pool of workers running [`Job`]s through a [`Spawner`].
@@ -44,8 +45,6 @@ pub(crate) struct Inner {
     pub(crate) pending: Arc<Pending>,
     /// One permit per free place in a bounded queue.
     room: Option<Arc<Semaphore>>,
-    /// Parent of every job's token: cancelled by a shutdown that runs out of grace.
-    pub(crate) root: CancellationToken,
     next_id: AtomicU64,
 }
 
@@ -58,45 +57,8 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-#[derive(Debug)]
-struct State {
-    queue: Queue<Entry>,
-    /// Worker tasks alive; each runs one job at a time.
-    running: usize,
-    max_workers: usize,
-    closed: bool,
-}
-
-/// A job waiting to run (again).
-#[derive(Debug)]
-pub(crate) struct Entry {
-    pub(crate) ticket: Ticket,
-    /// Attempts already made.
-    pub(crate) attempts: u32,
-    /// This job's place in a bounded queue, given back when it leaves the queue.
-    room: Option<OwnedSemaphorePermit>,
-}
-
-impl Entry {
-    pub(crate) fn retry(ticket: Ticket, attempts: u32) -> Self {
-        Entry {
-            ticket,
-            attempts,
-            room: None,
-        }
-    }
-
-    fn leave_queue(mut self) -> Self {
-        self.room = None;
-        self
-    }
-}
-
-/// Where an accepted job goes.
-enum Placement {
-    Run(Entry),
-    Queued,
-}
+/// How many jobs of a batch are placed per lock of the pool's state.
+const ENTER_CHUNK: usize = 128;
 
 impl ProcessPool {
     /// A builder with every setting at its default.
@@ -119,12 +81,7 @@ impl ProcessPool {
         runtime: Handle,
     ) -> Self {
         let room = config.queue_capacity.map(|n| Arc::new(Semaphore::new(n)));
-        let state = State {
-            queue: Queue::new(),
-            running: 0,
-            max_workers: config.max_workers,
-            closed: false,
-        };
+        let state = State::new(config.max_workers);
         ProcessPool {
             inner: Arc::new(Inner {
                 spawner,
@@ -135,7 +92,6 @@ impl ProcessPool {
                 counters: Counters::default(),
                 pending: Arc::default(),
                 room,
-                root: CancellationToken::new(),
                 next_id: AtomicU64::new(0),
             }),
         }
@@ -190,8 +146,7 @@ impl ProcessPool {
         self.close();
         if tokio::time::timeout(grace, self.drain()).await.is_err() {
             tracing::debug!(?grace, "shutdown grace over; cancelling what is left");
-            self.inner.root.cancel();
-            let queued = self.inner.lock().queue.take_all();
+            let queued = self.inner.lock().stop();
             for entry in queued {
                 self.inner.finish_unrun(entry, Outcome::Cancelled);
             }
@@ -206,17 +161,13 @@ impl ProcessPool {
         if n == 0 {
             return Err(ConfigError::ZeroWorkers);
         }
-        let starts: Vec<Entry> = {
+        let starts: Vec<_> = {
             let mut state = self.inner.lock();
             state.max_workers = n;
-            let free = n.saturating_sub(state.running).min(state.queue.len());
-            state.running += free;
-            (0..free)
-                .filter_map(|_| state.queue.pop().map(Entry::leave_queue))
-                .collect()
+            std::iter::from_fn(|| state.pop_for_new_worker()).collect()
         };
-        for entry in starts {
-            self.inner.start_worker(entry);
+        for (entry, slot, token) in starts {
+            self.inner.start_worker(entry, slot, token);
         }
         Ok(())
     }
@@ -228,14 +179,14 @@ impl ProcessPool {
 
     /// Jobs waiting in the queue now.
     pub fn queue_len(&self) -> usize {
-        self.inner.lock().queue.len()
+        self.inner.lock().queue_len()
     }
 
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> Stats {
         let (running, queued, max_workers) = {
             let state = self.inner.lock();
-            (state.running, state.queue.len(), state.max_workers)
+            (state.running, state.queue_len(), state.max_workers)
         };
         self.inner.counters.snapshot(running, queued, max_workers)
     }
@@ -293,101 +244,142 @@ impl Inner {
         room: Option<OwnedSemaphorePermit>,
         cancel_on_drop: bool,
     ) -> Result<JobHandle, JobError> {
-        let (placement, handle) = {
+        let (entry, handle) = self.prepare(job, index, room, cancel_on_drop);
+        self.enter(std::iter::once(entry))?;
+        Ok(handle)
+    }
+
+    /// Accepts a batch of valid jobs into an unbounded queue, a chunk per lock. If the pool
+    /// closes half-way, the jobs already accepted are cancelled and awaited, then the error is
+    /// returned.
+    pub(crate) async fn admit_batch(
+        self: &Arc<Self>,
+        jobs: Vec<Job>,
+    ) -> Result<Vec<JobHandle>, JobError> {
+        let mut handles = Vec::with_capacity(jobs.len());
+        let mut entries = Vec::with_capacity(jobs.len());
+        for (index, job) in jobs.into_iter().enumerate() {
+            let (entry, handle) = self.prepare(job, index, None, true);
+            entries.push(entry);
+            handles.push(handle);
+        }
+        let mut entries = entries.into_iter();
+        while entries.len() > 0 {
+            if let Err(error) = self.enter(entries.by_ref().take(ENTER_CHUNK)) {
+                drop(entries);
+                cancel_and_reap(handles).await;
+                return Err(error);
+            }
+        }
+        Ok(handles)
+    }
+
+    /// A job's ticket, boxed in its queue entry, and its handle.
+    fn prepare(
+        self: &Arc<Self>,
+        job: Job,
+        index: usize,
+        room: Option<OwnedSemaphorePermit>,
+        cancel_on_drop: bool,
+    ) -> (Box<Entry>, JobHandle) {
+        let id = JobId(self.next_id.fetch_add(1, Relaxed));
+        let (ticket, handle) = Ticket::issue(self, id, index, job, cancel_on_drop);
+        let entry = Box::new(Entry {
+            ticket,
+            attempts: 0,
+            room,
+        });
+        (entry, handle)
+    }
+
+    /// Places prepared jobs under one lock, then starts the workers they need. A closed pool
+    /// refuses them all (their tickets, dropped, answer `Cancelled` to nobody).
+    fn enter(self: &Arc<Self>, entries: impl Iterator<Item = Box<Entry>>) -> Result<(), JobError> {
+        let mut placed = Vec::new();
+        {
             let mut state = self.lock();
             if state.closed {
                 return Err(JobError::PoolClosed);
             }
-            let id = JobId(self.next_id.fetch_add(1, Relaxed));
-            let (ticket, handle) = Ticket::issue(self, id, index, job, cancel_on_drop);
-            self.counters.submitted.fetch_add(1, Relaxed);
-            let entry = Entry {
-                ticket,
-                attempts: 0,
-                room,
-            };
-            (self.place(&mut state, entry), handle)
-        };
-        if let Placement::Run(entry) = placement {
-            self.start_worker(entry);
+            for entry in entries {
+                self.counters.submitted.fetch_add(1, Relaxed);
+                match state.place(entry) {
+                    Placement::Queued => {}
+                    other => placed.push(other),
+                }
+            }
         }
-        Ok(handle)
+        for placement in placed {
+            self.dispatch(placement);
+        }
+        Ok(())
     }
 
-    /// Puts a job that is waiting to retry back in line.
-    pub(crate) fn requeue(self: &Arc<Self>, entry: Entry) {
+    /// Starts a worker for a placed job, or answers a refused one; outside the lock.
+    fn dispatch(self: &Arc<Self>, placement: Placement) {
+        match placement {
+            Placement::Run(entry, slot, token) => self.start_worker(entry, slot, token),
+            Placement::Queued => {}
+            Placement::Refused(entry) => self.finish_unrun(entry, Outcome::Cancelled),
+        }
+    }
+
+    /// The next job for the worker in `slot`, or its retirement.
+    pub(crate) fn next_job(&self, slot: usize) -> Next {
+        self.lock().next(slot)
+    }
+
+    /// Registers a job about to wait out a retry backoff; cancelling it ends the wait.
+    pub(crate) fn wait_to_retry(&self, id: JobId) -> CancellationToken {
+        self.lock().wait_to_retry(id)
+    }
+
+    /// Puts a job to retry back in line; after a wait (`waited`), only if no cancel ended the
+    /// wait first.
+    pub(crate) fn requeue(self: &Arc<Self>, entry: Box<Entry>, waited: bool) {
         let placement = {
             let mut state = self.lock();
-            self.place(&mut state, entry)
+            if !waited || state.end_retry_wait(entry.ticket.id) {
+                state.place(entry)
+            } else {
+                Placement::Refused(entry)
+            }
         };
-        if let Placement::Run(entry) = placement {
-            self.start_worker(entry);
-        }
-    }
-
-    fn place(&self, state: &mut State, entry: Entry) -> Placement {
-        if state.running < state.max_workers {
-            state.running += 1;
-            Placement::Run(entry.leave_queue())
-        } else {
-            state.queue.push(entry.ticket.key, entry);
-            Placement::Queued
-        }
-    }
-
-    /// After a worker's job: the next queued job for it, or `None` when it must stop (queue
-    /// empty, or more workers alive than the limit). Decided under the lock together with the
-    /// worker count, so a job queued meanwhile always finds a worker.
-    pub(crate) fn next_or_retire(&self) -> Option<Entry> {
-        let mut state = self.lock();
-        if state.running <= state.max_workers
-            && let Some(entry) = state.queue.pop()
-        {
-            return Some(entry.leave_queue());
-        }
-        state.running -= 1;
-        None
+        self.dispatch(placement);
     }
 
     /// A worker task died without retiring: give its place back, and hand it on to a queued
     /// job if one is waiting.
-    pub(crate) fn retire_abnormally(self: &Arc<Self>) {
+    pub(crate) fn retire_abnormally(self: &Arc<Self>, slot: usize) {
         let next = {
             let mut state = self.lock();
-            state.running -= 1;
-            if state.running < state.max_workers {
-                state.queue.pop().map(|entry| {
-                    state.running += 1;
-                    entry.leave_queue()
-                })
-            } else {
-                None
-            }
+            state.vacate(slot);
+            state.pop_for_new_worker()
         };
-        if let Some(entry) = next {
-            self.start_worker(entry);
+        if let Some((entry, slot, token)) = next {
+            self.start_worker(entry, slot, token);
         }
     }
 
-    /// Takes a cancelled job out of the queue and answers it, if it is still queued.
-    pub(crate) fn withdraw(&self, key: &QueueKey) {
-        let removed = self.lock().queue.remove(key);
-        if let Some(entry) = removed {
+    /// Cancels a job wherever it is; a queued job is answered at once.
+    pub(crate) fn cancel(&self, id: JobId, key: &QueueKey) {
+        let found = self.lock().cancel(id, key);
+        if let Cancelled::Withdrawn(entry) = found {
             self.finish_unrun(entry, Outcome::Cancelled);
         }
     }
 
     /// Answers a job that ends without (another) run.
-    pub(crate) fn finish_unrun(&self, entry: Entry, outcome: Outcome) {
+    pub(crate) fn finish_unrun(&self, entry: Box<Entry>, outcome: Outcome) {
         let result = entry.ticket.bare_result(outcome, entry.attempts, None);
-        self.finish(entry.ticket, result);
+        self.finish(entry, result);
     }
 
     /// The one place where a job ends: count it, tell the hooks, answer the handle.
-    pub(crate) fn finish(&self, ticket: Ticket, result: crate::result::JobResult) {
+    pub(crate) fn finish(&self, mut entry: Box<Entry>, result: JobResult) {
         self.counters.ended(&result.outcome);
         self.hooks.complete(&result);
         tracing::debug!(id = %result.id, program = %result.program, outcome = %result.outcome, "job ended");
-        ticket.answer(result);
+        entry.ticket.answer(result);
     }
 }

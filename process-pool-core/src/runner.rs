@@ -3,70 +3,86 @@
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
 
-use crate::handle::Ticket;
 use crate::hooks::{JobRetry, JobStart, panic_message};
-use crate::pool::{Entry, Inner};
+use crate::pool::Inner;
 use crate::result::{JobResult, Outcome};
 use crate::spawner::{ExitStatus, RunContext};
+use crate::state::{Entry, Next};
 
 impl Inner {
-    /// Starts a worker task with its first job. The caller has counted it in `running`.
-    pub(crate) fn start_worker(self: &Arc<Self>, first: Entry) {
+    /// Starts a worker task in `slot` with its first job; `token` stops the slot's job. The
+    /// caller has counted the worker in.
+    pub(crate) fn start_worker(
+        self: &Arc<Self>,
+        first: Box<Entry>,
+        slot: usize,
+        token: CancellationToken,
+    ) {
         let inner = Arc::clone(self);
         self.runtime.spawn(async move {
-            let mut slot = WorkerSlot(Some(Arc::clone(&inner)));
+            let mut guard = WorkerGuard(Some((Arc::clone(&inner), slot)));
             let mut entry = first;
+            let mut token = token;
             loop {
-                let ended = inner.attempt(entry).await;
+                let ended = inner.attempt(entry, &token).await;
                 // Take the next job (or retire) before answering this one, so that whoever
                 // sees a result also sees the pool's counters without it.
-                let next = inner.next_or_retire();
-                if next.is_none() {
-                    slot.0 = None;
+                let next = inner.next_job(slot);
+                if matches!(next, Next::Retire) {
+                    guard.0 = None;
                 }
-                if let Some((ticket, result)) = ended {
-                    inner.finish(ticket, result);
+                if let Some((entry, result)) = ended {
+                    inner.finish(entry, result);
                 }
                 match next {
-                    Some(next) => entry = next,
-                    None => return,
+                    Next::Run(next, fresh) => {
+                        entry = next;
+                        if let Some(fresh) = fresh {
+                            token = fresh;
+                        }
+                    }
+                    Next::Retire => return,
                 }
             }
         });
     }
 
-    /// Runs one attempt of a job. Returns the job and its result when it has ended; `None`
-    /// when a retry was scheduled instead.
-    async fn attempt(self: &Arc<Self>, entry: Entry) -> Option<(Ticket, JobResult)> {
-        let Entry {
-            ticket, attempts, ..
-        } = entry;
-        let job = &ticket.job;
+    /// Runs one attempt of a job, stopped by `token` (the slot's). Returns the job and its
+    /// result when it has ended; `None` when a retry was scheduled instead.
+    async fn attempt(
+        self: &Arc<Self>,
+        mut entry: Box<Entry>,
+        token: &CancellationToken,
+    ) -> Option<(Box<Entry>, JobResult)> {
+        let job = &entry.ticket.job;
         let time_limit = job.get_timeout().or(self.config.timeout);
-        if ticket.token.is_cancelled() {
-            let result = ticket.bare_result(Outcome::Cancelled, attempts, time_limit);
-            return Some((ticket, result));
+        if token.is_cancelled() {
+            let result = entry
+                .ticket
+                .bare_result(Outcome::Cancelled, entry.attempts, time_limit);
+            return Some((entry, result));
         }
-        let attempt = attempts + 1;
+        let attempt = entry.attempts + 1;
         self.hooks.start(&JobStart {
-            id: ticket.id,
-            index: ticket.index,
+            id: entry.ticket.id,
+            index: entry.ticket.index,
             attempt,
             job,
         });
 
-        // A timeout must stop this attempt only, and leave the job's own token usable for a
-        // retry, hence a child token when there is a limit.
-        let token = match time_limit {
-            Some(_) => ticket.token.child_token(),
-            None => ticket.token.clone(),
+        // A timeout stops this attempt only, through a child of the slot's token.
+        let stop = match time_limit {
+            Some(_) => token.child_token(),
+            None => token.clone(),
         };
         let output_limit = job.get_output_limit().unwrap_or(self.config.output_limit);
-        let ctx = RunContext::new(token.clone(), output_limit, self.config.kill_grace);
+        let ctx = RunContext::new(stop.clone(), output_limit, self.config.kill_grace);
         let started = Instant::now();
         let run = AssertUnwindSafe(self.spawner.spawn(job, ctx)).catch_unwind();
         let (ran, timed_out) = match time_limit {
@@ -77,7 +93,7 @@ impl Inner {
                     biased;
                     ran = &mut run => (ran, false),
                     () = tokio::time::sleep(limit) => {
-                        token.cancel();
+                        stop.cancel();
                         (run.await, true)
                     }
                 }
@@ -86,7 +102,7 @@ impl Inner {
         let duration = started.elapsed();
         self.counters.attempt(duration);
 
-        let cancelled = ticket.token.is_cancelled();
+        let cancelled = token.is_cancelled();
         let (outcome, exit) = match ran {
             Ok(Ok(exit)) => (outcome_of(&exit.status), Some(exit)),
             Ok(Err(error)) => (Outcome::SpawnFailed(Arc::new(error)), None),
@@ -105,7 +121,7 @@ impl Inner {
         } else {
             outcome
         };
-        let mut result = ticket.bare_result(outcome, attempt, time_limit);
+        let mut result = entry.ticket.bare_result(outcome, attempt, time_limit);
         result.duration = duration;
         if let Some(exit) = exit {
             result.stdout = exit.stdout;
@@ -117,33 +133,32 @@ impl Inner {
         let policy = job.get_retry().unwrap_or(&self.config.retry);
         if !cancelled && policy.should_retry(&result.outcome, attempt) {
             let delay = policy.delay_before(attempt + 1);
-            self.counters
-                .retried
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counters.retried.fetch_add(1, Relaxed);
             self.hooks.retry(&JobRetry {
                 failed: &result,
                 next_attempt: attempt + 1,
                 delay,
             });
-            tracing::debug!(id = %ticket.id, attempt, ?delay, outcome = %result.outcome, "retrying job");
-            self.schedule_retry(Entry::retry(ticket, attempt), delay);
+            tracing::debug!(id = %entry.ticket.id, attempt, ?delay, outcome = %result.outcome, "retrying job");
+            entry.attempts = attempt;
+            self.schedule_retry(entry, delay);
             return None;
         }
-        Some((ticket, result))
+        Some((entry, result))
     }
 
     /// Puts a job back in line after `delay`, without holding a worker meanwhile; answers it
-    /// `Cancelled` if it is cancelled while it waits.
-    fn schedule_retry(self: &Arc<Self>, entry: Entry, delay: Duration) {
+    /// `Cancelled` if it is cancelled (or the pool stops) while it waits.
+    fn schedule_retry(self: &Arc<Self>, entry: Box<Entry>, delay: Duration) {
         if delay.is_zero() {
-            return self.requeue(entry);
+            return self.requeue(entry, false);
         }
+        let wait = self.wait_to_retry(entry.ticket.id);
         let inner = Arc::clone(self);
         self.runtime.spawn(async move {
-            let token = entry.ticket.token.clone();
             tokio::select! {
-                () = tokio::time::sleep(delay) => inner.requeue(entry),
-                () = token.cancelled() => inner.finish_unrun(entry, Outcome::Cancelled),
+                () = tokio::time::sleep(delay) => inner.requeue(entry, true),
+                () = wait.cancelled() => inner.finish_unrun(entry, Outcome::Cancelled),
             }
         });
     }
@@ -159,12 +174,12 @@ fn outcome_of(status: &ExitStatus) -> Outcome {
 
 /// Gives a worker's place back if its task ends other than by retiring (a panic, or the
 /// runtime dropping it), so the pool never loses capacity.
-struct WorkerSlot(Option<Arc<Inner>>);
+struct WorkerGuard(Option<(Arc<Inner>, usize)>);
 
-impl Drop for WorkerSlot {
+impl Drop for WorkerGuard {
     fn drop(&mut self) {
-        if let Some(inner) = self.0.take() {
-            inner.retire_abnormally();
+        if let Some((inner, slot)) = self.0.take() {
+            inner.retire_abnormally(slot);
         }
     }
 }
