@@ -1,14 +1,14 @@
 //! What the benchmarks share: a no-op spawner and the hand-written baselines they are measured
 //! against (a raw tokio task loop, a raw `std::process` spawn loop).
 
+use std::collections::VecDeque;
 use std::io;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use process_pool::{CancellationToken, Exit, ExitStatus, Job, RunContext, Spawner, async_trait};
-use tokio::sync::Semaphore;
 
 /// Succeeds at once without doing anything: what is left is the scheduler's own cost.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,7 +16,7 @@ pub struct NoopSpawner;
 
 #[async_trait]
 impl Spawner for NoopSpawner {
-    async fn spawn(&self, _job: &Job, _ctx: RunContext) -> io::Result<Exit> {
+    async fn spawn(&self, _job: &Job, _ctx: &RunContext) -> io::Result<Exit> {
         Ok(Exit::new(ExitStatus::Code(0)))
     }
 }
@@ -26,30 +26,34 @@ pub fn jobs(n: usize, program: &str) -> Vec<Job> {
     (0..n).map(|_| Job::new(program)).collect()
 }
 
-/// The floor for a scheduler on tokio: a semaphore of `workers` permits, a task per job calling
-/// the spawner, join handles awaited in order. No queue, priorities, retries, hooks or stats.
-pub async fn raw_tokio_loop(jobs: Vec<Job>, workers: usize) -> usize {
-    let permits = Arc::new(Semaphore::new(workers));
-    let spawner = Arc::new(NoopSpawner);
-    let mut handles = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let permit = Arc::clone(&permits)
-            .acquire_owned()
-            .await
-            .expect("never closed");
-        let spawner = Arc::clone(&spawner);
-        handles.push(tokio::spawn(async move {
-            let ctx = RunContext::new(CancellationToken::new(), 0, Duration::ZERO);
-            let exit = spawner.spawn(&job, ctx).await;
-            drop(permit);
-            exit.is_ok()
-        }));
+/// The floor for a scheduler of parallel workers on tokio, written by hand: `workers` tasks
+/// pull jobs from one mutex-guarded deque and store each exit by index. No handles, priorities,
+/// retries, timeouts, hooks or statistics; one context per worker.
+pub async fn raw_workers(jobs: Vec<Job>, workers: usize) -> Vec<Option<io::Result<Exit>>> {
+    let total = jobs.len();
+    let queue = Arc::new(Mutex::new(
+        jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let exits = Arc::new(Mutex::new((0..total).map(|_| None).collect::<Vec<_>>()));
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            let exits = Arc::clone(&exits);
+            tokio::spawn(async move {
+                let ctx = RunContext::new(CancellationToken::new(), 0, Duration::ZERO);
+                loop {
+                    let next = queue.lock().expect("not poisoned").pop_front();
+                    let Some((index, job)) = next else { break };
+                    let exit = NoopSpawner.spawn(&job, &ctx).await;
+                    exits.lock().expect("not poisoned")[index] = Some(exit);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("no panic");
     }
-    let mut ok = 0;
-    for handle in handles {
-        ok += usize::from(handle.await.expect("no panic"));
-    }
-    ok
+    std::mem::take(&mut *exits.lock().expect("not poisoned"))
 }
 
 /// The floor for spawning: `threads` OS threads each running `Command::status()` in a loop

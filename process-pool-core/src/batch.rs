@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 
 use crate::error::JobError;
-use crate::handle::{JobHandle, cancel_and_reap};
+use crate::handle::{JobHandle, Owner, Pending, cancel_and_reap};
 use crate::job::Job;
 use crate::pool::{Inner, ProcessPool, validate};
 use crate::result::JobResult;
@@ -24,7 +24,15 @@ impl ProcessPool {
     where
         I: IntoIterator<Item = Job>,
     {
-        let handles = self.submit_batch(jobs).await?;
+        let jobs: Vec<Job> = jobs.into_iter().collect();
+        let all_answered = Arc::new(Pending::default());
+        all_answered.add(jobs.len());
+        let handles = self
+            .submit_batch(jobs, Owner::Batch(Some(Arc::clone(&all_answered))))
+            .await?;
+        // One wake when the last job is answered, rather than one per job: every handle is
+        // ready by then.
+        all_answered.wait_idle().await;
         let mut results = Vec::with_capacity(handles.len());
         for handle in handles {
             results.push(handle.await);
@@ -55,7 +63,7 @@ impl ProcessPool {
     where
         I: IntoIterator<Item = Job>,
     {
-        let handles = self.submit_batch(jobs).await?;
+        let handles = self.submit_batch(jobs, Owner::Batch(None)).await?;
         let total = handles.len();
         let mut running: FuturesUnordered<JobHandle> = handles.into_iter().collect();
         let mut slots: Vec<Option<JobResult>> = vec![None; total];
@@ -111,7 +119,7 @@ impl ProcessPool {
 
     /// Validates every job, then submits them in order. If a submission fails half-way, the
     /// jobs already submitted are cancelled and awaited before the error is returned.
-    async fn submit_batch<I>(&self, jobs: I) -> Result<Vec<JobHandle>, JobError>
+    async fn submit_batch<I>(&self, jobs: I, owner: Owner) -> Result<Vec<JobHandle>, JobError>
     where
         I: IntoIterator<Item = Job>,
     {
@@ -120,11 +128,11 @@ impl ProcessPool {
             validate(job, Some(index))?;
         }
         if !self.inner.is_bounded() {
-            return self.inner.admit_batch(jobs).await;
+            return self.inner.admit_batch(jobs, owner).await;
         }
         let mut handles = Vec::with_capacity(jobs.len());
         for (index, job) in jobs.into_iter().enumerate() {
-            match self.inner.submit(job, index, true).await {
+            match self.inner.submit(job, index, owner.clone()).await {
                 Ok(handle) => handles.push(handle),
                 Err(error) => {
                     cancel_and_reap(handles).await;
@@ -177,14 +185,13 @@ impl ResultStream {
                 self.next_index += 1;
                 let accepted = if self.inner.is_bounded() {
                     let inner = Arc::clone(&self.inner);
-                    self.submitting =
-                        Some(Box::pin(
-                            async move { inner.submit(job, index, true).await },
-                        ));
+                    self.submitting = Some(Box::pin(async move {
+                        inner.submit(job, index, Owner::Batch(None)).await
+                    }));
                     continue;
                 } else {
                     validate(&job, Some(index))
-                        .and_then(|()| self.inner.admit(job, index, None, true))
+                        .and_then(|()| self.inner.admit(job, index, None, Owner::Batch(None)))
                 };
                 if let Some(error) = self.accept(accepted) {
                     return Some(error);

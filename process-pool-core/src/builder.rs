@@ -38,7 +38,7 @@ pub(crate) struct Config {
 /// # struct Noop;
 /// # #[async_trait]
 /// # impl Spawner for Noop {
-/// #     async fn spawn(&self, _: &Job, _: RunContext) -> std::io::Result<Exit> {
+/// #     async fn spawn(&self, _: &Job, _: &RunContext) -> std::io::Result<Exit> {
 /// #         Ok(Exit::new(ExitStatus::Code(0)))
 /// #     }
 /// # }

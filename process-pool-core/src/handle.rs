@@ -1,6 +1,7 @@
 //! [`JobHandle`] and the ticket behind it: how exactly one result reaches each submitted job.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,11 +24,12 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    fn add(&self) {
-        self.count.fetch_add(1, Ordering::AcqRel);
+    /// Counts `n` more accepted jobs; each one's ticket counts itself out when dropped.
+    pub(crate) fn add(&self, n: usize) {
+        self.count.fetch_add(n, Ordering::AcqRel);
     }
 
-    fn done(&self) {
+    pub(crate) fn done(&self) {
         if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.idle.notify_waiters();
         }
@@ -48,6 +50,17 @@ impl Pending {
     }
 }
 
+/// Who a job's handle belongs to, which decides what dropping it does.
+#[derive(Debug, Clone)]
+pub(crate) enum Owner {
+    /// The caller of `submit`: dropping the handle detaches the job.
+    Caller,
+    /// A batch (`run_all`, `stream`): dropping the handle cancels the job. A batch that takes
+    /// all its results at once also gives a count of its own, which wakes it once, when its last
+    /// job is answered, instead of once per job.
+    Batch(Option<Arc<Pending>>),
+}
+
 /// One accepted job on its way through the pool: queued, running, waiting to retry.
 ///
 /// It owns the job and the sending half of the job's result channel. Whoever holds it answers
@@ -62,27 +75,32 @@ pub(crate) struct Ticket {
     pub(crate) job: Job,
     reply: Option<oneshot::Sender<JobResult>>,
     pending: Arc<Pending>,
+    batch: Option<Arc<Pending>>,
 }
 
 impl Ticket {
-    /// A ticket and the handle that will receive its result.
+    /// A ticket and the handle that will receive its result. The caller has counted the job
+    /// in `inner.pending`.
     pub(crate) fn issue(
         inner: &Arc<Inner>,
         id: JobId,
         index: usize,
         job: Job,
-        cancel_on_drop: bool,
+        owner: Owner,
     ) -> (Ticket, JobHandle) {
         let (tx, rx) = oneshot::channel();
         let key = QueueKey::new(job.get_priority(), id.0);
-        inner.pending.add();
         let handle = JobHandle {
             rx,
             id,
             key,
             inner: Arc::clone(inner),
-            cancel_on_drop,
+            cancel_on_drop: matches!(owner, Owner::Batch(_)),
             finished: false,
+        };
+        let batch = match owner {
+            Owner::Batch(batch) => batch,
+            Owner::Caller => None,
         };
         let ticket = Ticket {
             id,
@@ -91,13 +109,42 @@ impl Ticket {
             job,
             reply: Some(tx),
             pending: Arc::clone(&inner.pending),
+            batch,
         };
         (ticket, handle)
     }
 
-    /// A result with this outcome and no output, for a job that ended without (another) run.
-    pub(crate) fn bare_result(
+    /// A result with this outcome and no output, leaving the job as it is (for a job that will
+    /// run again).
+    pub(crate) fn interim_result(
         &self,
+        outcome: Outcome,
+        attempts: u32,
+        time_limit: Option<Duration>,
+    ) -> JobResult {
+        let identity = (
+            self.job.program_lossy(),
+            self.job.get_label().map(str::to_owned),
+            self.job.get_cwd().map(ToOwned::to_owned),
+        );
+        self.result(identity, outcome, attempts, time_limit)
+    }
+
+    /// A result with this outcome and no output, for a job that has ended: its program, label
+    /// and cwd move into the result.
+    pub(crate) fn final_result(
+        &mut self,
+        outcome: Outcome,
+        attempts: u32,
+        time_limit: Option<Duration>,
+    ) -> JobResult {
+        let identity = self.job.take_identity();
+        self.result(identity, outcome, attempts, time_limit)
+    }
+
+    fn result(
+        &self,
+        (program, label, cwd): (String, Option<String>, Option<PathBuf>),
         outcome: Outcome,
         attempts: u32,
         time_limit: Option<Duration>,
@@ -105,9 +152,9 @@ impl Ticket {
         JobResult {
             id: self.id,
             index: self.index,
-            program: self.job.program_lossy(),
-            label: self.job.get_label().map(str::to_owned),
-            cwd: self.job.get_cwd().map(ToOwned::to_owned),
+            program,
+            label,
+            cwd,
             outcome,
             stdout: Bytes::new(),
             stderr: Bytes::new(),
@@ -131,10 +178,13 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if let Some(tx) = self.reply.take() {
-            let result = self.bare_result(Outcome::Cancelled, 0, None);
+            let result = self.final_result(Outcome::Cancelled, 0, None);
             let _ = tx.send(result);
         }
         self.pending.done();
+        if let Some(batch) = &self.batch {
+            batch.done();
+        }
     }
 }
 
@@ -149,7 +199,7 @@ impl Drop for Ticket {
 /// # struct Noop;
 /// # #[async_trait]
 /// # impl Spawner for Noop {
-/// #     async fn spawn(&self, _: &Job, _: RunContext) -> std::io::Result<Exit> {
+/// #     async fn spawn(&self, _: &Job, _: &RunContext) -> std::io::Result<Exit> {
 /// #         Ok(Exit::new(ExitStatus::Code(0)))
 /// #     }
 /// # }

@@ -251,6 +251,15 @@ impl Job {
         self.program.to_string_lossy().into_owned()
     }
 
+    /// Moves the program (as text), label and working directory out of a job that has ended,
+    /// for its result: no copy, and no allocation when the program is valid UTF-8.
+    pub(crate) fn take_identity(&mut self) -> (String, Option<String>, Option<PathBuf>) {
+        let program = std::mem::take(&mut self.program)
+            .into_string()
+            .unwrap_or_else(|raw| raw.to_string_lossy().into_owned());
+        (program, self.label.take(), self.cwd.take())
+    }
+
     /// Checks what can be checked without starting anything.
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.program.is_empty() {

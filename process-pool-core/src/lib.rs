@@ -15,7 +15,7 @@
 //!
 //! #[async_trait]
 //! impl Spawner for Echo {
-//!     async fn spawn(&self, job: &Job, _ctx: RunContext) -> std::io::Result<Exit> {
+//!     async fn spawn(&self, job: &Job, _ctx: &RunContext) -> std::io::Result<Exit> {
 //!         let text = job.get_args().join(" ".as_ref()).into_string().unwrap_or_default();
 //!         Ok(Exit::new(ExitStatus::Code(0)).with_stdout(text.into(), false))
 //!     }

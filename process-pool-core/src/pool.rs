@@ -10,14 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::builder::{Config, PoolBuilder};
 use crate::error::{ConfigError, JobError};
-use crate::handle::{JobHandle, Pending, Ticket, cancel_and_reap};
+use crate::handle::{JobHandle, Owner, Pending, Ticket, cancel_and_reap};
 use crate::hooks::Hooks;
 use crate::job::Job;
 use crate::queue::QueueKey;
 use crate::result::{JobId, JobResult, Outcome};
 use crate::spawner::Spawner;
 use crate::state::{Cancelled, Entry, Next, Placement, State};
-use crate::stats::{Counters, Stats};
+use crate::stats::{Report, Stats};
 
 /// A bounded pool of workers running [`Job`]s through a [`Spawner`].
 ///
@@ -41,7 +41,6 @@ pub(crate) struct Inner {
     pub(crate) hooks: Hooks,
     pub(crate) runtime: Handle,
     state: Mutex<State>,
-    pub(crate) counters: Counters,
     pub(crate) pending: Arc<Pending>,
     /// One permit per free place in a bounded queue.
     room: Option<Arc<Semaphore>>,
@@ -89,7 +88,6 @@ impl ProcessPool {
                 hooks,
                 runtime,
                 state: Mutex::new(state),
-                counters: Counters::default(),
                 pending: Arc::default(),
                 room,
                 next_id: AtomicU64::new(0),
@@ -102,7 +100,7 @@ impl ProcessPool {
     /// Fails with [`JobError::InvalidJob`] for a job that cannot run (an empty program name, a
     /// zero timeout) and [`JobError::PoolClosed`] once the pool is closed.
     pub async fn submit(&self, job: Job) -> Result<JobHandle, JobError> {
-        self.inner.submit(job, 0, false).await
+        self.inner.submit(job, 0, Owner::Caller).await
     }
 
     /// Submits one job if there is room now; fails with [`JobError::QueueFull`] otherwise.
@@ -117,7 +115,7 @@ impl ProcessPool {
                 },
             })?),
         };
-        self.inner.admit(job, 0, room, false)
+        self.inner.admit(job, 0, room, Owner::Caller)
     }
 
     /// Waits until every accepted job has been answered. The pool stays open.
@@ -184,11 +182,7 @@ impl ProcessPool {
 
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> Stats {
-        let (running, queued, max_workers) = {
-            let state = self.inner.lock();
-            (state.running, state.queue_len(), state.max_workers)
-        };
-        self.inner.counters.snapshot(running, queued, max_workers)
+        self.inner.lock().stats()
     }
 }
 
@@ -216,9 +210,9 @@ impl Inner {
         self: &Arc<Self>,
         job: Job,
         index: usize,
-        cancel_on_drop: bool,
+        owner: Owner,
     ) -> Result<JobHandle, JobError> {
-        validate(&job, cancel_on_drop.then_some(index))?;
+        validate(&job, matches!(owner, Owner::Batch(_)).then_some(index))?;
         let room = match &self.room {
             None => None,
             Some(room) => Some(
@@ -228,7 +222,7 @@ impl Inner {
                     .map_err(|_| JobError::PoolClosed)?,
             ),
         };
-        self.admit(job, index, room, cancel_on_drop)
+        self.admit(job, index, room, owner)
     }
 
     /// Whether accepting a job may have to wait for room.
@@ -242,9 +236,10 @@ impl Inner {
         job: Job,
         index: usize,
         room: Option<OwnedSemaphorePermit>,
-        cancel_on_drop: bool,
+        owner: Owner,
     ) -> Result<JobHandle, JobError> {
-        let (entry, handle) = self.prepare(job, index, room, cancel_on_drop);
+        self.pending.add(1);
+        let (entry, handle) = self.prepare(job, index, room, owner);
         self.enter(std::iter::once(entry))?;
         Ok(handle)
     }
@@ -255,11 +250,13 @@ impl Inner {
     pub(crate) async fn admit_batch(
         self: &Arc<Self>,
         jobs: Vec<Job>,
+        owner: Owner,
     ) -> Result<Vec<JobHandle>, JobError> {
         let mut handles = Vec::with_capacity(jobs.len());
         let mut entries = Vec::with_capacity(jobs.len());
+        self.pending.add(jobs.len());
         for (index, job) in jobs.into_iter().enumerate() {
-            let (entry, handle) = self.prepare(job, index, None, true);
+            let (entry, handle) = self.prepare(job, index, None, owner.clone());
             entries.push(entry);
             handles.push(handle);
         }
@@ -274,16 +271,17 @@ impl Inner {
         Ok(handles)
     }
 
-    /// A job's ticket, boxed in its queue entry, and its handle.
+    /// A job's ticket, boxed in its queue entry, and its handle. The caller has counted it as
+    /// pending.
     fn prepare(
         self: &Arc<Self>,
         job: Job,
         index: usize,
         room: Option<OwnedSemaphorePermit>,
-        cancel_on_drop: bool,
+        owner: Owner,
     ) -> (Box<Entry>, JobHandle) {
         let id = JobId(self.next_id.fetch_add(1, Relaxed));
-        let (ticket, handle) = Ticket::issue(self, id, index, job, cancel_on_drop);
+        let (ticket, handle) = Ticket::issue(self, id, index, job, owner);
         let entry = Box::new(Entry {
             ticket,
             attempts: 0,
@@ -302,7 +300,7 @@ impl Inner {
                 return Err(JobError::PoolClosed);
             }
             for entry in entries {
-                self.counters.submitted.fetch_add(1, Relaxed);
+                state.tally.submitted += 1;
                 match state.place(entry) {
                     Placement::Queued => {}
                     other => placed.push(other),
@@ -324,9 +322,15 @@ impl Inner {
         }
     }
 
-    /// The next job for the worker in `slot`, or its retirement.
-    pub(crate) fn next_job(&self, slot: usize) -> Next {
-        self.lock().next(slot)
+    /// Counts what the worker in `slot` reports, and gives it its next job or retires it.
+    pub(crate) fn next_job(&self, slot: usize, report: &Report) -> Next {
+        self.lock().next(slot, report)
+    }
+
+    /// Answers a job whose retry wait was cancelled.
+    pub(crate) fn finish_retry_cancelled(&self, entry: Box<Entry>) {
+        self.lock().retry_wait_cancelled();
+        self.finish_unrun(entry, Outcome::Cancelled);
     }
 
     /// Registers a job about to wait out a retry backoff; cancelling it ends the wait.
@@ -342,6 +346,7 @@ impl Inner {
             if !waited || state.end_retry_wait(entry.ticket.id) {
                 state.place(entry)
             } else {
+                state.retry_wait_cancelled();
                 Placement::Refused(entry)
             }
         };
@@ -369,15 +374,14 @@ impl Inner {
         }
     }
 
-    /// Answers a job that ends without (another) run.
-    pub(crate) fn finish_unrun(&self, entry: Box<Entry>, outcome: Outcome) {
-        let result = entry.ticket.bare_result(outcome, entry.attempts, None);
+    /// Answers a job that ends without (another) run; the caller has counted it.
+    pub(crate) fn finish_unrun(&self, mut entry: Box<Entry>, outcome: Outcome) {
+        let result = entry.ticket.final_result(outcome, entry.attempts, None);
         self.finish(entry, result);
     }
 
-    /// The one place where a job ends: count it, tell the hooks, answer the handle.
+    /// The one place where a job ends: tell the hooks, answer the handle.
     pub(crate) fn finish(&self, mut entry: Box<Entry>, result: JobResult) {
-        self.counters.ended(&result.outcome);
         self.hooks.complete(&result);
         tracing::debug!(id = %result.id, program = %result.program, outcome = %result.outcome, "job ended");
         entry.ticket.answer(result);

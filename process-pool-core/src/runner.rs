@@ -3,7 +3,6 @@
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -14,6 +13,7 @@ use crate::pool::Inner;
 use crate::result::{JobResult, Outcome};
 use crate::spawner::{ExitStatus, RunContext};
 use crate::state::{Entry, Next};
+use crate::stats::Report;
 
 impl Inner {
     /// Starts a worker task in `slot` with its first job; `token` stops the slot's job. The
@@ -28,12 +28,15 @@ impl Inner {
         self.runtime.spawn(async move {
             let mut guard = WorkerGuard(Some((Arc::clone(&inner), slot)));
             let mut entry = first;
-            let mut token = token;
+            // One context per slot token, reused by every job it stops: a token clone takes a
+            // lock, so none is made per job.
+            let mut ctx = RunContext::new(token, 0, inner.config.kill_grace);
             loop {
-                let ended = inner.attempt(entry, &token).await;
-                // Take the next job (or retire) before answering this one, so that whoever
-                // sees a result also sees the pool's counters without it.
-                let next = inner.next_job(slot);
+                let mut report = Report::default();
+                let ended = inner.attempt(entry, &mut ctx, &mut report).await;
+                // Count this job and take the next one (or retire) before answering this one,
+                // so that whoever sees a result also sees the counters with it.
+                let next = inner.next_job(slot, &report);
                 if matches!(next, Next::Retire) {
                     guard.0 = None;
                 }
@@ -44,7 +47,7 @@ impl Inner {
                     Next::Run(next, fresh) => {
                         entry = next;
                         if let Some(fresh) = fresh {
-                            token = fresh;
+                            ctx = RunContext::new(fresh, 0, inner.config.kill_grace);
                         }
                     }
                     Next::Retire => return,
@@ -53,19 +56,23 @@ impl Inner {
         });
     }
 
-    /// Runs one attempt of a job, stopped by `token` (the slot's). Returns the job and its
-    /// result when it has ended; `None` when a retry was scheduled instead.
+    /// Runs one attempt of a job with the slot's context, whose token stops it. Returns the job
+    /// and its result when it has ended; `None` when a retry was scheduled instead.
     async fn attempt(
         self: &Arc<Self>,
         mut entry: Box<Entry>,
-        token: &CancellationToken,
+        slot_ctx: &mut RunContext,
+        report: &mut Report,
     ) -> Option<(Box<Entry>, JobResult)> {
+        let token = slot_ctx.token();
         let job = &entry.ticket.job;
         let time_limit = job.get_timeout().or(self.config.timeout);
         if token.is_cancelled() {
+            let attempts = entry.attempts;
             let result = entry
                 .ticket
-                .bare_result(Outcome::Cancelled, entry.attempts, time_limit);
+                .final_result(Outcome::Cancelled, attempts, time_limit);
+            report.ended = Some(Outcome::Cancelled);
             return Some((entry, result));
         }
         let attempt = entry.attempts + 1;
@@ -76,31 +83,38 @@ impl Inner {
             job,
         });
 
-        // A timeout stops this attempt only, through a child of the slot's token.
-        let stop = match time_limit {
-            Some(_) => token.child_token(),
-            None => token.clone(),
-        };
         let output_limit = job.get_output_limit().unwrap_or(self.config.output_limit);
-        let ctx = RunContext::new(stop.clone(), output_limit, self.config.kill_grace);
         let started = Instant::now();
-        let run = AssertUnwindSafe(self.spawner.spawn(job, ctx)).catch_unwind();
         let (ran, timed_out) = match time_limit {
-            None => (run.await, false),
+            None => {
+                slot_ctx.output_limit = output_limit;
+                let ctx: &RunContext = slot_ctx;
+                (
+                    AssertUnwindSafe(self.spawner.spawn(job, ctx))
+                        .catch_unwind()
+                        .await,
+                    false,
+                )
+            }
             Some(limit) => {
+                // A timeout stops this attempt only, through a child of the slot's token.
+                let ctx =
+                    RunContext::new(token.child_token(), output_limit, self.config.kill_grace);
+                let run = AssertUnwindSafe(self.spawner.spawn(job, &ctx)).catch_unwind();
                 tokio::pin!(run);
                 tokio::select! {
                     biased;
                     ran = &mut run => (ran, false),
                     () = tokio::time::sleep(limit) => {
-                        stop.cancel();
+                        ctx.token().cancel();
                         (run.await, true)
                     }
                 }
             }
         };
+        let token = slot_ctx.token();
         let duration = started.elapsed();
-        self.counters.attempt(duration);
+        report.ran = Some(duration);
 
         let cancelled = token.is_cancelled();
         let (outcome, exit) = match ran {
@@ -121,7 +135,18 @@ impl Inner {
         } else {
             outcome
         };
-        let mut result = entry.ticket.bare_result(outcome, attempt, time_limit);
+        let policy = job.get_retry().unwrap_or(&self.config.retry);
+        let retry = !cancelled && policy.should_retry(&outcome, attempt);
+        let delay = if retry {
+            policy.delay_before(attempt + 1)
+        } else {
+            Duration::ZERO
+        };
+        let mut result = if retry {
+            entry.ticket.interim_result(outcome, attempt, time_limit)
+        } else {
+            entry.ticket.final_result(outcome, attempt, time_limit)
+        };
         result.duration = duration;
         if let Some(exit) = exit {
             result.stdout = exit.stdout;
@@ -130,10 +155,8 @@ impl Inner {
             result.stderr_truncated = exit.stderr_truncated;
         }
 
-        let policy = job.get_retry().unwrap_or(&self.config.retry);
-        if !cancelled && policy.should_retry(&result.outcome, attempt) {
-            let delay = policy.delay_before(attempt + 1);
-            self.counters.retried.fetch_add(1, Relaxed);
+        if retry {
+            report.retried = true;
             self.hooks.retry(&JobRetry {
                 failed: &result,
                 next_attempt: attempt + 1,
@@ -144,6 +167,7 @@ impl Inner {
             self.schedule_retry(entry, delay);
             return None;
         }
+        report.ended = Some(result.outcome.clone());
         Some((entry, result))
     }
 
@@ -158,7 +182,7 @@ impl Inner {
         self.runtime.spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(delay) => inner.requeue(entry, true),
-                () = wait.cancelled() => inner.finish_unrun(entry, Outcome::Cancelled),
+                () = wait.cancelled() => inner.finish_retry_cancelled(entry),
             }
         });
     }

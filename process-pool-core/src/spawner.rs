@@ -29,7 +29,7 @@ use crate::job::Job;
 ///
 /// #[async_trait]
 /// impl Spawner for Noop {
-///     async fn spawn(&self, _job: &Job, _ctx: RunContext) -> io::Result<Exit> {
+///     async fn spawn(&self, _job: &Job, _ctx: &RunContext) -> io::Result<Exit> {
 ///         Ok(Exit::new(ExitStatus::Code(0)))
 ///     }
 /// }
@@ -38,22 +38,24 @@ use crate::job::Job;
 pub trait Spawner: Send + Sync + 'static {
     /// Runs `job` until it ends or `ctx` is cancelled.
     ///
+    /// `ctx` lives as long as the call; clone it to keep it longer.
+    ///
     /// Returns `Err` only when the job could not be started (the error should name what was
     /// wrong: the program, the path, the cwd); everything after a successful start is an
     /// [`Exit`], including a job killed because `ctx` was cancelled.
-    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit>;
+    async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit>;
 }
 
 #[async_trait]
 impl<S: Spawner + ?Sized> Spawner for Arc<S> {
-    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit> {
+    async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         (**self).spawn(job, ctx).await
     }
 }
 
 #[async_trait]
 impl<S: Spawner + ?Sized> Spawner for Box<S> {
-    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit> {
+    async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         (**self).spawn(job, ctx).await
     }
 }
@@ -63,7 +65,7 @@ impl<S: Spawner + ?Sized> Spawner for Box<S> {
 #[derive(Debug, Clone)]
 pub struct RunContext {
     token: CancellationToken,
-    output_limit: usize,
+    pub(crate) output_limit: usize,
     kill_grace: Duration,
 }
 

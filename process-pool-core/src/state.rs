@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handle::Ticket;
 use crate::queue::{Queue, QueueKey};
-use crate::result::JobId;
+use crate::result::{JobId, Outcome};
+use crate::stats::{Report, Stats, Tally};
 
 /// A job waiting to run (again). Boxed so that queueing and handing it on moves a pointer.
 #[derive(Debug)]
@@ -82,6 +83,7 @@ pub(crate) struct State {
     pub(crate) closed: bool,
     /// A shutdown ran out of grace: nothing starts any more.
     stopped: bool,
+    pub(crate) tally: Tally,
 }
 
 impl State {
@@ -95,7 +97,13 @@ impl State {
             max_workers,
             closed: false,
             stopped: false,
+            tally: Tally::default(),
         }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.tally
+            .snapshot(self.running, self.queue.len(), self.max_workers)
     }
 
     pub(crate) fn queue_len(&self) -> usize {
@@ -105,6 +113,7 @@ impl State {
     /// Starts an accepted job if a worker is free, else queues it.
     pub(crate) fn place(&mut self, entry: Box<Entry>) -> Placement {
         if self.stopped {
+            self.tally.ended(&Outcome::Cancelled);
             Placement::Refused(entry)
         } else if self.running < self.max_workers {
             let (slot, token) = self.occupy(entry.ticket.id);
@@ -115,10 +124,11 @@ impl State {
         }
     }
 
-    /// After the job of `slot`: its next job, or retirement when the queue is empty, more
-    /// workers are alive than the limit, or the pool stopped. Decided together with the worker
-    /// count, so a job queued meanwhile always finds a worker.
-    pub(crate) fn next(&mut self, slot: usize) -> Next {
+    /// After the job of `slot` (counted from `report`): its next job, or retirement when the
+    /// queue is empty, more workers are alive than the limit, or the pool stopped. Decided
+    /// together with the worker count, so a job queued meanwhile always finds a worker.
+    pub(crate) fn next(&mut self, slot: usize, report: &Report) -> Next {
+        self.tally.record(report);
         if !self.stopped
             && self.running <= self.max_workers
             && let Some(entry) = self.queue.pop()
@@ -150,6 +160,7 @@ impl State {
     /// Cancels job `id` wherever it is.
     pub(crate) fn cancel(&mut self, id: JobId, key: &QueueKey) -> Cancelled {
         if let Some(entry) = self.queue.remove(key) {
+            self.tally.ended(&Outcome::Cancelled);
             return Cancelled::Withdrawn(entry.leave_queue());
         }
         if let Some(slot) = self.slots.iter_mut().find(|s| s.job == Some(id)) {
@@ -180,8 +191,17 @@ impl State {
         self.retrying.remove(&id).is_some()
     }
 
+    /// Counts a job cancelled while it waited to retry.
+    pub(crate) fn retry_wait_cancelled(&mut self) {
+        self.tally.ended(&Outcome::Cancelled);
+    }
+
     /// Stops everything: no job starts any more, running jobs and retry waits are cancelled,
     /// and the queued jobs are returned to be answered.
+    #[allow(
+        clippy::vec_box,
+        reason = "entries travel boxed; unboxing here would move each one"
+    )]
     pub(crate) fn stop(&mut self) -> Vec<Box<Entry>> {
         self.stopped = true;
         for slot in self.slots.iter_mut().filter(|s| s.job.is_some()) {
@@ -191,11 +211,11 @@ impl State {
         for (_, token) in self.retrying.drain() {
             token.cancel();
         }
-        self.queue
-            .take_all()
-            .into_iter()
-            .map(Entry::leave_queue)
-            .collect()
+        let queued = self.queue.take_all();
+        for _ in &queued {
+            self.tally.ended(&Outcome::Cancelled);
+        }
+        queued.into_iter().map(Entry::leave_queue).collect()
     }
 
     /// Counts a new worker in, in a free slot, running job `id`.

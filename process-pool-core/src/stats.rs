@@ -1,6 +1,5 @@
 //! [`Stats`]: counters of what a pool has done.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::result::Outcome;
@@ -49,50 +48,66 @@ impl Stats {
     }
 }
 
-/// The pool's live counters.
+/// The pool's counters, kept under its lock: a worker updates them in the same locked step in
+/// which it takes its next job, so counting costs no shared atomic per job.
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) submitted: AtomicU64,
-    succeeded: AtomicU64,
-    failed: AtomicU64,
-    timed_out: AtomicU64,
-    cancelled: AtomicU64,
-    pub(crate) retried: AtomicU64,
-    attempts: AtomicU64,
-    run_nanos: AtomicU64,
+pub(crate) struct Tally {
+    pub(crate) submitted: u64,
+    succeeded: u64,
+    failed: u64,
+    timed_out: u64,
+    cancelled: u64,
+    retried: u64,
+    attempts: u64,
+    run_time: Duration,
 }
 
-impl Counters {
-    /// Counts one attempt that ran for `took`.
-    pub(crate) fn attempt(&self, took: Duration) {
-        self.attempts.fetch_add(1, Relaxed);
-        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.run_nanos.fetch_add(nanos, Relaxed);
+/// What a worker reports about the job it just ran.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// How long the attempt ran, if one started.
+    pub(crate) ran: Option<Duration>,
+    /// A retry was scheduled.
+    pub(crate) retried: bool,
+    /// How the job ended, if it did.
+    pub(crate) ended: Option<Outcome>,
+}
+
+impl Tally {
+    pub(crate) fn record(&mut self, report: &Report) {
+        if let Some(took) = report.ran {
+            self.attempts += 1;
+            self.run_time += took;
+        }
+        self.retried += u64::from(report.retried);
+        if let Some(outcome) = &report.ended {
+            self.ended(outcome);
+        }
     }
 
     /// Counts one job that ended this way.
-    pub(crate) fn ended(&self, outcome: &Outcome) {
+    pub(crate) fn ended(&mut self, outcome: &Outcome) {
         let counter = match outcome {
-            Outcome::Exited(0) => &self.succeeded,
-            Outcome::TimedOut => &self.timed_out,
-            Outcome::Cancelled => &self.cancelled,
-            _ => &self.failed,
+            Outcome::Exited(0) => &mut self.succeeded,
+            Outcome::TimedOut => &mut self.timed_out,
+            Outcome::Cancelled => &mut self.cancelled,
+            _ => &mut self.failed,
         };
-        counter.fetch_add(1, Relaxed);
+        *counter += 1;
     }
 
     pub(crate) fn snapshot(&self, running: usize, queued: usize, max_workers: usize) -> Stats {
         Stats {
-            submitted: self.submitted.load(Relaxed),
+            submitted: self.submitted,
             running,
             queued,
-            succeeded: self.succeeded.load(Relaxed),
-            failed: self.failed.load(Relaxed),
-            timed_out: self.timed_out.load(Relaxed),
-            cancelled: self.cancelled.load(Relaxed),
-            retried: self.retried.load(Relaxed),
-            attempts: self.attempts.load(Relaxed),
-            total_run_time: Duration::from_nanos(self.run_nanos.load(Relaxed)),
+            succeeded: self.succeeded,
+            failed: self.failed,
+            timed_out: self.timed_out,
+            cancelled: self.cancelled,
+            retried: self.retried,
+            attempts: self.attempts,
+            total_run_time: self.run_time,
             max_workers,
         }
     }

@@ -1,7 +1,6 @@
 //! [`NativeSpawner`]: start a job's process, feed it, capture it, end its whole tree.
 
 use std::io;
-use std::path::Path;
 use std::process::Stdio;
 
 use process_pool_core::{
@@ -85,7 +84,7 @@ impl NativeSpawner {
 
 #[async_trait]
 impl Spawner for NativeSpawner {
-    async fn spawn(&self, job: &Job, ctx: RunContext) -> io::Result<Exit> {
+    async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let mut child = Self::command(job)
             .spawn()
             .map_err(|error| describe_spawn_error(job, error))?;
@@ -171,6 +170,7 @@ fn describe_spawn_error(job: &Job, error: io::Error) -> io::Error {
     io::Error::new(kind, format!("{what} ({error})"))
 }
 
+/// A name looked up in `PATH` (no `/` in it), as opposed to a path.
 fn is_bare_name(program: &std::ffi::OsStr) -> bool {
-    !Path::new(program).components().nth(1).is_some() && !program.to_string_lossy().contains('/')
+    !program.as_encoded_bytes().contains(&b'/')
 }
