@@ -1,1 +1,120 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>` (see <https://github.com/matklad/cargo-xtask>).
+//!
+//! - `cargo xtask bench [--quick]`: run the criterion benches and write a report.
+//! - `cargo xtask test`: run the full check and test sequence.
+
+mod bench;
+mod checks;
+mod cmd;
+mod criterion;
+mod date;
+mod report;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+/// What `cargo xtask` prints when asked for help or given no or an unknown task.
+const USAGE: &str = "\
+Usage: cargo xtask <task>
+
+Tasks:
+  bench [--quick]   run the criterion benches (process-pool-benches) and write
+                    target/bench-report.md and target/bench-report.json;
+                    --quick: short warm-up and measurement, 10 samples, fewer jobs
+  test              cargo fmt --check, clippy -D warnings, test, doc -Dwarnings and
+                    bench --no-run, stopping at the first failure
+  help              print this message
+";
+
+/// Runs the task, printing any error as one clear line (with its causes) rather than a
+/// backtrace, and exiting non-zero.
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Dispatches to the task named by the first argument.
+fn run(args: Vec<String>) -> Result<()> {
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => {
+            print!("{USAGE}");
+            return Ok(());
+        }
+    };
+    match task {
+        "bench" => bench::bench(rest),
+        "test" => checks::test(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("{USAGE}");
+            bail!("unknown task `{other}`")
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` if set (relative to the current directory, as
+/// cargo reads it), otherwise `target/` in the workspace root.
+pub(crate) fn target_dir() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| project_root());
+    target_dir_from(std::env::var_os("CARGO_TARGET_DIR"), &cwd)
+}
+
+/// [`target_dir`] given the value of `$CARGO_TARGET_DIR` and the current directory.
+fn target_dir_from(env: Option<OsString>, cwd: &Path) -> PathBuf {
+    match env {
+        Some(dir) if !dir.is_empty() => cwd.join(dir),
+        _ => project_root().join("target"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_for_no_or_help_task_error_for_unknown() {
+        assert!(run(Vec::new()).is_ok());
+        assert!(run(vec!["help".to_owned()]).is_ok());
+        let error = run(vec!["frob".to_owned()]).unwrap_err();
+        assert_eq!(error.to_string(), "unknown task `frob`");
+    }
+
+    #[test]
+    fn root_is_the_workspace() {
+        assert!(project_root().join("Cargo.toml").is_file());
+        assert!(project_root().join("xtask").is_dir());
+    }
+
+    #[test]
+    fn target_dir_follows_cargo_target_dir() {
+        let cwd = Path::new("/somewhere");
+        let default = project_root().join("target");
+        assert_eq!(target_dir_from(None, cwd), default);
+        assert_eq!(target_dir_from(Some("".into()), cwd), default);
+        assert_eq!(target_dir_from(Some("/t".into()), cwd), Path::new("/t"));
+        assert_eq!(
+            target_dir_from(Some("t".into()), cwd),
+            Path::new("/somewhere/t")
+        );
+    }
+}

@@ -1,0 +1,710 @@
+//! The benchmark report: the project's targets checked against criterion's results, as Markdown
+//! and as JSON.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::criterion::Measurement;
+
+/// Target for the scheduler's overhead, in nanoseconds per job (exclusive).
+const SCHEDULER_TARGET_NS: f64 = 500.0;
+/// loomy's published scheduler overhead, the seed figure: nanoseconds per operation.
+const LOOMY_NS_PER_OP: f64 = 1261.0;
+/// Target for the pool's spawn cost relative to a plain `std::process` loop (inclusive).
+const SPAWN_RATIO_TARGET: f64 = 1.15;
+
+/// Everything the report says: when, how, where, and the results.
+#[derive(Debug, Clone)]
+pub(crate) struct Report {
+    /// When the benchmarks started, ISO 8601 UTC.
+    pub(crate) timestamp: String,
+    /// The exact command that produced the results.
+    pub(crate) command: String,
+    /// The xtask invocation that ran it.
+    pub(crate) xtask: String,
+    /// Whether the benches ran in quick mode.
+    pub(crate) quick: bool,
+    /// Available parallelism, if known.
+    pub(crate) cpus: Option<usize>,
+    /// The CPU model, if known.
+    pub(crate) cpu_model: Option<String>,
+    /// Where criterion's results were read from.
+    pub(crate) results_dir: PathBuf,
+    /// All results found there.
+    pub(crate) measurements: Vec<Measurement>,
+}
+
+/// The verdict of one target row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Measured and within the target.
+    Pass,
+    /// Measured and outside the target.
+    Miss,
+    /// A result needed for the verdict is missing.
+    NotRun,
+    /// A baseline, measured for comparison only.
+    Baseline,
+    /// A comparison with no target, for information only.
+    Info,
+}
+
+impl Status {
+    /// As shown in the Markdown table.
+    fn cell(self) -> &'static str {
+        match self {
+            Self::Pass => "PASS",
+            Self::Miss => "MISS",
+            Self::NotRun => "not run",
+            Self::Baseline | Self::Info => "—",
+        }
+    }
+
+    /// As written to JSON.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Miss => "miss",
+            Self::NotRun => "not_run",
+            Self::Baseline => "baseline",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// What a target row is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reference {
+    /// What it is.
+    pub(crate) name: &'static str,
+    /// Its value, or why there is none.
+    pub(crate) value: Result<f64, &'static str>,
+    /// The unit of `value`.
+    pub(crate) unit: &'static str,
+}
+
+/// One row of the targets table.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TargetRow {
+    /// What is measured.
+    pub(crate) metric: &'static str,
+    /// Criterion's id of the benchmark.
+    pub(crate) benchmark: &'static str,
+    /// The median per job in `unit`, or why there is none.
+    pub(crate) value: Result<f64, &'static str>,
+    /// The unit of `value`.
+    pub(crate) unit: &'static str,
+    /// What the value is compared with.
+    pub(crate) reference: Option<Reference>,
+    /// `value / reference`, when both are known.
+    pub(crate) ratio: Option<f64>,
+    /// The target, as stated in the project.
+    pub(crate) target: &'static str,
+    /// The verdict.
+    pub(crate) status: Status,
+}
+
+/// A unit for a row's values: its name and how many nanoseconds make one.
+#[derive(Debug, Clone, Copy)]
+struct Unit(&'static str, f64);
+
+/// Nanoseconds per job.
+const NS_PER_JOB: Unit = Unit("ns/job", 1.0);
+/// Microseconds per job.
+const US_PER_JOB: Unit = Unit("µs/job", 1000.0);
+
+impl Report {
+    /// The median per job, in `unit`, of the benchmark `group/function/parameter` from this run,
+    /// or why there is none.
+    fn per_job(&self, benchmark: &str, Unit(_, ns_per_unit): Unit) -> Result<f64, &'static str> {
+        let mut parts = benchmark.splitn(3, '/');
+        let mut part = || parts.next().unwrap_or_default();
+        let (group, function, parameter) = (part(), part(), part());
+        let mut found = self
+            .measurements
+            .iter()
+            .filter(|m| m.is(group, function, parameter));
+        let Some(m) = found.clone().find(|m| !m.stale) else {
+            return Err(if found.next().is_some() {
+                "not run (stale result ignored)"
+            } else {
+                "not run"
+            });
+        };
+        m.median_ns_per_job()
+            .map(|ns| ns / ns_per_unit)
+            .ok_or("no throughput recorded")
+    }
+
+    /// A row comparing two benchmarks of this run: `benchmark`'s median per job against
+    /// `reference`'s, with their ratio. With a `target`, its text and the inclusive limit on the
+    /// ratio, the row passes or misses; without, it is for information only.
+    fn ratio_row(
+        &self,
+        metric: &'static str,
+        benchmark: &'static str,
+        reference: &'static str,
+        unit: Unit,
+        target: Option<(&'static str, f64)>,
+    ) -> TargetRow {
+        let value = self.per_job(benchmark, unit);
+        let reference_value = self.per_job(reference, unit);
+        let ratio = value.ok().zip(reference_value.ok()).map(|(v, r)| v / r);
+        TargetRow {
+            metric,
+            benchmark,
+            value,
+            unit: unit.0,
+            reference: Some(Reference {
+                // Within its group: `std_loop/2` for `native_spawn/std_loop/2`.
+                name: reference.split_once('/').map_or(reference, |(_, id)| id),
+                value: reference_value,
+                unit: unit.0,
+            }),
+            ratio,
+            target: target.map_or("—", |(text, _)| text),
+            status: match (ratio, target) {
+                (None, _) => Status::NotRun,
+                (Some(_), None) => Status::Info,
+                (Some(r), Some((_, limit))) if r <= limit => Status::Pass,
+                (Some(_), Some(_)) => Status::Miss,
+            },
+        }
+    }
+
+    /// The rows checked against the project's targets.
+    pub(crate) fn target_rows(&self) -> Vec<TargetRow> {
+        let scheduler = |metric, benchmark| {
+            let value = self.per_job(benchmark, NS_PER_JOB);
+            TargetRow {
+                metric,
+                benchmark,
+                value,
+                unit: NS_PER_JOB.0,
+                reference: Some(Reference {
+                    name: "loomy (seed)",
+                    value: Ok(LOOMY_NS_PER_OP),
+                    unit: "ns/op",
+                }),
+                ratio: value.ok().map(|ns| ns / LOOMY_NS_PER_OP),
+                target: "< 500 ns/job",
+                status: match value {
+                    Ok(ns) if ns < SCHEDULER_TARGET_NS => Status::Pass,
+                    Ok(_) => Status::Miss,
+                    Err(_) => Status::NotRun,
+                },
+            }
+        };
+        let std_loop = self.per_job("native_spawn/std_loop/2", US_PER_JOB);
+        vec![
+            scheduler("Scheduler overhead, 1 worker", "scheduler/pool/1"),
+            scheduler("Scheduler overhead, 2 workers", "scheduler/pool/2"),
+            self.ratio_row(
+                "Scheduler, 1 worker vs hand-rolled floor",
+                "scheduler/pool/1",
+                "scheduler/raw_workers/1",
+                NS_PER_JOB,
+                None,
+            ),
+            self.ratio_row(
+                "Scheduler, 2 workers vs hand-rolled floor",
+                "scheduler/pool/2",
+                "scheduler/raw_workers/2",
+                NS_PER_JOB,
+                None,
+            ),
+            TargetRow {
+                metric: "Native spawn, `std::process` loop",
+                benchmark: "native_spawn/std_loop/2",
+                value: std_loop,
+                unit: US_PER_JOB.0,
+                reference: None,
+                ratio: None,
+                target: "baseline",
+                status: if std_loop.is_ok() {
+                    Status::Baseline
+                } else {
+                    Status::NotRun
+                },
+            },
+            self.ratio_row(
+                "Native spawn, std loop with the pool's work (group + pipes)",
+                "native_spawn/std_piped/2",
+                "native_spawn/std_loop/2",
+                US_PER_JOB,
+                None,
+            ),
+            self.ratio_row(
+                "Native spawn, pool",
+                "native_spawn/pool/2",
+                "native_spawn/std_loop/2",
+                US_PER_JOB,
+                Some(("≤ 1.15× std_loop", SPAWN_RATIO_TARGET)),
+            ),
+            self.ratio_row(
+                "Native spawn, pool vs std loop with the same work",
+                "native_spawn/pool/2",
+                "native_spawn/std_piped/2",
+                US_PER_JOB,
+                None,
+            ),
+        ]
+    }
+
+    /// The report as Markdown: a header, the targets table and a table of all results.
+    pub(crate) fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let cpus = self
+            .cpus
+            .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
+        let model = self.cpu_model.as_deref().unwrap_or("unknown model");
+        let mode = if self.quick { "quick" } else { "full" };
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "# process-pool benchmark report\n");
+        let _ = writeln!(out, "- Date: {}", self.timestamp);
+        let _ = writeln!(out, "- Command: `{}` (via `{}`)", self.command, self.xtask);
+        let _ = writeln!(out, "- Mode: {mode}");
+        let _ = writeln!(out, "- Machine: {cpus} CPUs, {model}");
+        let _ = writeln!(out, "- Results: `{}`", self.results_dir.display());
+        if self.quick {
+            let _ = writeln!(
+                out,
+                "\nQuick mode: short warm-up and measurement, 10 samples; indicative numbers only."
+            );
+        }
+
+        let _ = writeln!(out, "\n## Targets\n");
+        let _ = writeln!(
+            out,
+            "Medians per job: criterion's time per iteration divided by the jobs per iteration.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| Metric | Benchmark | Measured | Reference | Ratio | Target | Result |"
+        );
+        let _ = writeln!(out, "|---|---|--:|---|--:|---|---|");
+        for row in self.target_rows() {
+            let measured = match row.value {
+                Ok(v) => format!("{} {}", number(v), row.unit),
+                Err(why) => why.to_owned(),
+            };
+            let reference = row.reference.as_ref().map_or_else(
+                || "—".to_owned(),
+                |r| match r.value {
+                    Ok(v) => format!("{} {} {}", r.name, number(v), r.unit),
+                    Err(why) => format!("{}: {why}", r.name),
+                },
+            );
+            let ratio = row
+                .ratio
+                .map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×"));
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {measured} | {reference} | {ratio} | {} | {} |",
+                row.metric,
+                row.benchmark,
+                row.target,
+                row.status.cell()
+            );
+        }
+
+        let _ = writeln!(out, "\n## All results\n");
+        if self.measurements.is_empty() {
+            let _ = writeln!(out, "No criterion results found.");
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "| Benchmark | Jobs/iter | Median/iter | Mean/iter | Median/job | Mean/job |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|");
+        let per_job = |ns: Option<f64>| ns.map_or_else(|| "—".to_owned(), duration);
+        for m in &self.measurements {
+            let stale = if m.stale { " (stale)" } else { "" };
+            let jobs = m
+                .elements
+                .map_or_else(|| "—".to_owned(), |n| number(n as f64));
+            let _ = writeln!(
+                out,
+                "| `{}`{stale} | {jobs} | {} | {} | {} | {} |",
+                m.id,
+                duration(m.median_ns),
+                duration(m.mean_ns),
+                per_job(m.median_ns_per_job()),
+                per_job(m.mean_ns_per_job()),
+            );
+        }
+        if self.measurements.iter().any(|m| m.stale) {
+            let _ = writeln!(
+                out,
+                "\n(stale): left from an earlier run, not produced by this command."
+            );
+        }
+        out
+    }
+
+    /// The report as JSON, for tools.
+    pub(crate) fn to_json(&self) -> Value {
+        let targets: Vec<Value> = self
+            .target_rows()
+            .iter()
+            .map(|row| {
+                json!({
+                    "metric": row.metric,
+                    "benchmark": row.benchmark,
+                    "statistic": "median",
+                    "value": row.value.ok(),
+                    "unit": row.unit,
+                    "missing": row.value.err(),
+                    "reference": row.reference.as_ref().map(|r| json!({
+                        "name": r.name,
+                        "value": r.value.ok(),
+                        "unit": r.unit,
+                    })),
+                    "ratio": row.ratio,
+                    "target": row.target,
+                    "status": row.status.key(),
+                })
+            })
+            .collect();
+        let benchmarks: Vec<Value> = self
+            .measurements
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.id,
+                    "group": m.group,
+                    "function": m.function,
+                    "parameter": m.parameter,
+                    "jobs_per_iteration": m.elements,
+                    "median_ns": m.median_ns,
+                    "mean_ns": m.mean_ns,
+                    "median_ns_per_job": m.median_ns_per_job(),
+                    "mean_ns_per_job": m.mean_ns_per_job(),
+                    "stale": m.stale,
+                })
+            })
+            .collect();
+        json!({
+            "date": self.timestamp.get(..10),
+            "timestamp": self.timestamp,
+            "command": self.command,
+            "xtask": self.xtask,
+            "quick": self.quick,
+            "cpus": self.cpus,
+            "cpu_model": self.cpu_model,
+            "results_dir": self.results_dir.display().to_string(),
+            "targets": targets,
+            "benchmarks": benchmarks,
+        })
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo`, if readable.
+pub(crate) fn cpu_model() -> Option<String> {
+    cpu_model_in(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+/// The CPU model named in the text of `/proc/cpuinfo` (x86 `model name`, or ARM's `Model`).
+fn cpu_model_in(cpuinfo: &str) -> Option<String> {
+    ["model name", "Model", "Hardware"].iter().find_map(|key| {
+        cpuinfo.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            let value = value.trim();
+            (name.trim() == *key && !value.is_empty()).then(|| value.to_owned())
+        })
+    })
+}
+
+/// A number for people: thousands grouped, one decimal below 1,000 and none from there.
+fn number(x: f64) -> String {
+    let text = if x.abs() < 1000.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    };
+    let (sign, rest) = text.split_at(usize::from(text.starts_with('-')));
+    let (int, frac) = rest.split_at(rest.find('.').unwrap_or(rest.len()));
+    let mut grouped = String::new();
+    for (i, digit) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}{grouped}{frac}")
+}
+
+/// Nanoseconds in the largest unit (ns, µs, ms, s) that keeps them at least 1.
+fn duration(ns: f64) -> String {
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    format!("{value:.2} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::criterion::{self, fake::Tree};
+
+    fn report(tree: &Tree) -> Report {
+        Report {
+            timestamp: "2026-01-02T03:04:05Z".to_owned(),
+            command: "cargo bench -p process-pool-benches --benches".to_owned(),
+            xtask: "cargo xtask bench".to_owned(),
+            quick: false,
+            cpus: Some(2),
+            cpu_model: Some("AMD EPYC".to_owned()),
+            results_dir: tree.path().to_path_buf(),
+            measurements: criterion::collect(tree.path(), None),
+        }
+    }
+
+    #[test]
+    fn checks_the_targets() {
+        let tree = Tree::full("targets");
+        let rows = report(&tree).target_rows();
+        let close = |ratio: Option<f64>, expected: f64| (ratio.unwrap() - expected).abs() < 1e-12;
+        assert_eq!(rows.len(), 8);
+        // 14.5 ms / 100,000 jobs = 145 ns: PASS; 62 ms / 100,000 = 620 ns: MISS.
+        assert_eq!(rows[0].value, Ok(145.0));
+        assert_eq!(rows[0].status, Status::Pass);
+        assert!(close(rows[0].ratio, 145.0 / 1261.0));
+        assert_eq!(rows[1].value, Ok(620.0));
+        assert_eq!(rows[1].status, Status::Miss);
+        // Against the hand-rolled floor, 50 and 80 ns/job: information only.
+        assert_eq!(rows[2].benchmark, "scheduler/pool/1");
+        assert_eq!(rows[2].value, Ok(145.0));
+        assert_eq!(rows[2].reference.as_ref().unwrap().value, Ok(50.0));
+        assert!(close(rows[2].ratio, 2.9));
+        assert_eq!(rows[2].status, Status::Info);
+        assert_eq!(rows[3].value, Ok(620.0));
+        assert!(close(rows[3].ratio, 7.75));
+        assert_eq!(rows[3].status, Status::Info);
+        // 800 ms / 2,000 = 400 µs; 840 ms / 2,000 = 420 µs; 880 ms / 2,000 = 440 µs.
+        assert_eq!(rows[4].value, Ok(400.0));
+        assert_eq!(rows[4].status, Status::Baseline);
+        assert_eq!(rows[5].value, Ok(420.0));
+        assert!(close(rows[5].ratio, 1.05));
+        assert_eq!(rows[5].status, Status::Info);
+        // 440 / 400 = 1.10×: PASS.
+        assert_eq!(rows[6].value, Ok(440.0));
+        assert!(close(rows[6].ratio, 1.1));
+        assert_eq!(rows[6].status, Status::Pass);
+        assert_eq!(rows[7].value, Ok(440.0));
+        assert!(close(rows[7].ratio, 440.0 / 420.0));
+        assert_eq!(rows[7].status, Status::Info);
+    }
+
+    #[test]
+    fn spawn_ratio_above_target_misses() {
+        let tree = Tree::full("spawn-miss");
+        tree.add("new", ("native_spawn", "pool", "2"), 1000e6, 1000e6, 2_000);
+        let rows = report(&tree).target_rows();
+        assert!((rows[6].ratio.unwrap() - 1.25).abs() < 1e-12);
+        assert_eq!(rows[6].status, Status::Miss);
+        // Without a target, a comparison never misses.
+        assert_eq!(rows[7].status, Status::Info);
+    }
+
+    #[test]
+    fn missing_results_are_not_run() {
+        let tree = Tree::new("partial");
+        tree.add("new", ("native_spawn", "pool", "2"), 880e6, 900e6, 2_000);
+        let report = report(&tree);
+        let rows = report.target_rows();
+        assert_eq!(rows[0].value, Err("not run"));
+        assert_eq!(rows[0].status, Status::NotRun);
+        assert_eq!(rows[2].status, Status::NotRun);
+        assert_eq!(rows[4].status, Status::NotRun);
+        assert_eq!(rows[5].status, Status::NotRun);
+        for row in &rows[6..] {
+            assert_eq!(row.value, Ok(440.0));
+            assert_eq!(row.ratio, None);
+            assert_eq!(row.status, Status::NotRun);
+        }
+
+        let md = report.to_markdown();
+        for row in [
+            "| Scheduler overhead, 1 worker | `scheduler/pool/1` | not run | \
+             loomy (seed) 1,261 ns/op | — | < 500 ns/job | not run |",
+            "| Native spawn, pool | `native_spawn/pool/2` | 440.0 µs/job | \
+             std_loop/2: not run | — | ≤ 1.15× std_loop | not run |",
+            "| Native spawn, pool vs std loop with the same work | `native_spawn/pool/2` | \
+             440.0 µs/job | std_piped/2: not run | — | — | not run |",
+        ] {
+            assert!(md.contains(row), "missing row {row}\nin\n{md}");
+        }
+    }
+
+    #[test]
+    fn comparisons_need_both_results() {
+        let tree = Tree::new("one-sided");
+        tree.add("new", ("scheduler", "pool", "1"), 14.5e6, 14.4e6, 100_000)
+            .add(
+                "new",
+                ("native_spawn", "std_piped", "2"),
+                840e6,
+                850e6,
+                2_000,
+            );
+        let report = report(&tree);
+        let rows = report.target_rows();
+        assert_eq!(rows[0].status, Status::Pass);
+        for i in [2, 5, 7] {
+            assert_eq!(rows[i].ratio, None, "row {i}");
+            assert_eq!(rows[i].status, Status::NotRun, "row {i}");
+        }
+        let md = report.to_markdown();
+        for row in [
+            "| Scheduler, 1 worker vs hand-rolled floor | `scheduler/pool/1` | 145.0 ns/job | \
+             raw_workers/1: not run | — | — | not run |",
+            "| Native spawn, std loop with the pool's work (group + pipes) | \
+             `native_spawn/std_piped/2` | 420.0 µs/job | std_loop/2: not run | — | — | not run |",
+            "| Native spawn, pool vs std loop with the same work | `native_spawn/pool/2` | \
+             not run | std_piped/2 420.0 µs/job | — | — | not run |",
+        ] {
+            assert!(md.contains(row), "missing row {row}\nin\n{md}");
+        }
+    }
+
+    #[test]
+    fn stale_results_do_not_count() {
+        let tree = Tree::full("stale-report");
+        let mut report = report(&tree);
+        for m in &mut report.measurements {
+            m.stale = m.id == "scheduler/pool/2";
+        }
+        let rows = report.target_rows();
+        assert_eq!(rows[1].value, Err("not run (stale result ignored)"));
+        assert_eq!(rows[1].status, Status::NotRun);
+        assert_eq!(rows[3].value, Err("not run (stale result ignored)"));
+        assert_eq!(rows[3].status, Status::NotRun);
+        let md = report.to_markdown();
+        assert!(md.contains("| `scheduler/pool/2` (stale) | 100,000 |"));
+        assert!(md.contains("(stale): left from an earlier run"));
+    }
+
+    #[test]
+    fn formats_markdown() {
+        let tree = Tree::full("markdown");
+        let md = report(&tree).to_markdown();
+        assert!(md.starts_with("# process-pool benchmark report\n"));
+        assert!(md.contains("- Date: 2026-01-02T03:04:05Z\n"));
+        assert!(md.contains(
+            "- Command: `cargo bench -p process-pool-benches --benches` (via `cargo xtask bench`)"
+        ));
+        assert!(md.contains("- Machine: 2 CPUs, AMD EPYC\n"));
+        let targets: Vec<&str> = md
+            .lines()
+            .skip_while(|l| !l.starts_with("| Metric |"))
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "| Metric | Benchmark | Measured | Reference | Ratio | Target | Result |",
+                "|---|---|--:|---|--:|---|---|",
+                "| Scheduler overhead, 1 worker | `scheduler/pool/1` | 145.0 ns/job | \
+                 loomy (seed) 1,261 ns/op | 0.11× | < 500 ns/job | PASS |",
+                "| Scheduler overhead, 2 workers | `scheduler/pool/2` | 620.0 ns/job | \
+                 loomy (seed) 1,261 ns/op | 0.49× | < 500 ns/job | MISS |",
+                "| Scheduler, 1 worker vs hand-rolled floor | `scheduler/pool/1` | 145.0 ns/job | \
+                 raw_workers/1 50.0 ns/job | 2.90× | — | — |",
+                "| Scheduler, 2 workers vs hand-rolled floor | `scheduler/pool/2` | 620.0 ns/job | \
+                 raw_workers/2 80.0 ns/job | 7.75× | — | — |",
+                "| Native spawn, `std::process` loop | `native_spawn/std_loop/2` | 400.0 µs/job | \
+                 — | — | baseline | — |",
+                "| Native spawn, std loop with the pool's work (group + pipes) | \
+                 `native_spawn/std_piped/2` | 420.0 µs/job | std_loop/2 400.0 µs/job | 1.05× | \
+                 — | — |",
+                "| Native spawn, pool | `native_spawn/pool/2` | 440.0 µs/job | \
+                 std_loop/2 400.0 µs/job | 1.10× | ≤ 1.15× std_loop | PASS |",
+                "| Native spawn, pool vs std loop with the same work | `native_spawn/pool/2` | \
+                 440.0 µs/job | std_piped/2 420.0 µs/job | 1.05× | — | — |",
+            ]
+        );
+        for row in [
+            "| `scheduler/pool/1` | 100,000 | 14.50 ms | 14.40 ms | 145.00 ns | 144.00 ns |",
+            "| `native_spawn/pool/2` | 2,000 | 880.00 ms | 900.00 ms | 440.00 µs | 450.00 µs |",
+        ] {
+            assert!(md.contains(row), "missing row {row}\nin\n{md}");
+        }
+        assert!(!md.contains("stale"));
+    }
+
+    #[test]
+    fn no_results_at_all() {
+        let tree = Tree::new("empty");
+        let md = report(&tree).to_markdown();
+        let not_run = md.lines().filter(|l| l.ends_with("| not run |"));
+        assert_eq!(not_run.count(), 8);
+        assert!(md.contains("No criterion results found."));
+    }
+
+    #[test]
+    fn formats_json() {
+        let tree = Tree::full("json");
+        let json = report(&tree).to_json();
+        assert_eq!(json["date"], "2026-01-02");
+        assert_eq!(json["cpus"], 2);
+        assert_eq!(json["cpu_model"], "AMD EPYC");
+        let targets = &json["targets"];
+        assert_eq!(targets.as_array().unwrap().len(), 8);
+        assert_eq!(targets[0]["benchmark"], "scheduler/pool/1");
+        assert_eq!(targets[0]["value"], 145.0);
+        assert_eq!(targets[0]["status"], "pass");
+        assert_eq!(targets[1]["status"], "miss");
+        assert_eq!(targets[2]["reference"]["name"], "raw_workers/1");
+        assert_eq!(targets[2]["reference"]["value"], 50.0);
+        assert_eq!(targets[2]["target"], "—");
+        assert_eq!(targets[2]["status"], "info");
+        assert_eq!(targets[4]["status"], "baseline");
+        assert_eq!(targets[6]["reference"]["value"], 400.0);
+        assert_eq!(targets[6]["status"], "pass");
+        assert_eq!(targets[7]["reference"]["name"], "std_piped/2");
+        assert_eq!(targets[7]["status"], "info");
+        assert_eq!(json["benchmarks"].as_array().unwrap().len(), 7);
+        assert_eq!(json["benchmarks"][3]["id"], "scheduler/pool/1");
+        assert_eq!(json["benchmarks"][3]["jobs_per_iteration"], 100_000);
+        assert_eq!(json["benchmarks"][3]["median_ns_per_job"], 145.0);
+        // Missing values are null, with the reason alongside.
+        let empty = Tree::new("json-empty");
+        let json = report(&empty).to_json();
+        assert_eq!(json["targets"][0]["value"], Value::Null);
+        assert_eq!(json["targets"][0]["missing"], "not run");
+        assert_eq!(json["targets"][0]["status"], "not_run");
+    }
+
+    #[test]
+    fn reads_cpu_model() {
+        let x86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel\t\t: 1\n\
+                   model name\t: AMD EPYC 7B13\n";
+        assert_eq!(cpu_model_in(x86).as_deref(), Some("AMD EPYC 7B13"));
+        let arm = "processor\t: 0\nBogoMIPS\t: 108.00\n\nModel\t\t: Raspberry Pi 4\n";
+        assert_eq!(cpu_model_in(arm).as_deref(), Some("Raspberry Pi 4"));
+        assert_eq!(cpu_model_in("processor: 0\n"), None);
+    }
+
+    #[test]
+    fn formats_numbers_and_durations() {
+        assert_eq!(number(145.04), "145.0");
+        assert_eq!(number(1261.0), "1,261");
+        assert_eq!(number(100_000.0), "100,000");
+        assert_eq!(number(1_234_567.8), "1,234,568");
+        assert_eq!(number(-1234.0), "-1,234");
+        assert_eq!(duration(145.0), "145.00 ns");
+        assert_eq!(duration(440_000.0), "440.00 µs");
+        assert_eq!(duration(14_500_000.0), "14.50 ms");
+        assert_eq!(duration(2.5e9), "2.50 s");
+    }
+}
