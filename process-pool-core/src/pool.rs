@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
-use tokio_util::sync::CancellationToken;
 
 use crate::builder::{Config, PoolBuilder};
 use crate::error::{ConfigError, JobError};
@@ -16,7 +15,7 @@ use crate::job::Job;
 use crate::queue::QueueKey;
 use crate::result::{JobId, JobResult, Outcome};
 use crate::spawner::Spawner;
-use crate::state::{Cancelled, Entry, Next, Placement, State};
+use crate::state::{Cancelled, Entry, HandOver, Next, Placement, State};
 use crate::stats::{Report, Stats};
 
 /// A bounded pool of workers running [`Job`]s through a [`Spawner`].
@@ -328,22 +327,41 @@ impl Inner {
     }
 
     /// Answers a job whose retry wait was cancelled.
-    pub(crate) fn finish_retry_cancelled(&self, entry: Box<Entry>) {
+    fn finish_retry_cancelled(&self, entry: Box<Entry>) {
         self.lock().retry_wait_cancelled();
         self.finish_unrun(entry, Outcome::Cancelled);
     }
 
-    /// Registers a job about to wait out a retry backoff; cancelling it ends the wait.
-    pub(crate) fn wait_to_retry(&self, id: JobId) -> CancellationToken {
-        self.lock().wait_to_retry(id)
+    /// Hands a job that will be retried over from the worker in `slot` to its retry. Gives
+    /// the job back if it was cancelled since its attempt ended.
+    pub(crate) fn retry(
+        self: &Arc<Self>,
+        slot: usize,
+        entry: Box<Entry>,
+        delay: Duration,
+    ) -> Result<(), Box<Entry>> {
+        let handed = self.lock().hand_over_for_retry(slot, entry, delay);
+        match handed {
+            HandOver::Cancelled(entry) => return Err(entry),
+            HandOver::Placed(placement) => self.dispatch(placement),
+            HandOver::Waiting(entry, wait) => {
+                let inner = Arc::clone(self);
+                self.runtime.spawn(async move {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => inner.requeue(entry),
+                        () = wait.cancelled() => inner.finish_retry_cancelled(entry),
+                    }
+                });
+            }
+        }
+        Ok(())
     }
 
-    /// Puts a job to retry back in line; after a wait (`waited`), only if no cancel ended the
-    /// wait first.
-    pub(crate) fn requeue(self: &Arc<Self>, entry: Box<Entry>, waited: bool) {
+    /// Puts a job whose retry wait is over back in line, unless a cancel ended the wait first.
+    fn requeue(self: &Arc<Self>, entry: Box<Entry>) {
         let placement = {
             let mut state = self.lock();
-            if !waited || state.end_retry_wait(entry.ticket.id) {
+            if state.end_retry_wait(entry.ticket.id) {
                 state.place(entry)
             } else {
                 state.retry_wait_cancelled();

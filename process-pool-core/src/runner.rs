@@ -33,7 +33,7 @@ impl Inner {
             let mut ctx = RunContext::new(token, 0, inner.config.kill_grace);
             loop {
                 let mut report = Report::default();
-                let ended = inner.attempt(entry, &mut ctx, &mut report).await;
+                let ended = inner.attempt(slot, entry, &mut ctx, &mut report).await;
                 // Count this job and take the next one (or retire) before answering this one,
                 // so that whoever sees a result also sees the counters with it.
                 let next = inner.next_job(slot, &report);
@@ -60,6 +60,7 @@ impl Inner {
     /// and its result when it has ended; `None` when a retry was scheduled instead.
     async fn attempt(
         self: &Arc<Self>,
+        slot: usize,
         mut entry: Box<Entry>,
         slot_ctx: &mut RunContext,
         report: &mut Report,
@@ -156,7 +157,6 @@ impl Inner {
         }
 
         if retry {
-            report.retried = true;
             self.hooks.retry(&JobRetry {
                 failed: &result,
                 next_attempt: attempt + 1,
@@ -164,27 +164,23 @@ impl Inner {
             });
             tracing::debug!(id = %entry.ticket.id, attempt, ?delay, outcome = %result.outcome, "retrying job");
             entry.attempts = attempt;
-            self.schedule_retry(entry, delay);
-            return None;
+            match self.retry(slot, entry, delay) {
+                Ok(()) => {
+                    report.retried = true;
+                    return None;
+                }
+                Err(cancelled) => {
+                    // Cancelled after the attempt ended (from the retry hook, say): no retry.
+                    entry = cancelled;
+                    result = entry
+                        .ticket
+                        .final_result(Outcome::Cancelled, attempt, time_limit);
+                    result.duration = duration;
+                }
+            }
         }
         report.ended = Some(result.outcome.clone());
         Some((entry, result))
-    }
-
-    /// Puts a job back in line after `delay`, without holding a worker meanwhile; answers it
-    /// `Cancelled` if it is cancelled (or the pool stops) while it waits.
-    fn schedule_retry(self: &Arc<Self>, entry: Box<Entry>, delay: Duration) {
-        if delay.is_zero() {
-            return self.requeue(entry, false);
-        }
-        let wait = self.wait_to_retry(entry.ticket.id);
-        let inner = Arc::clone(self);
-        self.runtime.spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(delay) => inner.requeue(entry, true),
-                () = wait.cancelled() => inner.finish_retry_cancelled(entry),
-            }
-        });
     }
 }
 

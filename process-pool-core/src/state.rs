@@ -2,6 +2,7 @@
 //! and the rules that move a job between them.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +58,17 @@ pub(crate) enum Placement {
     Queued,
     /// Nowhere: the pool has stopped.
     Refused(Box<Entry>),
+}
+
+/// Where a job that will be retried went.
+#[derive(Debug)]
+pub(crate) enum HandOver {
+    /// It was cancelled after its attempt ended: answer it `Cancelled`, do not retry.
+    Cancelled(Box<Entry>),
+    /// It waits out its backoff; the token ends the wait early if it is cancelled.
+    Waiting(Box<Entry>, CancellationToken),
+    /// It went straight back in line (no backoff).
+    Placed(Placement),
 }
 
 /// What a cancel found.
@@ -175,15 +187,30 @@ impl State {
         Cancelled::NotFound
     }
 
-    /// Registers a job that waits to retry; the token ends its wait if it is cancelled.
-    pub(crate) fn wait_to_retry(&mut self, id: JobId) -> CancellationToken {
+    /// Moves a job that will be retried out of its worker's slot, to a retry wait or straight
+    /// back in line, in one step: a cancel always finds it in exactly one place. A job whose
+    /// slot was cancelled since its attempt ended is not retried.
+    pub(crate) fn hand_over_for_retry(
+        &mut self,
+        slot: usize,
+        entry: Box<Entry>,
+        delay: Duration,
+    ) -> HandOver {
+        let slot = &mut self.slots[slot];
+        if slot.spent {
+            return HandOver::Cancelled(entry);
+        }
+        slot.job = None;
+        if delay.is_zero() {
+            return HandOver::Placed(self.place(entry));
+        }
         let token = CancellationToken::new();
         if self.stopped {
             token.cancel();
         } else {
-            self.retrying.insert(id, token.clone());
+            self.retrying.insert(entry.ticket.id, token.clone());
         }
-        token
+        HandOver::Waiting(entry, token)
     }
 
     /// Ends a job's retry wait; `false` if a cancel ended it first.
