@@ -107,3 +107,8 @@ pub use process_pool_core as core;
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use process_pool_native::NativeSpawner;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
