@@ -370,19 +370,25 @@ impl Rng {
     }
 }
 
+/// Occupies the only worker of `pool` with a job held at the gate "blocker", and waits until it
+/// runs, so that what is submitted next queues behind it.
+async fn block_the_worker(pool: &ProcessPool, probe: &Probe) -> JobHandle {
+    let blocker = pool
+        .try_submit(script("blocker", &["gate:blocker"]))
+        .unwrap();
+    probe
+        .wait_until("the blocker runs", |p| p.started() == 1)
+        .await;
+    blocker
+}
+
 // ----- priority and the worker limit ---------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_jobs_start_highest_priority_first_and_fifo_among_equals() {
     let probe = Probe::new();
     let pool = pool(&probe, 1);
-    let blocker = pool
-        .submit(script("blocker", &["gate:blocker"]))
-        .await
-        .unwrap();
-    probe
-        .wait_until("the blocker runs", |p| p.started() == 1)
-        .await;
+    let blocker = block_the_worker(&pool, &probe).await;
 
     let queued = [
         ("a", 0),
@@ -415,13 +421,7 @@ async fn queued_jobs_start_highest_priority_first_and_fifo_among_equals() {
 async fn a_retried_job_goes_back_ahead_of_jobs_submitted_after_it() {
     let probe = Probe::new();
     let pool = pool(&probe, 1);
-    let blocker = pool
-        .submit(script("blocker", &["gate:blocker"]))
-        .await
-        .unwrap();
-    probe
-        .wait_until("the blocker runs", |p| p.started() == 1)
-        .await;
+    let blocker = block_the_worker(&pool, &probe).await;
     let flaky = script("flaky", &["fail-first:1"]).retry(RetryPolicy::attempts(2));
     let mut handles = vec![blocker, pool.submit(flaky).await.unwrap()];
     for name in ["later-1", "later-2"] {
@@ -1154,12 +1154,7 @@ async fn dropping_a_stream_cancels_its_jobs() {
 async fn a_full_bounded_queue_refuses_try_submit_and_makes_submit_wait() {
     let probe = Probe::new();
     let pool = builder(1).queue_capacity(2).build(probe.spawner()).unwrap();
-    let blocker = pool
-        .try_submit(script("blocker", &["gate:blocker"]))
-        .unwrap();
-    probe
-        .wait_until("the blocker runs", |p| p.started() == 1)
-        .await;
+    let blocker = block_the_worker(&pool, &probe).await;
     let a = pool.try_submit(script("a", &[])).unwrap();
     let b = pool.try_submit(script("b", &[])).unwrap();
     match pool.try_submit(script("c", &[])) {
@@ -1183,13 +1178,7 @@ async fn a_full_bounded_queue_refuses_try_submit_and_makes_submit_wait() {
 async fn close_refuses_new_jobs_and_wakes_waiting_submitters() {
     let probe = Probe::new();
     let pool = builder(1).queue_capacity(1).build(probe.spawner()).unwrap();
-    let blocker = pool
-        .submit(script("blocker", &["gate:blocker"]))
-        .await
-        .unwrap();
-    probe
-        .wait_until("the blocker runs", |p| p.started() == 1)
-        .await;
+    let blocker = block_the_worker(&pool, &probe).await;
     let queued = pool.submit(script("queued", &[])).await.unwrap();
     let mut waiting = pin!(pool.submit(script("waiting", &[])));
     assert!(poll!(waiting.as_mut()).is_pending());
