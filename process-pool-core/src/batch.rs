@@ -8,10 +8,10 @@ use std::task::{Context, Poll};
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 
 use crate::error::JobError;
-use crate::handle::{JobHandle, Owner, Pending, cancel_and_reap};
+use crate::handle::{Collector, JobHandle, Owner, cancel_and_reap};
 use crate::job::Job;
 use crate::pool::{Inner, ProcessPool, validate};
-use crate::result::JobResult;
+use crate::result::{JobId, JobResult};
 
 impl ProcessPool {
     /// Runs every job and returns their results in input order.
@@ -25,19 +25,21 @@ impl ProcessPool {
         I: IntoIterator<Item = Job>,
     {
         let jobs: Vec<Job> = jobs.into_iter().collect();
-        let all_answered = Arc::new(Pending::default());
-        all_answered.add(jobs.len());
+        // Results go straight into the batch's cells, and the batch wakes once, when the last
+        // one is in: no channel and no wake per job.
+        let collector = Arc::new(Collector::new(jobs.len()));
         let handles = self
-            .submit_batch(jobs, Owner::Batch(Some(Arc::clone(&all_answered))))
+            .submit_batch(jobs, Owner::Collect(Arc::clone(&collector)))
             .await?;
-        // One wake when the last job is answered, rather than one per job: every handle is
-        // ready by then.
-        all_answered.wait_idle().await;
-        let mut results = Vec::with_capacity(handles.len());
-        for handle in handles {
-            results.push(handle.await);
-        }
-        Ok(results)
+        collector.filled().await;
+        let ids: Vec<JobId> = handles.iter().map(JobHandle::id).collect();
+        handles.into_iter().for_each(JobHandle::release);
+        Ok(collector
+            .take()
+            .into_iter()
+            .zip(ids)
+            .map(|(result, id)| result.unwrap_or_else(|| JobResult::lost(id)))
+            .collect())
     }
 
     /// Runs every job; returns the results in input order if all succeeded, else the
@@ -63,7 +65,7 @@ impl ProcessPool {
     where
         I: IntoIterator<Item = Job>,
     {
-        let handles = self.submit_batch(jobs, Owner::Batch(None)).await?;
+        let handles = self.submit_batch(jobs, Owner::Batch).await?;
         let total = handles.len();
         let mut running: FuturesUnordered<JobHandle> = handles.into_iter().collect();
         let mut slots: Vec<Option<JobResult>> = vec![None; total];
@@ -130,12 +132,16 @@ impl ProcessPool {
         if !self.inner.is_bounded() {
             return self.inner.admit_batch(jobs, owner).await;
         }
-        let mut handles = Vec::with_capacity(jobs.len());
+        let total = jobs.len();
+        let mut handles = Vec::with_capacity(total);
         for (index, job) in jobs.into_iter().enumerate() {
             match self.inner.submit(job, index, owner.clone()).await {
                 Ok(handle) => handles.push(handle),
                 Err(error) => {
-                    cancel_and_reap(handles).await;
+                    if let Owner::Collect(collector) = &owner {
+                        collector.forget(total - handles.len());
+                    }
+                    cancel_and_reap(handles, &owner).await;
                     return Err(error);
                 }
             }
@@ -186,12 +192,12 @@ impl ResultStream {
                 let accepted = if self.inner.is_bounded() {
                     let inner = Arc::clone(&self.inner);
                     self.submitting = Some(Box::pin(async move {
-                        inner.submit(job, index, Owner::Batch(None)).await
+                        inner.submit(job, index, Owner::Batch).await
                     }));
                     continue;
                 } else {
                     validate(&job, Some(index))
-                        .and_then(|()| self.inner.admit(job, index, None, Owner::Batch(None)))
+                        .and_then(|()| self.inner.admit(job, index, None, Owner::Batch))
                 };
                 if let Some(error) = self.accept(accepted) {
                     return Some(error);

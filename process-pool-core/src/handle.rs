@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -30,7 +30,12 @@ impl Pending {
     }
 
     pub(crate) fn done(&self) {
-        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+        self.done_many(1);
+    }
+
+    /// Counts `n` jobs out at once.
+    fn done_many(&self, n: usize) {
+        if n > 0 && self.count.fetch_sub(n, Ordering::AcqRel) == n {
             self.idle.notify_waiters();
         }
     }
@@ -50,20 +55,77 @@ impl Pending {
     }
 }
 
-/// Who a job's handle belongs to, which decides what dropping it does.
+/// Who a job's handle belongs to, which decides what dropping it does and where the result goes.
 #[derive(Debug, Clone)]
 pub(crate) enum Owner {
-    /// The caller of `submit`: dropping the handle detaches the job.
+    /// The caller of `submit`: the result comes through the handle; dropping the handle
+    /// detaches the job.
     Caller,
-    /// A batch (`run_all`, `stream`): dropping the handle cancels the job. A batch that takes
-    /// all its results at once also gives a count of its own, which wakes it once, when its last
-    /// job is answered, instead of once per job.
-    Batch(Option<Arc<Pending>>),
+    /// A batch that takes results one by one (`stream`, `run_all_fail_fast`): as `Caller`, but
+    /// dropping the handle cancels the job.
+    Batch,
+    /// A batch that takes all its results at once (`run_all`): each result goes straight into
+    /// the batch's cell for it, with no channel per job, and the batch is woken once, when the
+    /// last one is in. The handle only cancels.
+    Collect(Arc<Collector>),
+}
+
+/// The results of a batch that takes them all at once: a cell per job, written by whoever
+/// answers it, and a count of cells still empty.
+#[derive(Debug)]
+pub(crate) struct Collector {
+    cells: Vec<Mutex<Option<JobResult>>>,
+    empty: Pending,
+}
+
+impl Collector {
+    pub(crate) fn new(jobs: usize) -> Self {
+        let empty = Pending::default();
+        empty.add(jobs);
+        Collector {
+            cells: (0..jobs).map(|_| Mutex::new(None)).collect(),
+            empty,
+        }
+    }
+
+    fn put(&self, index: usize, result: JobResult) {
+        if let Some(cell) = self.cells.get(index) {
+            *cell.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            self.empty.done();
+        }
+    }
+
+    /// Stops waiting for `n` jobs that were never submitted.
+    pub(crate) fn forget(&self, n: usize) {
+        self.empty.done_many(n);
+    }
+
+    /// Completes once every submitted job has its result in.
+    pub(crate) async fn filled(&self) {
+        self.empty.wait_idle().await;
+    }
+
+    /// The results, in input order; `None` for a job never submitted.
+    pub(crate) fn take(&self) -> Vec<Option<JobResult>> {
+        self.cells
+            .iter()
+            .map(|cell| cell.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .collect()
+    }
+}
+
+/// Where a ticket's result goes.
+#[derive(Debug)]
+enum Reply {
+    Handle(oneshot::Sender<JobResult>),
+    Collect(Arc<Collector>),
+    Given,
 }
 
 /// One accepted job on its way through the pool: queued, running, waiting to retry.
 ///
-/// It owns the job and the sending half of the job's result channel. Whoever holds it answers
+/// It owns the job and where its result goes (a handle's channel or a batch's cell). Whoever
+/// holds it answers
 /// the job by [`Ticket::answer`]; and if it is ever dropped unanswered (a runtime shutting down
 /// under the pool), its `Drop` answers `Cancelled`. So every accepted job gets exactly one
 /// result, and the pool's count of pending jobs falls exactly once per job.
@@ -73,9 +135,8 @@ pub(crate) struct Ticket {
     pub(crate) index: usize,
     pub(crate) key: QueueKey,
     pub(crate) job: Job,
-    reply: Option<oneshot::Sender<JobResult>>,
+    reply: Reply,
     pending: Arc<Pending>,
-    batch: Option<Arc<Pending>>,
 }
 
 impl Ticket {
@@ -88,28 +149,29 @@ impl Ticket {
         job: Job,
         owner: Owner,
     ) -> (Ticket, JobHandle) {
-        let (tx, rx) = oneshot::channel();
         let key = QueueKey::new(job.get_priority(), id.0);
+        let (reply, rx) = match &owner {
+            Owner::Collect(collector) => (Reply::Collect(Arc::clone(collector)), None),
+            Owner::Caller | Owner::Batch => {
+                let (tx, rx) = oneshot::channel();
+                (Reply::Handle(tx), Some(rx))
+            }
+        };
         let handle = JobHandle {
             rx,
             id,
             key,
             inner: Arc::clone(inner),
-            cancel_on_drop: matches!(owner, Owner::Batch(_)),
+            cancel_on_drop: !matches!(owner, Owner::Caller),
             finished: false,
-        };
-        let batch = match owner {
-            Owner::Batch(batch) => batch,
-            Owner::Caller => None,
         };
         let ticket = Ticket {
             id,
             index,
             key,
             job,
-            reply: Some(tx),
+            reply,
             pending: Arc::clone(&inner.pending),
-            batch,
         };
         (ticket, handle)
     }
@@ -166,25 +228,30 @@ impl Ticket {
         }
     }
 
-    /// Hands the result to the job's handle (if anyone still holds it).
+    /// Marks a job the pool refused before accepting it: it is dropped without an answer (its
+    /// submitter gets the refusal as an error instead).
+    pub(crate) fn refuse(&mut self) {
+        self.reply = Reply::Given;
+    }
+
+    /// Hands the result to the job's handle (if anyone still holds it) or its batch's cell.
     pub(crate) fn answer(&mut self, result: JobResult) {
-        if let Some(tx) = self.reply.take() {
+        match std::mem::replace(&mut self.reply, Reply::Given) {
             // The handle may be gone; the job is answered all the same.
-            let _ = tx.send(result);
+            Reply::Handle(tx) => drop(tx.send(result)),
+            Reply::Collect(collector) => collector.put(self.index, result),
+            Reply::Given => {}
         }
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if let Some(tx) = self.reply.take() {
+        if !matches!(self.reply, Reply::Given) {
             let result = self.final_result(Outcome::Cancelled, 0, None);
-            let _ = tx.send(result);
+            self.answer(result);
         }
         self.pending.done();
-        if let Some(batch) = &self.batch {
-            batch.done();
-        }
     }
 }
 
@@ -216,7 +283,8 @@ impl Drop for Ticket {
 #[derive(Debug)]
 #[must_use = "a handle does nothing unless awaited or cancelled; drop it to detach the job"]
 pub struct JobHandle {
-    rx: oneshot::Receiver<JobResult>,
+    /// `None` when the result goes to a batch's cell instead.
+    rx: Option<oneshot::Receiver<JobResult>>,
     id: JobId,
     key: QueueKey,
     inner: Arc<Inner>,
@@ -244,6 +312,11 @@ impl JobHandle {
     pub fn is_finished(&self) -> bool {
         self.finished
     }
+
+    /// Lets go of a batch's handle whose result has been collected, without cancelling.
+    pub(crate) fn release(mut self) {
+        self.finished = true;
+    }
 }
 
 impl Future for JobHandle {
@@ -251,30 +324,14 @@ impl Future for JobHandle {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JobResult> {
         let this = &mut *self;
-        match Pin::new(&mut this.rx).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(received) => {
-                this.finished = true;
-                Poll::Ready(received.unwrap_or_else(|_| {
-                    // Unreachable while tickets answer on drop; answer rather than panic.
-                    JobResult {
-                        id: this.id,
-                        index: 0,
-                        program: String::new(),
-                        label: None,
-                        cwd: None,
-                        outcome: Outcome::Cancelled,
-                        stdout: Bytes::new(),
-                        stderr: Bytes::new(),
-                        stdout_truncated: false,
-                        stderr_truncated: false,
-                        duration: Duration::ZERO,
-                        attempts: 0,
-                        time_limit: None,
-                    }
-                }))
-            }
-        }
+        let received = match this.rx.as_mut() {
+            Some(rx) => std::task::ready!(Pin::new(rx).poll(cx)).ok(),
+            None => None,
+        };
+        this.finished = true;
+        // No result only for a handle without a channel (a collecting batch's, never awaited)
+        // or a ticket that vanished without being dropped: answer rather than panic.
+        Poll::Ready(received.unwrap_or_else(|| JobResult::lost(this.id)))
     }
 }
 
@@ -286,13 +343,22 @@ impl Drop for JobHandle {
     }
 }
 
-/// Cancels every job of `handles` and waits for each one's result, so that none of them is
-/// still running when this returns.
-pub(crate) async fn cancel_and_reap(handles: Vec<JobHandle>) {
+/// Cancels every job of a batch and waits until each has its result, so that none of them is
+/// still running when this returns. For a collecting batch, jobs never submitted must have been
+/// forgotten first.
+pub(crate) async fn cancel_and_reap(handles: Vec<JobHandle>, owner: &Owner) {
     for handle in &handles {
         handle.cancel();
     }
-    for handle in handles {
-        handle.await;
+    match owner {
+        Owner::Collect(collector) => {
+            collector.filled().await;
+            handles.into_iter().for_each(JobHandle::release);
+        }
+        Owner::Caller | Owner::Batch => {
+            for handle in handles {
+                handle.await;
+            }
+        }
     }
 }

@@ -185,6 +185,13 @@ impl ProcessPool {
     }
 }
 
+/// Drops jobs the pool did not accept, without answering them: their submitter is told.
+fn refuse(entries: impl Iterator<Item = Box<Entry>>) {
+    for mut entry in entries {
+        entry.ticket.refuse();
+    }
+}
+
 /// Checks a job before it is accepted, naming it by its batch index when it has one.
 pub(crate) fn validate(job: &Job, index: Option<usize>) -> Result<(), JobError> {
     job.validate().map_err(|reason| JobError::InvalidJob {
@@ -211,7 +218,7 @@ impl Inner {
         index: usize,
         owner: Owner,
     ) -> Result<JobHandle, JobError> {
-        validate(&job, matches!(owner, Owner::Batch(_)).then_some(index))?;
+        validate(&job, (!matches!(owner, Owner::Caller)).then_some(index))?;
         let room = match &self.room {
             None => None,
             Some(room) => Some(
@@ -239,13 +246,17 @@ impl Inner {
     ) -> Result<JobHandle, JobError> {
         self.pending.add(1);
         let (entry, handle) = self.prepare(job, index, room, owner);
-        self.enter(std::iter::once(entry))?;
+        let mut entries = std::iter::once(entry);
+        if let Err(error) = self.enter(&mut entries) {
+            refuse(entries);
+            return Err(error);
+        }
         Ok(handle)
     }
 
     /// Accepts a batch of valid jobs into an unbounded queue, a chunk per lock. If the pool
-    /// closes half-way, the jobs already accepted are cancelled and awaited, then the error is
-    /// returned.
+    /// closes half-way, the jobs already accepted are cancelled and reaped (the others, refused,
+    /// are answered `Cancelled`), then the error is returned.
     pub(crate) async fn admit_batch(
         self: &Arc<Self>,
         jobs: Vec<Job>,
@@ -261,9 +272,12 @@ impl Inner {
         }
         let mut entries = entries.into_iter();
         while entries.len() > 0 {
-            if let Err(error) = self.enter(entries.by_ref().take(ENTER_CHUNK)) {
-                drop(entries);
-                cancel_and_reap(handles).await;
+            if let Err(error) = self.enter(&mut entries.by_ref().take(ENTER_CHUNK)) {
+                if let Owner::Collect(collector) = &owner {
+                    collector.forget(entries.len());
+                }
+                refuse(entries);
+                cancel_and_reap(handles, &owner).await;
                 return Err(error);
             }
         }

@@ -102,6 +102,25 @@ pub struct JobResult {
 }
 
 impl JobResult {
+    /// The answer for a job whose result could not be had: cancelled, nothing known of it.
+    pub(crate) fn lost(id: JobId) -> Self {
+        JobResult {
+            id,
+            index: 0,
+            program: String::new(),
+            label: None,
+            cwd: None,
+            outcome: Outcome::Cancelled,
+            stdout: Bytes::new(),
+            stderr: Bytes::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration: Duration::ZERO,
+            attempts: 0,
+            time_limit: None,
+        }
+    }
+
     /// The exit code, when the program exited by itself.
     pub fn exit_code(&self) -> Option<i32> {
         match self.outcome {

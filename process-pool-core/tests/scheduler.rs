@@ -1175,6 +1175,32 @@ async fn a_full_bounded_queue_refuses_try_submit_and_makes_submit_wait() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_all_closed_while_waiting_for_room_fails_and_leaves_nothing_behind() {
+    let probe = Probe::new();
+    let pool = builder(1).queue_capacity(1).build(probe.spawner()).unwrap();
+    let blocker = block_the_worker(&pool, &probe).await;
+    // "a" takes the one place in the queue; the batch then waits for room for "b".
+    let jobs = ["a", "b", "c"].map(|name| script(name, &[]));
+    let mut batch = pin!(pool.run_all(jobs));
+    assert!(poll!(batch.as_mut()).is_pending());
+    assert_eq!(pool.queue_len(), 1);
+
+    pool.close();
+    let outcome = within(batch).await;
+    assert!(matches!(outcome, Err(JobError::PoolClosed)), "{outcome:?}");
+    assert_eq!(pool.queue_len(), 0, "the batch's queued job was taken back");
+    probe.open("blocker");
+    assert!(within(blocker).await.success());
+    assert_eq!(
+        probe.start_order(),
+        ["blocker"],
+        "no job of the failed batch ran"
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.submitted, stats.cancelled), (2, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_refuses_new_jobs_and_wakes_waiting_submitters() {
     let probe = Probe::new();
     let pool = builder(1).queue_capacity(1).build(probe.spawner()).unwrap();
