@@ -59,28 +59,37 @@ impl ProcessPool {
     }
 
     /// Like [`ProcessPool::run_all_checked`], but the first job to fail (in completion order)
-    /// cancels the rest of the batch. The cancelled jobs are stopped and reaped before this
-    /// returns that first failure, so nothing of the batch is left running.
+    /// cancels the rest of the batch: jobs not yet submitted never are, and those submitted are
+    /// stopped and reaped before this returns that first failure, so nothing of the batch is
+    /// left running.
     pub async fn run_all_fail_fast<I>(&self, jobs: I) -> Result<Vec<JobResult>, JobError>
     where
         I: IntoIterator<Item = Job>,
     {
-        let handles = self.submit_batch(jobs, Owner::Batch).await?;
-        let total = handles.len();
-        let mut running: FuturesUnordered<JobHandle> = handles.into_iter().collect();
+        let jobs: Vec<Job> = jobs.into_iter().collect();
+        for (index, job) in jobs.iter().enumerate() {
+            validate(job, Some(index))?;
+        }
+        let total = jobs.len();
+        let mut results = self.stream(jobs);
         let mut slots: Vec<Option<JobResult>> = vec![None; total];
         let mut first_error = None;
-        while let Some(result) = running.next().await {
+        while let Some(item) = results.next().await {
+            let error = match item {
+                Ok(result) => {
+                    let error = result.error();
+                    let index = result.index;
+                    slots[index] = Some(result);
+                    error
+                }
+                Err(refused) => Some(refused),
+            };
             if first_error.is_none()
-                && let Some(error) = result.error()
+                && let Some(error) = error
             {
                 first_error = Some(error);
-                for handle in running.iter() {
-                    handle.cancel();
-                }
+                results.cancel_rest();
             }
-            let index = result.index;
-            slots[index] = Some(result);
         }
         match first_error {
             Some(error) => Err(error),
@@ -101,9 +110,11 @@ impl ProcessPool {
 
     /// Submits the jobs as the stream is polled and yields each result as soon as it is done.
     ///
-    /// An `Err` item reports a job that was not accepted (invalid, or the pool closed; after
-    /// `PoolClosed` no further job is submitted). Each result's `index` is its position in
-    /// `jobs`. Dropping the stream cancels the jobs still running.
+    /// At most twice the pool's worker limit of the stream's jobs are submitted and not yet
+    /// yielded at a time, so `jobs` may be long or endless. An `Err` item reports a job that was
+    /// not accepted (invalid, or the pool closed; after `PoolClosed` no further job is
+    /// submitted). Each result's `index` is its position in `jobs`. Dropping the stream cancels
+    /// the jobs still running.
     pub fn stream<I>(&self, jobs: I) -> ResultStream
     where
         I: IntoIterator<Item = Job>,
@@ -180,7 +191,7 @@ impl ResultStream {
     fn submit_ready(&mut self, cx: &mut Context<'_>) -> Option<JobError> {
         loop {
             if self.submitting.is_none() {
-                if self.exhausted {
+                if self.exhausted || self.in_flight.len() >= self.window() {
                     return None;
                 }
                 let Some(job) = self.jobs.next() else {
@@ -211,6 +222,21 @@ impl ResultStream {
                     return Some(error);
                 }
             }
+        }
+    }
+
+    /// How many of the stream's jobs may be in the pool at once.
+    fn window(&self) -> usize {
+        2 * self.inner.max_workers()
+    }
+
+    /// Submits nothing more and cancels the jobs in flight; the stream then yields their
+    /// (cancelled) results and ends.
+    pub fn cancel_rest(&mut self) {
+        self.exhausted = true;
+        self.submitting = None;
+        for handle in self.in_flight.iter() {
+            handle.cancel();
         }
     }
 

@@ -89,6 +89,10 @@ impl Collector {
     }
 
     fn put(&self, index: usize, result: JobResult) {
+        debug_assert!(
+            index < self.cells.len(),
+            "a batch's job indexes its own cells"
+        );
         if let Some(cell) = self.cells.get(index) {
             *cell.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             self.empty.done();
@@ -328,6 +332,8 @@ impl Future for JobHandle {
             Some(rx) => std::task::ready!(Pin::new(rx).poll(cx)).ok(),
             None => None,
         };
+        // A channel is read once; polling again after the result is misuse, answered, not a panic.
+        this.rx = None;
         this.finished = true;
         // No result only for a handle without a channel (a collecting batch's, never awaited)
         // or a ticket that vanished without being dropped: answer rather than panic.

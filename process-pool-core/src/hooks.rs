@@ -42,8 +42,9 @@ pub(crate) type RetryHook = Arc<dyn for<'a> Fn(&JobRetry<'a>) + Send + Sync>;
 /// The pool's event hooks, set through the pool's builder (`on_start`, `on_complete`,
 /// `on_error`, `on_retry`).
 ///
-/// Hooks run on the pool's worker tasks before the job's result is handed out, so by the time
-/// `run_all` returns every hook has seen every result. Keep them quick. A hook that panics is
+/// Hooks run where a job ends, before its result is handed out (on a worker task; for a queued
+/// job that is cancelled, in the call that cancelled it), so by the time `run_all` returns every
+/// hook has seen every result. Keep them quick. A hook that panics is
 /// caught and logged (`tracing`, target `process_pool_core::hooks`), and the pool and the job's
 /// result go on as if it had returned.
 #[derive(Clone, Default)]

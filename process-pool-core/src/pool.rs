@@ -171,7 +171,7 @@ impl ProcessPool {
 
     /// The current worker limit.
     pub fn max_workers(&self) -> usize {
-        self.inner.lock().max_workers
+        self.inner.max_workers()
     }
 
     /// Jobs waiting in the queue now.
@@ -203,6 +203,11 @@ pub(crate) fn validate(job: &Job, index: Option<usize>) -> Result<(), JobError> 
 }
 
 impl Inner {
+    /// The current worker limit.
+    pub(crate) fn max_workers(&self) -> usize {
+        self.lock().max_workers
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is only changed in short sections that cannot panic half-way, so a
         // poisoned lock still holds consistent data.

@@ -38,7 +38,7 @@ use crate::job::Job;
 pub trait Spawner: Send + Sync + 'static {
     /// Runs `job` until it ends or `ctx` is cancelled.
     ///
-    /// `ctx` lives as long as the call; clone it to keep it longer.
+    /// `ctx` is valid for the duration of the call.
     ///
     /// Returns `Err` only when the job could not be started (the error should name what was
     /// wrong: the program, the path, the cwd); everything after a successful start is an
@@ -62,7 +62,11 @@ impl<S: Spawner + ?Sized> Spawner for Box<S> {
 
 /// What a spawner is told besides the job: when to stop, how much output to keep, and how long
 /// a stopped job may take to clean up before it is killed.
-#[derive(Debug, Clone)]
+///
+/// A spawner only observes it: the pool decides when a job stops. It lives for the call to
+/// [`Spawner::spawn`] and is neither `Clone` nor able to cancel, since a pool may reuse its
+/// cancellation for the worker's next job.
+#[derive(Debug)]
 pub struct RunContext {
     token: CancellationToken,
     pub(crate) output_limit: usize,
@@ -89,8 +93,8 @@ impl RunContext {
         self.token.is_cancelled()
     }
 
-    /// The token behind [`RunContext::cancelled`].
-    pub fn token(&self) -> &CancellationToken {
+    /// The token behind [`RunContext::cancelled`]; the pool's to cancel, not the spawner's.
+    pub(crate) fn token(&self) -> &CancellationToken {
         &self.token
     }
 

@@ -204,12 +204,9 @@ impl State {
         if delay.is_zero() {
             return HandOver::Placed(self.place(entry));
         }
+        // A stopped pool has marked every busy slot spent, so it never gets here.
         let token = CancellationToken::new();
-        if self.stopped {
-            token.cancel();
-        } else {
-            self.retrying.insert(entry.ticket.id, token.clone());
-        }
+        self.retrying.insert(entry.ticket.id, token.clone());
         HandOver::Waiting(entry, token)
     }
 
@@ -263,11 +260,12 @@ impl State {
         (slot, self.slots[slot].token.clone())
     }
 
-    /// Gives `slot` job `id`, renewing its token if it was spent; returns the new token then.
+    /// Gives `slot` job `id`, renewing its token if it was cancelled (by a cancel of the pool's
+    /// or by anyone else); returns the new token then.
     fn assign(&mut self, slot: usize, id: JobId) -> Option<CancellationToken> {
         let slot = &mut self.slots[slot];
         slot.job = Some(id);
-        if !slot.spent {
+        if !slot.spent && !slot.token.is_cancelled() {
             return None;
         }
         slot.spent = false;

@@ -1081,7 +1081,12 @@ async fn run_all_fail_fast_cancels_the_rest_and_returns_the_first_failure() {
     assert_eq!(probe.running(), 0);
     let mut outcomes = read(&outcomes);
     outcomes.sort_by_key(|(index, _)| *index);
-    assert_eq!(outcomes.len(), 5);
+    // The batch keeps at most 2 × 2 workers of its jobs in the pool: job 4 was still waiting
+    // to be submitted at the failure, and never was.
+    assert_eq!(
+        outcomes.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
     for (index, outcome) in &outcomes {
         if *index == 1 {
             assert!(matches!(outcome, Outcome::Exited(5)), "{outcome}");
@@ -1097,6 +1102,51 @@ async fn run_all_fail_fast_cancels_the_rest_and_returns_the_first_failure() {
     let cancelled = probe.cancelled_names();
     assert!(cancelled.contains(&"running".to_owned()), "{cancelled:?}");
     assert_eq!(probe.started(), cancelled.len() + 1, "{cancelled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_over_an_endless_iterator_submits_only_a_window() {
+    let probe = Probe::new();
+    let pool = pool(&probe, 2);
+    let endless = (0..).map(|i| script(&format!("job-{i}"), &[]));
+    let mut results = pool.stream(endless);
+    for _ in 0..5 {
+        assert!(within(results.next()).await.unwrap().unwrap().success());
+    }
+    let submitted = pool.stats().submitted;
+    assert!(
+        submitted <= 5 + 2 * 2,
+        "{submitted} jobs submitted for 5 results taken with 2 workers"
+    );
+    drop(results);
+    within(pool.drain()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_fast_on_a_bounded_queue_stops_submitting_at_the_first_failure() {
+    let probe = Probe::new();
+    let pool = builder(1).queue_capacity(1).build(probe.spawner()).unwrap();
+    let mut jobs = vec![script("fails", &["exit:3"])];
+    jobs.extend((0..30).map(|i| script(&format!("later-{i}"), &["yield:1"])));
+    let outcome = within(pool.run_all_fail_fast(jobs)).await;
+    assert!(
+        matches!(
+            outcome,
+            Err(JobError::ProcessFailed {
+                index: 0,
+                exit_code: Some(3),
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    let ran = probe.started();
+    assert!(
+        ran <= 4,
+        "{ran} jobs ran after the first failure of a fail-fast batch"
+    );
+    within(pool.drain()).await;
+    assert_eq!(pool.stats().running, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

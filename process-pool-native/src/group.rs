@@ -35,8 +35,17 @@ impl Group {
     /// Zombies do not count: they have ended and hold nothing open. They matter because a
     /// killed grandchild is an orphan whose zombie waits for init, and some inits reap slowly
     /// (seen here: over a second), which `kill(-pgid, 0)` alone would take for a live process.
-    fn is_alive(self) -> bool {
-        test_kill_process_group(self.0).is_ok() && live_member_in_proc(self.0).unwrap_or(true)
+    async fn is_alive(self) -> bool {
+        if test_kill_process_group(self.0).is_err() {
+            return false;
+        }
+        // Scanning /proc reads a file per process: off the runtime's threads.
+        let pgid = self.0;
+        tokio::task::spawn_blocking(move || live_member_in_proc(pgid))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(true)
     }
 
     pub(crate) fn kill(self) {
@@ -63,7 +72,7 @@ impl Group {
     /// Ends whatever the job left in its group once its first process has been reaped:
     /// SIGTERM, up to `grace` for them to go, then SIGKILL.
     pub(crate) async fn sweep(self, grace: Duration) {
-        if !self.is_alive() {
+        if !self.is_alive().await {
             return;
         }
         tracing::debug!(
@@ -71,11 +80,11 @@ impl Group {
             "ending processes the job left behind"
         );
         self.signal(Signal::TERM);
-        let deadline = Instant::now() + grace;
+        let deadline = deadline_after(grace);
         let mut pause = POLL_FIRST;
         while Instant::now() < deadline {
             tokio::time::sleep(pause.min(deadline - Instant::now())).await;
-            if !self.is_alive() {
+            if !self.is_alive().await {
                 return;
             }
             pause = (pause * 2).min(POLL_MAX);
@@ -84,10 +93,16 @@ impl Group {
     }
 }
 
+/// `now + grace`, or a far future for a grace too long to add (`Duration::MAX` means "wait").
+fn deadline_after(grace: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let now = Instant::now();
+    now.checked_add(grace)
+        .unwrap_or_else(|| now + FAR.min(grace))
+}
+
 /// Whether `/proc` shows a live (not zombie) process in group `pgid`; `None` without `/proc`.
-///
-/// Reading `/proc` never waits on a disk, so this stays on the runtime thread. It only runs
-/// after `kill(-pgid, 0)` found the group not empty, which is the rare path.
+/// Only called after `kill(-pgid, 0)` found the group not empty, which is the rare path.
 fn live_member_in_proc(pgid: Pid) -> Option<bool> {
     let pgid = pgid.as_raw_nonzero().get();
     let entries = std::fs::read_dir("/proc").ok()?;

@@ -5,7 +5,8 @@
 //! the fast `posix_spawn` path). When a job must stop (timeout, cancel, shutdown) the whole
 //! group gets SIGTERM, then SIGKILL after the pool's grace, and the child is always reaped.
 //! Processes a job leaves behind in its group after it exits are ended the same way, so every
-//! process a job started is gone when its result is returned.
+//! process a job started is gone when its result is returned; the exception is a process that
+//! leaves the job's group on purpose (`setsid`, a daemon), which no group signal reaches.
 //!
 //! stdout and stderr are read while the job runs; past the output limit they are still drained
 //! (the child never blocks on a full pipe) but not kept. stdin is written from the job's bytes

@@ -112,8 +112,9 @@ impl Spawner for NativeSpawner {
                 status = child.wait() => status,
                 () = ctx.cancelled() => match group {
                     Some(group) => group.stop(&mut child, grace).await,
+                    // Only a child already reaped has no pid; kill it by pid if ever it does.
                     None => {
-                        child.start_kill()?;
+                        let _ = child.start_kill();
                         child.wait().await
                     }
                 },

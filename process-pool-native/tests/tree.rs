@@ -101,3 +101,20 @@ async fn a_tree_that_ignores_term_is_killed_after_the_grace() {
         assert!(!is_running(pid), "process {pid} survived SIGKILL");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_kill_grace_does_not_break_a_finished_job() {
+    let pool = ProcessPool::builder()
+        .max_workers(1)
+        .kill_grace(Duration::MAX)
+        .build(NativeSpawner::new())
+        .unwrap();
+    // The left-behind sleep dies at SIGTERM, so the endless grace is never waited out.
+    let results = tokio::time::timeout(HANG, pool.run_all([sh("sleep 100 & echo $!")]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(results[0].success(), "{}", results[0].outcome);
+    let pids = pids_in(&results[0].stdout_lossy());
+    assert!(!is_running(pids[0]));
+}

@@ -101,9 +101,6 @@ pub use process_pool_core::{
     STDERR_TAIL_BYTES, Spawner, Stats, async_trait, job,
 };
 
-/// The core crate, for what the facade does not name.
-pub use process_pool_core as core;
-
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use process_pool_native::NativeSpawner;
