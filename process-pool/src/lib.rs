@@ -3,7 +3,8 @@
 //!
 //! This is the facade: it re-exports [`process_pool_core`] (jobs, results, errors, the
 //! scheduler) and, by cargo feature, the backends: `native` (on by default) brings
-//! [`NativeSpawner`].
+//! `NativeSpawner`, `wasi` brings `WasiSpawner` (a WASI pool of 4 workers is
+//! `WasiSpawner::pool(4)?`).
 //!
 //! # The reference pool's examples, in Rust
 //!
@@ -104,6 +105,10 @@ pub use process_pool_core::{
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
 pub use process_pool_native::NativeSpawner;
+
+#[cfg(feature = "wasi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
+pub use process_pool_wasi::{WasiSpawner, WasiSpawnerBuilder};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../../README.md")]
