@@ -287,3 +287,107 @@ async fn argv_zero_is_the_module_file_name() {
         "argv is the module's name and the 2 arguments"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pool_runs_wasm_jobs_in_wasi_and_the_rest_natively() {
+    use process_pool_core::RoutingSpawner;
+    use process_pool_native::NativeSpawner;
+
+    let fx = Fixtures::new();
+    let spawner = RoutingSpawner::new(NativeSpawner::new()).extensions(
+        ["wasm", "wat"],
+        WasiSpawner::builder().max_instances(2).build().unwrap(),
+    );
+    let pool = ProcessPool::new(spawner, 2).unwrap();
+    let hello = fx.write(
+        "hello.wat",
+        writer(1, 6, "hello\\n", 0).replace("(call $exit (i32.const 0))", ""),
+    );
+    let results = pool
+        .run_all([
+            Job::new("echo").arg("native"),
+            Job::new(&hello),
+            Job::new(fx.write("exit5.wat", exit_with(5))),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results[0].stdout_lossy(), "native\n");
+    assert_eq!(results[1].stdout_lossy(), "hello\n");
+    assert_eq!(results[2].exit_code(), Some(5));
+}
+
+/// The reference pool's five README examples, with WASI jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_examples_with_wasi_jobs() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let fx = Fixtures::new();
+    let say = |word: &str| {
+        let text = format!("{word}\\n");
+        let module =
+            writer(1, word.len() as u32 + 1, &text, 0).replace("(call $exit (i32.const 0))", "");
+        fx.write(&format!("say-{word}.wat"), module)
+    };
+
+    // Basic: results in input order.
+    let pool = WasiSpawner::pool(4).unwrap();
+    let results = pool
+        .run_all([Job::new(say("hello")), Job::new(say("world"))])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].exit_code(), Some(0));
+    assert_eq!(results[1].stdout_lossy(), "world\n");
+
+    // With timeout.
+    let pool = WasiSpawner::pool(2).unwrap();
+    let spin = fx.write("spin.wat", SPIN);
+    let results = pool
+        .run_all([Job::new(&spin).timeout(Duration::from_millis(100))])
+        .await
+        .unwrap();
+    assert!(results[0].timed_out());
+
+    // With error checking.
+    let failing = fx.write("false.wat", exit_with(1));
+    let checked = pool
+        .run_all_checked([Job::new(say("hello")), Job::new(&failing)])
+        .await;
+    assert!(matches!(
+        checked,
+        Err(JobError::ProcessFailed {
+            index: 1,
+            exit_code: Some(1),
+            ..
+        })
+    ));
+
+    // With completion callback.
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    let pool = ProcessPool::builder()
+        .max_workers(4)
+        .on_complete(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .build(WasiSpawner::builder().max_instances(4).build().unwrap())
+        .unwrap();
+    let results = pool
+        .run_all([Job::new(say("task1")), Job::new(say("task2"))])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(count.load(Ordering::Relaxed), 2);
+
+    // Map.
+    let results = pool
+        .map(["a", "b", "c"], |item| Job::new(say(item)))
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    for (result, item) in results.iter().zip(["a", "b", "c"]) {
+        assert_eq!(result.exit_code(), Some(0));
+        assert_eq!(result.stdout_lossy(), format!("{item}\n"));
+    }
+}

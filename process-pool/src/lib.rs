@@ -98,8 +98,8 @@
 pub use process_pool_core::{
     Backoff, Bytes, CancellationToken, CappedBuffer, ConfigError, DEFAULT_KILL_GRACE,
     DEFAULT_OUTPUT_LIMIT, Exit, ExitStatus, Job, JobError, JobHandle, JobId, JobResult, JobRetry,
-    JobStart, Outcome, PoolBuilder, ProcessPool, ResultStream, RetryOn, RetryPolicy, RunContext,
-    STDERR_TAIL_BYTES, Spawner, Stats, async_trait, job,
+    JobStart, Outcome, PoolBuilder, ProcessPool, ResultStream, RetryOn, RetryPolicy,
+    RoutingSpawner, RunContext, STDERR_TAIL_BYTES, Spawner, Stats, async_trait, job,
 };
 
 #[cfg(feature = "native")]
