@@ -15,7 +15,8 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// An engine for many short instances (measured in `notes/wasmtime-floor.md`): the pooling
 /// allocator sized for `instances` at once with memories of at most `max_memory` bytes, memory
 /// kept resident and reset by page-map scan, epoch interruption for deadlines.
-pub(crate) fn engine(instances: u32, max_memory: usize) -> wasmtime::Result<Engine> {
+/// With `fuel`, guests also count their instructions (which costs some speed).
+pub(crate) fn engine(instances: u32, max_memory: usize, fuel: bool) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_core_instances(instances)
         .total_memories(instances)
@@ -30,6 +31,7 @@ pub(crate) fn engine(instances: u32, max_memory: usize) -> wasmtime::Result<Engi
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .epoch_interruption(true)
+        .consume_fuel(fuel)
         .memory_init_cow(false)
         // Component-model async is not used; leaving it on doubles a component's cost.
         .concurrency_support(false);

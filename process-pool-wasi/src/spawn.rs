@@ -60,6 +60,7 @@ struct Shared {
     linker: Arc<Linker<Guest>>,
     cache: ModuleCache,
     max_memory: usize,
+    fuel: Option<u64>,
 }
 
 impl std::fmt::Debug for WasiSpawner {
@@ -78,6 +79,7 @@ pub struct WasiSpawnerBuilder {
     instances: u32,
     max_memory: usize,
     cache_capacity: usize,
+    fuel: Option<u64>,
 }
 
 impl Default for WasiSpawnerBuilder {
@@ -86,6 +88,7 @@ impl Default for WasiSpawnerBuilder {
             instances: 16,
             max_memory: 256 << 20,
             cache_capacity: 64,
+            fuel: None,
         }
     }
 }
@@ -110,13 +113,21 @@ impl WasiSpawnerBuilder {
         self
     }
 
+    /// Gives every job a budget of `units` of fuel (about one per wasm instruction): a guest
+    /// that uses it up traps, after the same work on every run, whatever the machine's speed.
+    /// Off by default (counting fuel slows guests down).
+    pub fn fuel(mut self, units: u64) -> Self {
+        self.fuel = Some(units);
+        self
+    }
+
     /// Builds the spawner: its engine, its linker with WASIp1, and its epoch ticker.
     pub fn build(self) -> Result<WasiSpawner, ConfigError> {
         let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
         if self.instances == 0 {
             return Err(invalid("max_instances", "must be at least 1".into()));
         }
-        let engine = engine::engine(self.instances, self.max_memory)
+        let engine = engine::engine(self.instances, self.max_memory, self.fuel.is_some())
             .map_err(|e| invalid("engine", format!("wasmtime refused the configuration: {e}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |guest: &mut Guest| &mut guest.wasi)
@@ -137,6 +148,7 @@ impl WasiSpawnerBuilder {
                 linker: Arc::new(linker),
                 cache: ModuleCache::new(self.cache_capacity),
                 max_memory: self.max_memory,
+                fuel: self.fuel,
             }),
         })
     }
@@ -223,6 +235,9 @@ impl Spawner for WasiSpawner {
             .build();
         let mut store = Store::new(&shared.engine, Guest { wasi, limits });
         store.limiter(|guest| &mut guest.limits);
+        if let Some(fuel) = shared.fuel {
+            store.set_fuel(fuel).map_err(io::Error::other)?;
+        }
         // Yield to the runtime at every tick: the guest never holds a thread, and a cancel is
         // seen within a tick.
         store.epoch_deadline_async_yield_and_update(1);

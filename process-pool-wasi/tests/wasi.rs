@@ -391,3 +391,85 @@ async fn the_reference_examples_with_wasi_jobs() {
         assert_eq!(result.stdout_lossy(), format!("{item}\n"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_out_of_fuel_traps_without_a_timeout() {
+    let fx = Fixtures::new();
+    let spawner = WasiSpawner::builder().fuel(1_000_000).build().unwrap();
+    let pool = ProcessPool::new(spawner, 1).unwrap();
+    let spin = run_one(&pool, Job::new(fx.write("spin.wat", SPIN))).await;
+    let Outcome::Trapped(message) = &spin.outcome else {
+        panic!("expected out of fuel, got {}", spin.outcome);
+    };
+    assert!(message.contains("fuel"), "{message}");
+    // A job within its budget is unaffected.
+    let ok = run_one(&pool, Job::new(fx.write("exit0.wat", exit_with(0)))).await;
+    assert!(ok.success(), "{}", ok.outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_sees_only_the_jobs_environment() {
+    // Exits with the number of environment variables it sees.
+    let fx = Fixtures::new();
+    let wat = format!(
+        r#"(module
+  (import "{WASI}" "environ_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "{WASI}" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $sizes (i32.const 0) (i32.const 4)))
+    (call $exit (i32.load (i32.const 0)))))"#
+    );
+    let envc = fx.write("envc.wat", wat);
+    assert!(
+        std::env::vars_os().count() > 2,
+        "the host has an environment to leak"
+    );
+    let pool = pool(1);
+    let none = run_one(&pool, Job::new(&envc)).await;
+    assert_eq!(
+        none.exit_code(),
+        Some(0),
+        "no host variable reaches the guest"
+    );
+    let two = run_one(
+        &pool,
+        Job::new(&envc).env("A", "1").env("B", "2").env_remove("C"),
+    )
+    .await;
+    assert_eq!(two.exit_code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_trivial_jobs_each_answered_once() {
+    let fx = Fixtures::new();
+    let module = fx.write("exit0.wat", exit_with(0));
+    let pool = pool(2);
+    // Warm up, then measure the resident memory around the batch.
+    run_one(&pool, Job::new(&module)).await;
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = rss();
+    let results = tokio::time::timeout(
+        Duration::from_secs(120),
+        pool.run_all((0..10_000).map(|_| Job::new(&module))),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let ids: std::collections::HashSet<_> = results.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 10_000);
+    assert!(results.iter().all(|r| r.success()));
+    drop(results);
+    let grown_mib = rss().saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 64,
+        "resident memory grew by {grown_mib} MiB over 10,000 jobs"
+    );
+}
