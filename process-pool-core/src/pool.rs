@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -250,7 +250,7 @@ impl Inner {
         owner: Owner,
     ) -> Result<JobHandle, JobError> {
         self.pending.add(1);
-        let (entry, handle) = self.prepare(job, index, room, owner);
+        let (entry, handle) = self.prepare(job, index, room, owner, Instant::now());
         let mut entries = std::iter::once(entry);
         if let Err(error) = self.enter(&mut entries) {
             refuse(entries);
@@ -270,8 +270,10 @@ impl Inner {
         let mut handles = Vec::with_capacity(jobs.len());
         let mut entries = Vec::with_capacity(jobs.len());
         self.pending.add(jobs.len());
+        // One time for the whole batch, taken before any of it is accepted.
+        let submitted = Instant::now();
         for (index, job) in jobs.into_iter().enumerate() {
-            let (entry, handle) = self.prepare(job, index, None, owner.clone());
+            let (entry, handle) = self.prepare(job, index, None, owner.clone(), submitted);
             entries.push(entry);
             handles.push(handle);
         }
@@ -297,6 +299,7 @@ impl Inner {
         index: usize,
         room: Option<OwnedSemaphorePermit>,
         owner: Owner,
+        submitted: Instant,
     ) -> (Box<Entry>, JobHandle) {
         let id = JobId(self.next_id.fetch_add(1, Relaxed));
         let (ticket, handle) = Ticket::issue(self, id, index, job, owner);
@@ -304,6 +307,7 @@ impl Inner {
             ticket,
             attempts: 0,
             room,
+            submitted,
         });
         (entry, handle)
     }

@@ -89,6 +89,7 @@ impl Inner {
         let (ran, timed_out) = match time_limit {
             None => {
                 slot_ctx.output_limit = output_limit;
+                slot_ctx.submitted = entry.submitted;
                 let ctx: &RunContext = slot_ctx;
                 (
                     AssertUnwindSafe(self.spawner.spawn(job, ctx))
@@ -99,8 +100,9 @@ impl Inner {
             }
             Some(limit) => {
                 // A timeout stops this attempt only, through a child of the slot's token.
-                let ctx =
+                let mut ctx =
                     RunContext::new(token.child_token(), output_limit, self.config.kill_grace);
+                ctx.submitted = entry.submitted;
                 let run = AssertUnwindSafe(self.spawner.spawn(job, &ctx)).catch_unwind();
                 tokio::pin!(run);
                 tokio::select! {

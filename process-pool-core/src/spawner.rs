@@ -2,7 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -71,6 +71,7 @@ pub struct RunContext {
     token: CancellationToken,
     pub(crate) output_limit: usize,
     kill_grace: Duration,
+    pub(crate) submitted: Instant,
 }
 
 impl RunContext {
@@ -80,7 +81,16 @@ impl RunContext {
             token,
             output_limit,
             kill_grace,
+            submitted: Instant::now(),
         }
+    }
+
+    /// When the job was submitted to the pool (for a context made by hand, when it was made).
+    /// The attempt must see every change made before this moment to what the job uses: a
+    /// spawner that caches something about a file (the WASI backend caches compiled modules)
+    /// may trust a look it took after this moment instead of looking again.
+    pub fn submitted_at(&self) -> Instant {
+        self.submitted
     }
 
     /// Completes when the job must stop (timeout, cancel or shutdown).

@@ -2,7 +2,7 @@
 //! and the rules that move a job between them.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +20,8 @@ pub(crate) struct Entry {
     pub(crate) attempts: u32,
     /// This job's place in a bounded queue, given back when it leaves the queue.
     pub(crate) room: Option<OwnedSemaphorePermit>,
+    /// When it was submitted (see [`RunContext::submitted_at`](crate::RunContext::submitted_at)).
+    pub(crate) submitted: Instant,
 }
 
 impl Entry {

@@ -1506,3 +1506,38 @@ async fn twenty_thousand_jobs_with_random_cancels_each_get_exactly_one_result() 
     assert_eq!(stats.attempts, probe.started() as u64);
     assert_eq!(probe.running(), 0);
 }
+
+/// Records when each attempt's job was submitted, as its context tells.
+#[derive(Debug, Default, Clone)]
+struct SubmittedAt(Arc<Mutex<Vec<std::time::Instant>>>);
+
+#[async_trait]
+impl Spawner for SubmittedAt {
+    async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
+        self.0.lock().unwrap().push(ctx.submitted_at());
+        let fail = job.get_args().first().is_some_and(|a| a == "fail");
+        Ok(Exit::new(ExitStatus::Code(i32::from(fail))))
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_knows_when_its_job_was_submitted_even_when_retried() {
+    let seen = SubmittedAt::default();
+    let pool = builder(1)
+        .retry(RetryPolicy::attempts(2).backoff(Backoff::fixed(Duration::from_millis(5))))
+        .build(seen.clone())
+        .unwrap();
+    let before = std::time::Instant::now();
+    let results = within(pool.run_all([Job::new("ok"), Job::new("x").arg("fail")])).await;
+    let between = std::time::Instant::now();
+    within(pool.run_all([Job::new("later")])).await.unwrap();
+    assert_eq!(results.unwrap()[1].attempts, 2);
+
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "two jobs, one of them twice, then one more");
+    for submitted in &seen[..3] {
+        assert!(*submitted >= before && *submitted <= between);
+    }
+    assert_eq!(seen[1], seen[2], "a retry keeps its job's submission time");
+    assert!(seen[3] >= between, "a later batch is submitted later");
+}
