@@ -1,5 +1,5 @@
 //! What the benchmarks share: a no-op spawner and the hand-written baselines they are measured
-//! against (a raw tokio task loop, a raw `std::process` spawn loop).
+//! against (a raw tokio task loop, a raw `std::process` spawn loop, a raw wasmtime loop).
 
 use std::collections::VecDeque;
 use std::io;
@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+pub mod wasi_floor;
 
 use process_pool::{CancellationToken, Exit, ExitStatus, Job, RunContext, Spawner, async_trait};
 
@@ -97,4 +99,27 @@ fn run_on_threads(total: usize, threads: usize, run: impl Fn() -> bool + Sync) -
 /// Whether `cargo xtask bench --quick` asked for a short run.
 pub fn quick() -> bool {
     std::env::var_os("PROCESS_POOL_BENCH_QUICK").is_some_and(|v| v == "1")
+}
+
+/// The Rust guest `name` built by `cargo xtask guests` for `target` (`wasm32-wasip1` or
+/// `wasm32-wasip2`), found from this benchmark's own path (`<target>/release/deps/...`); `None`
+/// (and a line saying what to run) if it is not built.
+pub fn guest(name: &str, target: &str) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe
+        .ancestors()
+        .nth(3)?
+        .join("guests")
+        .join(target)
+        .join("release")
+        .join(format!("{name}.wasm"));
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipping the {name} guest for {target}: {} is not built (run `cargo xtask guests`)",
+            path.display()
+        );
+        None
+    }
 }

@@ -1,36 +1,35 @@
 //! [`WasiSpawner`]: run a job's `.wasm` module in a fresh, sandboxed instance.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use process_pool_core::{
     ConfigError, Exit, ExitStatus, Job, ProcessPool, RunContext, Spawner, async_trait,
 };
-use wasmtime::{Engine, Linker, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::I32Exit;
 
-use crate::cache::ModuleCache;
-use crate::engine;
+use crate::cache::{Accept, ModuleCache, Prepared};
+use crate::engine::{self, PER_COMPONENT, Sizing};
+use crate::guest::{self, DirAccess, Grants, Guest, Preopen};
+use crate::linker::Linkers;
 use crate::pipe::CappedPipe;
 
-/// A store's data: the guest's WASI context and its limits.
-pub(crate) struct Guest {
-    wasi: WasiP1Ctx,
-    limits: StoreLimits,
-}
-
-/// Runs jobs whose program is a WebAssembly module (WASIp1, `wasm32-wasip1`) in wasmtime, each
-/// in a fresh instance with nothing of the host: no inherited environment, no file system, no
-/// network. The guest gets its arguments (argv\[0\] is the module's file name), the job's
-/// environment variables, the job's stdin bytes, and stdout and stderr kept up to the pool's
-/// output limit.
+/// Runs jobs whose program is a WebAssembly file in wasmtime, each in a fresh instance with
+/// nothing of the host: no inherited environment, no file system, no network. The guest gets
+/// its arguments (argv\[0\] is the file name), the job's environment variables, the job's stdin
+/// bytes, stdout and stderr kept up to the pool's output limit, and only the directories it is
+/// granted: the spawner's [`preopen`](WasiSpawnerBuilder::preopen)s and the job's working
+/// directory, as `.`.
 ///
-/// Modules are compiled once per file and kept ready to instantiate; a file that changes (size
-/// or modification time) is compiled again. A guest yields to the runtime at every epoch tick
-/// (1 ms), so one in an endless loop neither blocks a runtime thread nor escapes its timeout.
+/// It runs WASIp1 core modules (`wasm32-wasip1`, or WAT text) and WASIp2 command components
+/// (`wasm32-wasip2`), told apart by their first bytes, and, if trusted, precompiled `.cwasm`
+/// files (see [`WasiSpawnerBuilder::trust_precompiled`]). A file is compiled once and kept ready
+/// to instantiate; a file that changes (size or modification time) is compiled again. A guest
+/// yields to the runtime at every epoch tick (1 ms), so one in an endless loop neither blocks a
+/// runtime thread nor escapes its timeout.
 ///
 /// ```
 /// use process_pool_wasi::WasiSpawner;
@@ -57,9 +56,19 @@ pub struct WasiSpawner {
 
 struct Shared {
     engine: Engine,
-    linker: Arc<Linker<Guest>>,
+    linkers: Arc<Linkers>,
     cache: ModuleCache,
+    accept: Accept,
+    grants: Grants,
+    limits: Limits,
+}
+
+/// What one job's store may hold.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
     max_memory: usize,
+    max_table_elements: usize,
+    trap_on_grow_failure: bool,
     fuel: Option<u64>,
 }
 
@@ -67,28 +76,59 @@ impl std::fmt::Debug for WasiSpawner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasiSpawner")
             .field("cache", &self.shared.cache)
-            .field("max_memory", &self.shared.max_memory)
+            .field("accept", &self.shared.accept)
+            .field("grants", &self.shared.grants)
+            .field("limits", &self.shared.limits)
             .finish_non_exhaustive()
     }
 }
 
 /// Builds a [`WasiSpawner`].
+///
+/// ```
+/// use process_pool_wasi::{DirAccess, WasiSpawner};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let data = tempfile::tempdir()?;
+/// let spawner = WasiSpawner::builder()
+///     .max_instances(4)
+///     .max_memory(64 << 20)
+///     .preopen(data.path(), "/data", DirAccess::ReadOnly)
+///     .build()?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct WasiSpawnerBuilder {
     instances: u32,
-    max_memory: usize,
     cache_capacity: usize,
-    fuel: Option<u64>,
+    recheck_after: Duration,
+    accept: Accept,
+    grants: Grants,
+    limits: Limits,
 }
 
 impl Default for WasiSpawnerBuilder {
     fn default() -> Self {
         WasiSpawnerBuilder {
             instances: 16,
-            max_memory: 256 << 20,
             cache_capacity: 64,
-            fuel: None,
+            recheck_after: Duration::ZERO,
+            accept: Accept {
+                components: true,
+                precompiled: false,
+            },
+            grants: Grants {
+                preopens: Vec::new(),
+                cwd_access: DirAccess::ReadWrite,
+            },
+            limits: Limits {
+                max_memory: 256 << 20,
+                max_table_elements: 20_000,
+                trap_on_grow_failure: false,
+                fuel: None,
+            },
         }
     }
 }
@@ -101,15 +141,43 @@ impl WasiSpawnerBuilder {
     }
 
     /// The most linear memory a guest may have, in bytes (default 256 MiB). A guest that grows
-    /// past it sees `memory.grow` fail.
+    /// past it sees `memory.grow` fail (or traps, with
+    /// [`trap_on_grow_failure`](Self::trap_on_grow_failure)); the host never allocates it.
     pub fn max_memory(mut self, bytes: usize) -> Self {
-        self.max_memory = bytes;
+        self.limits.max_memory = bytes;
         self
     }
 
-    /// How many compiled modules are kept (default 64); the least recently used goes first.
+    /// The most elements a guest's table may have (default 20,000): a module that declares
+    /// more fails to start, and `table.grow` past it fails.
+    pub fn max_table_elements(mut self, elements: usize) -> Self {
+        self.limits.max_table_elements = elements;
+        self
+    }
+
+    /// Whether a guest that asks for more memory or table than allowed traps (`true`) rather
+    /// than seeing its `memory.grow`/`table.grow` fail (`false`, the default).
+    pub fn trap_on_grow_failure(mut self, trap: bool) -> Self {
+        self.limits.trap_on_grow_failure = trap;
+        self
+    }
+
+    /// How many compiled files are kept (default 64); the least recently used goes first.
     pub fn cache_capacity(mut self, modules: usize) -> Self {
         self.cache_capacity = modules;
+        self
+    }
+
+    /// Trusts a file found unchanged for `window` before looking at it again (default zero).
+    ///
+    /// By default a job runs its file as it was at some moment after the job was submitted:
+    /// the spawner looks at the file (`stat`, about 1.3 µs on a virtual machine) unless it has
+    /// already looked since the job's submission, so a batch costs one look, but jobs
+    /// submitted one at a time cost one each. With a window, a file rewritten less than
+    /// `window` after it was last looked at may run its previous version once more. Use it
+    /// when files do not change while jobs run.
+    pub fn recheck_after(mut self, window: Duration) -> Self {
+        self.recheck_after = window;
         self
     }
 
@@ -117,38 +185,89 @@ impl WasiSpawnerBuilder {
     /// that uses it up traps, after the same work on every run, whatever the machine's speed.
     /// Off by default (counting fuel slows guests down).
     pub fn fuel(mut self, units: u64) -> Self {
-        self.fuel = Some(units);
+        self.limits.fuel = Some(units);
         self
     }
 
-    /// Builds the spawner: its engine, its linker with WASIp1, and its epoch ticker.
+    /// Gives every guest the host directory `host` at the path `guest` (for example `/data`),
+    /// read-only or read-write. A guest cannot reach anything outside it: not through `..`,
+    /// absolute paths or symlinks. The directory must exist when the spawner is built.
+    pub fn preopen(
+        mut self,
+        host: impl Into<PathBuf>,
+        guest: impl Into<String>,
+        access: DirAccess,
+    ) -> Self {
+        self.grants.preopens.push(Preopen {
+            host: host.into(),
+            guest: guest.into(),
+            access,
+        });
+        self
+    }
+
+    /// What a guest may do in its job's working directory ([`Job::cwd`]), which it sees as `.`
+    /// (default [`DirAccess::ReadWrite`], as a process may in its own). A job without a working
+    /// directory is given none.
+    pub fn cwd_access(mut self, access: DirAccess) -> Self {
+        self.grants.cwd_access = access;
+        self
+    }
+
+    /// Whether WASIp2 command components are run (default `true`); with `false`, a component is
+    /// a spawn failure saying so.
+    pub fn components(mut self, allow: bool) -> Self {
+        self.accept.components = allow;
+        self
+    }
+
+    /// Runs precompiled `.cwasm` files, made by [`WasiSpawner::precompile`] (or by wasmtime
+    /// 48 with the same configuration). Off by default, and a `.cwasm` is then refused:
+    /// wasmtime loads compiled code without checking it, so a forged or corrupted file could
+    /// do anything the host process can. Turn it on only for files you built yourself. A file
+    /// from another wasmtime version or configuration is refused with an error.
+    pub fn trust_precompiled(mut self) -> Self {
+        self.accept.precompiled = true;
+        self
+    }
+
+    /// Builds the spawner: its engine, its linkers and its epoch ticker.
     pub fn build(self) -> Result<WasiSpawner, ConfigError> {
         let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
         if self.instances == 0 {
             return Err(invalid("max_instances", "must be at least 1".into()));
         }
-        let engine = engine::engine(self.instances, self.max_memory, self.fuel.is_some())
-            .map_err(|e| invalid("engine", format!("wasmtime refused the configuration: {e}")))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |guest: &mut Guest| &mut guest.wasi)
-            .map_err(|e| invalid("linker", format!("cannot link WASI: {e}")))?;
-        // wasmtime-wasi traps on an exit code of 126 or more; a job's exit code is what it gave.
-        linker
-            .allow_shadowing(true)
-            .func_wrap(
-                "wasi_snapshot_preview1",
-                "proc_exit",
-                |code: i32| -> wasmtime::Result<()> { Err(wasmtime::Error::new(I32Exit(code))) },
+        for dir in &self.grants.preopens {
+            if !dir.host.is_dir() {
+                return Err(invalid(
+                    "preopen",
+                    format!("`{}` is not a directory", dir.host.display()),
+                ));
+            }
+        }
+        let engine = engine::engine(Sizing {
+            instances: self.instances,
+            max_memory: self.limits.max_memory,
+            max_table_elements: self.limits.max_table_elements,
+            fuel: self.limits.fuel.is_some(),
+        })
+        .map_err(|e| {
+            invalid(
+                "engine",
+                format!("wasmtime refused the configuration: {e:#}"),
             )
-            .map_err(|e| invalid("linker", format!("cannot link proc_exit: {e}")))?;
+        })?;
+        let linkers = Linkers::new(&engine)
+            .map_err(|e| invalid("linker", format!("cannot link WASI: {e:#}")))?;
         engine::start_ticker(&engine);
         Ok(WasiSpawner {
             shared: Arc::new(Shared {
                 engine,
-                linker: Arc::new(linker),
-                cache: ModuleCache::new(self.cache_capacity),
-                max_memory: self.max_memory,
-                fuel: self.fuel,
+                linkers: Arc::new(linkers),
+                cache: ModuleCache::new(self.cache_capacity, self.recheck_after),
+                accept: self.accept,
+                grants: self.grants,
+                limits: self.limits,
             }),
         })
     }
@@ -170,50 +289,77 @@ impl WasiSpawner {
         ProcessPool::new(spawner, max_workers)
     }
 
-    /// How many modules this spawner has compiled: a module run again unchanged is not.
+    /// How many files this spawner has compiled: a file run again unchanged is not.
     pub fn modules_compiled(&self) -> u64 {
         self.shared.cache.compiled()
     }
 
-    fn context(
-        job: &Job,
-        module: &Path,
-        stdout: &CappedPipe,
-        stderr: &CappedPipe,
-    ) -> io::Result<WasiP1Ctx> {
-        let text = |value: &std::ffi::OsStr, what: &str| {
-            value.to_str().map(str::to_owned).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "{what} `{}` is not UTF-8, which WASI requires",
-                        value.to_string_lossy()
-                    ),
-                )
-            })
+    /// Compiles the module or component at `wasm` for this spawner's configuration and writes
+    /// the result to `cwasm`, for a spawner built with
+    /// [`trust_precompiled`](WasiSpawnerBuilder::trust_precompiled) to run without compiling.
+    /// Errors name the file.
+    pub fn precompile(&self, wasm: &Path, cwasm: &Path) -> std::io::Result<()> {
+        let named = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
+            io::Error::other(format!("`{}` {what}: {e}", path.display()))
         };
-        let mut argv = vec![module.file_name().map_or_else(
-            || module.to_string_lossy().into_owned(),
-            |n| n.to_string_lossy().into_owned(),
-        )];
-        for arg in job.get_args() {
-            argv.push(text(arg, "the argument")?);
+        let bytes = std::fs::read(wasm).map_err(|e| named("cannot be read", wasm, &e))?;
+        let engine = &self.shared.engine;
+        let compiled = if wasmtime::Engine::detect_precompiled(&bytes).is_some() {
+            return Err(named("is already precompiled", wasm, &"nothing to do"));
+        } else if bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]) {
+            engine.precompile_component(&bytes)
+        } else {
+            engine.precompile_module(&bytes)
         }
-        let mut builder = WasiCtxBuilder::new();
-        builder
-            .args(&argv)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
-        // Only the job's own variables: a guest never sees the host's environment.
-        for (key, value) in job.effective_envs() {
-            if let Some(value) = value {
-                builder.env(text(key, "the variable")?, text(value, "the value")?);
-            }
+        .map_err(|e| named("cannot be compiled", wasm, &format!("{e:#}")))?;
+        std::fs::write(cwasm, compiled).map_err(|e| named("cannot be written", cwasm, &e))
+    }
+
+    /// A fresh store for one job, with its limits, fuel and epoch deadline.
+    fn store(
+        &self,
+        wasi: wasmtime_wasi::p1::WasiP1Ctx,
+        component: bool,
+    ) -> io::Result<Store<Guest>> {
+        let limits = &self.shared.limits;
+        let parts = if component { PER_COMPONENT as usize } else { 1 };
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.max_memory)
+            .table_elements(limits.max_table_elements)
+            .instances(parts)
+            .memories(parts)
+            .tables(parts)
+            .trap_on_grow_failure(limits.trap_on_grow_failure)
+            .build();
+        let mut store = Store::new(
+            &self.shared.engine,
+            Guest {
+                wasi,
+                limits: store_limits,
+            },
+        );
+        store.limiter(|guest| &mut guest.limits);
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).map_err(io::Error::other)?;
         }
-        if let Some(bytes) = job.get_stdin() {
-            builder.stdin(MemoryInputPipe::new(bytes.clone()));
-        }
-        Ok(builder.build_p1())
+        // Yield to the runtime at every tick: the guest never holds a thread, and a cancel is
+        // seen within a tick.
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(store)
+    }
+}
+
+/// How a guest's run ended, before the pool says why it was stopped.
+fn status(ran: Option<wasmtime::Result<i32>>) -> ExitStatus {
+    match ran {
+        // Stopped by the pool: dropping the call stopped the guest, and the pool reports why
+        // (timed out or cancelled).
+        None => ExitStatus::Signal(9),
+        Some(Ok(code)) => ExitStatus::Code(code),
+        Some(Err(error)) => match error.downcast_ref::<I32Exit>() {
+            Some(exit) => ExitStatus::Code(exit.0),
+            None => ExitStatus::Trapped(format!("{error:?}")),
+        },
     }
 }
 
@@ -221,60 +367,68 @@ impl WasiSpawner {
 impl Spawner for WasiSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let shared = &self.shared;
-        let module = Path::new(job.get_program());
-        let pre = shared
+        let path = Path::new(job.get_program());
+        let prepared = shared
             .cache
-            .get(&shared.engine, &shared.linker, module)
+            .get(
+                &shared.engine,
+                &shared.linkers,
+                shared.accept,
+                path,
+                ctx.submitted_at(),
+            )
             .await?;
         let stdout = CappedPipe::new(ctx.output_limit());
         let stderr = CappedPipe::new(ctx.output_limit());
-        let wasi = Self::context(job, module, &stdout, &stderr)?;
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(shared.max_memory)
-            .instances(1)
-            .build();
-        let mut store = Store::new(&shared.engine, Guest { wasi, limits });
-        store.limiter(|guest| &mut guest.limits);
-        if let Some(fuel) = shared.fuel {
-            store.set_fuel(fuel).map_err(io::Error::other)?;
-        }
-        // Yield to the runtime at every tick: the guest never holds a thread, and a cancel is
-        // seen within a tick.
-        store.epoch_deadline_async_yield_and_update(1);
-
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
+        let wasi = guest::context(job, path, &stdout, &stderr, &shared.grants)?;
+        let component = matches!(*prepared, Prepared::Component(_));
+        let mut store = self.store(wasi, component)?;
+        let cannot_start = |e: wasmtime::Error| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("cannot instantiate `{}`: {e}", module.display()),
+                format!("cannot instantiate `{}`: {e:#}", path.display()),
             )
-        })?;
-        let start = instance
-            .get_typed_func::<(), ()>(&mut store, "_start")
-            .map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("`{}` has no `_start` to run: {e}", module.display()),
-                )
-            })?;
-        let ran = tokio::select! {
-            biased;
-            () = ctx.cancelled() => None,
-            ran = start.call_async(&mut store, ()) => Some(ran),
         };
-        let status = match ran {
-            // Stopped by the pool: dropping the call stopped the guest, and the pool reports
-            // why (timed out or cancelled).
-            None => ExitStatus::Signal(9),
-            Some(Ok(())) => ExitStatus::Code(0),
-            Some(Err(error)) => match error.downcast_ref::<I32Exit>() {
-                Some(exit) => ExitStatus::Code(exit.0),
-                None => ExitStatus::Trapped(format!("{error:?}")),
-            },
+
+        let ran = match &*prepared {
+            Prepared::Module(pre) => {
+                let instance = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(cannot_start)?;
+                let start = instance
+                    .get_typed_func::<(), ()>(&mut store, "_start")
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("`{}` has no `_start` to run: {e}", path.display()),
+                        )
+                    })?;
+                tokio::select! {
+                    biased;
+                    () = ctx.cancelled() => None,
+                    ran = start.call_async(&mut store, ()) => Some(ran.map(|()| 0)),
+                }
+            }
+            Prepared::Component(pre) => {
+                let command = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(cannot_start)?;
+                tokio::select! {
+                    biased;
+                    () = ctx.cancelled() => None,
+                    ran = command.wasi_cli_run().call_run(&mut store) => {
+                        // `run` returns `Err(())` for a failure without a code: exit 1.
+                        Some(ran.map(|result| i32::from(result.is_err())))
+                    }
+                }
+            }
         };
         drop(store);
         let (out, out_truncated) = stdout.finish();
         let (err, err_truncated) = stderr.finish();
-        Ok(Exit::new(status)
+        Ok(Exit::new(status(ran))
             .with_stdout(out, out_truncated)
             .with_stderr(err, err_truncated))
     }

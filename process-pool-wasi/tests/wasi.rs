@@ -184,8 +184,13 @@ async fn bad_modules_are_spawn_failures_naming_the_path() {
         ),
         (
             fx.write("component.wasm", b"\0asm\x0d\x00\x01\x00"),
-            std::io::ErrorKind::Unsupported,
-            "component",
+            std::io::ErrorKind::InvalidData,
+            "cannot be linked as a WASI command",
+        ),
+        (
+            fx.write("cut-component.wasm", b"\0asm\x0d\x00\x01\x00\x01\x09"),
+            std::io::ErrorKind::InvalidData,
+            "not a valid WebAssembly component",
         ),
     ];
     for (path, kind, words) in cases {
@@ -232,6 +237,25 @@ async fn a_module_is_compiled_once_and_again_when_its_file_changes() {
         2,
         "a rewritten file is compiled again"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn within_the_recheck_window_a_file_is_not_looked_at_again() {
+    let fx = Fixtures::new();
+    let spawner = WasiSpawner::builder()
+        .recheck_after(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let pool = ProcessPool::new(spawner.clone(), 1).unwrap();
+    let path = fx.write("m.wat", exit_with(4));
+    assert_eq!(run_one(&pool, Job::new(&path)).await.exit_code(), Some(4));
+    std::fs::write(&path, exit_with(42)).unwrap();
+    assert_eq!(
+        run_one(&pool, Job::new(&path)).await.exit_code(),
+        Some(4),
+        "still trusted within the hour"
+    );
+    assert_eq!(spawner.modules_compiled(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,4 +496,49 @@ async fn ten_thousand_trivial_jobs_each_answered_once() {
         grown_mib < 64,
         "resident memory grew by {grown_mib} MiB over 10,000 jobs"
     );
+}
+
+/// A module with a table of `initial` elements that grows it by `grow`: exits 0 if that
+/// worked, 1 if it was refused.
+fn table(initial: u32, grow: u32) -> String {
+    format!(
+        r#"(module
+  (import "{WASI}" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (table $t {initial} funcref)
+  (func (export "_start")
+    (call $exit (i32.eq (table.grow $t (ref.null func) (i32.const {grow})) (i32.const -1)))))"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_are_limited() {
+    let fx = Fixtures::new();
+    let spawner = WasiSpawner::builder()
+        .max_table_elements(100)
+        .build()
+        .unwrap();
+    let pool = ProcessPool::new(spawner, 1).unwrap();
+
+    let within = run_one(&pool, Job::new(fx.write("within.wat", table(10, 90)))).await;
+    assert_eq!(within.exit_code(), Some(0), "{}", within.outcome);
+    let past = run_one(&pool, Job::new(fx.write("past.wat", table(10, 91)))).await;
+    assert_eq!(
+        past.exit_code(),
+        Some(1),
+        "growing past the limit fails: {}",
+        past.outcome
+    );
+
+    let path = fx.write("big.wat", table(1000, 0));
+    let big = run_one(&pool, Job::new(&path)).await;
+    let Outcome::SpawnFailed(error) = &big.outcome else {
+        panic!(
+            "a table larger than the limit cannot start: {}",
+            big.outcome
+        );
+    };
+    let message = error.to_string();
+    assert!(message.contains(&*path.to_string_lossy()), "{message}");
+    assert!(message.contains("table"), "{message}");
 }

@@ -108,7 +108,7 @@ pub use process_pool_native::NativeSpawner;
 
 #[cfg(feature = "wasi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
-pub use process_pool_wasi::{WasiSpawner, WasiSpawnerBuilder};
+pub use process_pool_wasi::{DirAccess, WasiSpawner, WasiSpawnerBuilder};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

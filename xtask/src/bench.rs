@@ -55,6 +55,10 @@ fn bench_command(quick: bool) -> Cargo {
 /// the report cannot be written); missing results show as "not run".
 pub(crate) fn bench(args: &[String]) -> Result<()> {
     let quick = parse_args(args)?;
+    // The WASI benchmarks run the Rust guests; without them those rows say "not run".
+    if let Err(error) = crate::guests::build() {
+        eprintln!("warning: {error:#}\nwarning: the benchmarks of the WASI guests are skipped");
+    }
     let command = bench_command(quick);
     let started = SystemTime::now();
     eprintln!("==> {command}");

@@ -27,6 +27,8 @@ pub(crate) fn test(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         bail!("`cargo xtask test` takes no arguments, got `{arg}`");
     }
+    eprintln!("==> cargo xtask guests");
+    crate::guests::build()?;
     let steps = steps();
     let total = steps.len();
     for (i, step) in steps.iter().enumerate() {

@@ -231,6 +231,74 @@ pub(crate) mod fake {
                 (("native_spawn", "std_loop", "2"), 800e6, 810e6, 2_000),
                 (("native_spawn", "std_piped", "2"), 840e6, 850e6, 2_000),
                 (("native_spawn", "pool", "2"), 880e6, 900e6, 2_000),
+                (
+                    ("wasi_instantiate", "floor_trivial", "1"),
+                    16e6,
+                    16e6,
+                    4_000,
+                ),
+                (("wasi_instantiate", "pool_trivial", "1"), 20e6, 20e6, 4_000),
+                (
+                    ("wasi_instantiate", "floor_trivial", "2"),
+                    10e6,
+                    10e6,
+                    4_000,
+                ),
+                (("wasi_instantiate", "pool_trivial", "2"), 14e6, 14e6, 4_000),
+                (
+                    ("wasi_instantiate", "floor_hello_p1", "1"),
+                    28e6,
+                    28e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "pool_hello_p1", "1"),
+                    32e6,
+                    32e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "floor_hello_p1", "2"),
+                    16e6,
+                    16e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "pool_hello_p1", "2"),
+                    20e6,
+                    20e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "floor_hello_p2", "1"),
+                    44e6,
+                    44e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "pool_hello_p2", "1"),
+                    48e6,
+                    48e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "floor_hello_p2", "2"),
+                    24e6,
+                    24e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "pool_hello_p2", "2"),
+                    28e6,
+                    28e6,
+                    4_000,
+                ),
+                (
+                    ("wasi_instantiate", "native_true", "2"),
+                    390e6,
+                    390e6,
+                    1_000,
+                ),
             ] {
                 tree.add("new", id, median, mean, elements);
             }
@@ -260,8 +328,10 @@ mod tests {
 
         let found = collect(tree.path(), None);
         let ids: Vec<&str> = found.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids.len(), 20);
+        assert_eq!(ids[19], "wasi_instantiate/pool_trivial/2");
         assert_eq!(
-            ids,
+            ids[..7],
             [
                 "native_spawn/pool/2",
                 "native_spawn/std_loop/2",
@@ -294,7 +364,7 @@ mod tests {
         let broken = tree.path().join("scheduler/pool/1/new/estimates.json");
         fs::write(&broken, "{ not json").unwrap();
         let found = collect(tree.path(), None);
-        assert_eq!(found.len(), 6);
+        assert_eq!(found.len(), 19);
         assert!(!found.iter().any(|m| m.id == "scheduler/pool/1"));
     }
 

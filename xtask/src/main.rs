@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>` (see <https://github.com/matklad/cargo-xtask>).
 //!
 //! - `cargo xtask bench [--quick]`: run the criterion benches and write a report.
+//! - `cargo xtask guests`: build the WASI guest programs into `target/guests/`.
 //! - `cargo xtask test`: run the full check and test sequence.
 
 mod bench;
@@ -8,6 +9,7 @@ mod checks;
 mod cmd;
 mod criterion;
 mod date;
+mod guests;
 mod report;
 
 use std::ffi::OsString;
@@ -24,8 +26,11 @@ Tasks:
   bench [--quick]   run the criterion benches (process-pool-benches) and write
                     target/bench-report.md and target/bench-report.json;
                     --quick: short warm-up and measurement, 10 samples, fewer jobs
-  test              cargo fmt --check, clippy -D warnings, test, doc -Dwarnings and
-                    bench --no-run, stopping at the first failure
+  guests            build the WASI guests in guests/ for wasm32-wasip1 and
+                    wasm32-wasip2 (and wordcount natively) into target/guests/
+  test              build the guests, then cargo fmt --check, clippy -D warnings,
+                    test, doc -Dwarnings and bench --no-run, stopping at the
+                    first failure
   help              print this message
 ";
 
@@ -52,6 +57,7 @@ fn run(args: Vec<String>) -> Result<()> {
     };
     match task {
         "bench" => bench::bench(rest),
+        "guests" => guests::guests(rest),
         "test" => checks::test(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

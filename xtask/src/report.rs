@@ -14,6 +14,62 @@ const SCHEDULER_TARGET_NS: f64 = 500.0;
 const LOOMY_NS_PER_OP: f64 = 1261.0;
 /// Target for the pool's spawn cost relative to a plain `std::process` loop (inclusive).
 const SPAWN_RATIO_TARGET: f64 = 1.15;
+/// Target for a WASI job through the pool relative to the hand-written wasmtime loop.
+const WASI_FLOOR_TARGET: f64 = 1.3;
+/// Target for the throughput of 2 WASI workers relative to 1.
+const WASI_SCALING_TARGET: f64 = 1.5;
+/// Target for how many WASI `hello` jobs run in the time of one native `true` job.
+const WASI_NATIVE_TARGET: f64 = 80.0;
+
+/// The WASI pool against the hand-written wasmtime loop: (metric, benchmark, floor).
+const WASI_FLOOR_ROWS: [(&str, &str, &str); 6] = [
+    (
+        "WASI trivial module, pool vs floor, 1 worker",
+        "wasi_instantiate/pool_trivial/1",
+        "wasi_instantiate/floor_trivial/1",
+    ),
+    (
+        "WASI trivial module, pool vs floor, 2 workers",
+        "wasi_instantiate/pool_trivial/2",
+        "wasi_instantiate/floor_trivial/2",
+    ),
+    (
+        "WASI hello (WASIp1 module), pool vs floor, 1 worker",
+        "wasi_instantiate/pool_hello_p1/1",
+        "wasi_instantiate/floor_hello_p1/1",
+    ),
+    (
+        "WASI hello (WASIp1 module), pool vs floor, 2 workers",
+        "wasi_instantiate/pool_hello_p1/2",
+        "wasi_instantiate/floor_hello_p1/2",
+    ),
+    (
+        "WASI hello (WASIp2 component), pool vs floor, 1 worker",
+        "wasi_instantiate/pool_hello_p2/1",
+        "wasi_instantiate/floor_hello_p2/1",
+    ),
+    (
+        "WASI hello (WASIp2 component), pool vs floor, 2 workers",
+        "wasi_instantiate/pool_hello_p2/2",
+        "wasi_instantiate/floor_hello_p2/2",
+    ),
+];
+
+/// A target on a ratio, inclusive.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Limit {
+    fn met(self, ratio: f64) -> bool {
+        match self {
+            Limit::AtMost(limit) => ratio <= limit,
+            Limit::AtLeast(limit) => ratio >= limit,
+        }
+    }
+}
 
 /// Everything the report says: when, how, where, and the results.
 #[derive(Debug, Clone)]
@@ -147,7 +203,7 @@ impl Report {
         benchmark: &'static str,
         reference: &'static str,
         unit: Unit,
-        target: Option<(&'static str, f64)>,
+        target: Option<(&'static str, Limit)>,
     ) -> TargetRow {
         let value = self.per_job(benchmark, unit);
         let reference_value = self.per_job(reference, unit);
@@ -168,7 +224,7 @@ impl Report {
             status: match (ratio, target) {
                 (None, _) => Status::NotRun,
                 (Some(_), None) => Status::Info,
-                (Some(r), Some((_, limit))) if r <= limit => Status::Pass,
+                (Some(r), Some((_, limit))) if limit.met(r) => Status::Pass,
                 (Some(_), Some(_)) => Status::Miss,
             },
         }
@@ -198,7 +254,7 @@ impl Report {
             }
         };
         let std_loop = self.per_job("native_spawn/std_loop/2", US_PER_JOB);
-        vec![
+        let mut rows = vec![
             scheduler("Scheduler overhead, 1 worker", "scheduler/pool/1"),
             scheduler("Scheduler overhead, 2 workers", "scheduler/pool/2"),
             self.ratio_row(
@@ -241,7 +297,7 @@ impl Report {
                 "native_spawn/pool/2",
                 "native_spawn/std_loop/2",
                 US_PER_JOB,
-                Some(("≤ 1.15× std_loop", SPAWN_RATIO_TARGET)),
+                Some(("≤ 1.15× std_loop", Limit::AtMost(SPAWN_RATIO_TARGET))),
             ),
             self.ratio_row(
                 "Native spawn, pool vs std loop with the same work",
@@ -250,7 +306,26 @@ impl Report {
                 US_PER_JOB,
                 None,
             ),
-        ]
+        ];
+        let floor = ("≤ 1.3× floor", Limit::AtMost(WASI_FLOOR_TARGET));
+        for (metric, benchmark, reference) in WASI_FLOOR_ROWS {
+            rows.push(self.ratio_row(metric, benchmark, reference, US_PER_JOB, Some(floor)));
+        }
+        rows.push(self.ratio_row(
+            "WASI hello, throughput of 2 workers vs 1",
+            "wasi_instantiate/pool_hello_p1/1",
+            "wasi_instantiate/pool_hello_p1/2",
+            US_PER_JOB,
+            Some(("≥ 1.5×", Limit::AtLeast(WASI_SCALING_TARGET))),
+        ));
+        rows.push(self.ratio_row(
+            "Native `true` vs WASI hello through the pool, 2 workers (jobs per `true`)",
+            "wasi_instantiate/native_true/2",
+            "wasi_instantiate/pool_hello_p1/2",
+            US_PER_JOB,
+            Some(("≥ 80×", Limit::AtLeast(WASI_NATIVE_TARGET))),
+        ));
+        rows
     }
 
     /// The report as Markdown: a header, the targets table and a table of all results.
@@ -474,7 +549,7 @@ mod tests {
         let tree = Tree::full("targets");
         let rows = report(&tree).target_rows();
         let close = |ratio: Option<f64>, expected: f64| (ratio.unwrap() - expected).abs() < 1e-12;
-        assert_eq!(rows.len(), 8);
+        assert_eq!(rows.len(), 16);
         // 14.5 ms / 100,000 jobs = 145 ns: PASS; 62 ms / 100,000 = 620 ns: MISS.
         assert_eq!(rows[0].value, Ok(145.0));
         assert_eq!(rows[0].status, Status::Pass);
@@ -503,6 +578,27 @@ mod tests {
         assert_eq!(rows[7].value, Ok(440.0));
         assert!(close(rows[7].ratio, 440.0 / 420.0));
         assert_eq!(rows[7].status, Status::Info);
+        // WASI against the floor (≤ 1.3×): 5/4, then 3.5/2.5 = 1.4× (MISS), then 8/7, 5/4,
+        // 12/11, 7/6.
+        let wasi: Vec<(f64, Status)> = rows[8..14]
+            .iter()
+            .map(|r| (r.ratio.unwrap(), r.status))
+            .collect();
+        for (i, ((ratio, status), expected)) in wasi
+            .iter()
+            .zip([1.25, 1.4, 8.0 / 7.0, 1.25, 12.0 / 11.0, 7.0 / 6.0])
+            .enumerate()
+        {
+            assert!((ratio - expected).abs() < 1e-9, "row {}: {ratio}", i + 8);
+            let pass = if i == 1 { Status::Miss } else { Status::Pass };
+            assert_eq!(*status, pass, "row {}", i + 8);
+        }
+        // 2 workers vs 1: 8 / 5 = 1.6× (≥ 1.5×: PASS); native 390 µs / hello 5 µs = 78×
+        // (≥ 80×: MISS).
+        assert!(close(rows[14].ratio, 1.6));
+        assert_eq!(rows[14].status, Status::Pass);
+        assert!(close(rows[15].ratio, 78.0));
+        assert_eq!(rows[15].status, Status::Miss);
     }
 
     #[test]
@@ -527,7 +623,7 @@ mod tests {
         assert_eq!(rows[2].status, Status::NotRun);
         assert_eq!(rows[4].status, Status::NotRun);
         assert_eq!(rows[5].status, Status::NotRun);
-        for row in &rows[6..] {
+        for row in &rows[6..8] {
             assert_eq!(row.value, Ok(440.0));
             assert_eq!(row.ratio, None);
             assert_eq!(row.status, Status::NotRun);
@@ -608,6 +704,7 @@ mod tests {
             .lines()
             .skip_while(|l| !l.starts_with("| Metric |"))
             .take_while(|l| !l.is_empty())
+            .take(11)
             .collect();
         assert_eq!(
             targets,
@@ -631,8 +728,15 @@ mod tests {
                  std_loop/2 400.0 µs/job | 1.10× | ≤ 1.15× std_loop | PASS |",
                 "| Native spawn, pool vs std loop with the same work | `native_spawn/pool/2` | \
                  440.0 µs/job | std_piped/2 420.0 µs/job | 1.05× | — | — |",
+                "| WASI trivial module, pool vs floor, 1 worker | `wasi_instantiate/pool_trivial/1` | \
+                 5.0 µs/job | floor_trivial/1 4.0 µs/job | 1.25× | ≤ 1.3× floor | PASS |",
             ]
         );
+        assert!(md.contains(
+            "| Native `true` vs WASI hello through the pool, 2 workers (jobs per `true`) | \
+             `wasi_instantiate/native_true/2` | 390.0 µs/job | pool_hello_p1/2 5.0 µs/job | \
+             78.00× | ≥ 80× | MISS |"
+        ));
         for row in [
             "| `scheduler/pool/1` | 100,000 | 14.50 ms | 14.40 ms | 145.00 ns | 144.00 ns |",
             "| `native_spawn/pool/2` | 2,000 | 880.00 ms | 900.00 ms | 440.00 µs | 450.00 µs |",
@@ -647,7 +751,7 @@ mod tests {
         let tree = Tree::new("empty");
         let md = report(&tree).to_markdown();
         let not_run = md.lines().filter(|l| l.ends_with("| not run |"));
-        assert_eq!(not_run.count(), 8);
+        assert_eq!(not_run.count(), 16);
         assert!(md.contains("No criterion results found."));
     }
 
@@ -659,7 +763,7 @@ mod tests {
         assert_eq!(json["cpus"], 2);
         assert_eq!(json["cpu_model"], "AMD EPYC");
         let targets = &json["targets"];
-        assert_eq!(targets.as_array().unwrap().len(), 8);
+        assert_eq!(targets.as_array().unwrap().len(), 16);
         assert_eq!(targets[0]["benchmark"], "scheduler/pool/1");
         assert_eq!(targets[0]["value"], 145.0);
         assert_eq!(targets[0]["status"], "pass");
@@ -673,7 +777,7 @@ mod tests {
         assert_eq!(targets[6]["status"], "pass");
         assert_eq!(targets[7]["reference"]["name"], "std_piped/2");
         assert_eq!(targets[7]["status"], "info");
-        assert_eq!(json["benchmarks"].as_array().unwrap().len(), 7);
+        assert_eq!(json["benchmarks"].as_array().unwrap().len(), 20);
         assert_eq!(json["benchmarks"][3]["id"], "scheduler/pool/1");
         assert_eq!(json["benchmarks"][3]["jobs_per_iteration"], 100_000);
         assert_eq!(json["benchmarks"][3]["median_ns_per_job"], 145.0);

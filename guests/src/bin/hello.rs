@@ -1,0 +1,5 @@
+//! Prints `hello`.
+
+fn main() {
+    println!("hello");
+}
