@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub mod corpus;
 pub mod wasi_floor;
 
 use process_pool::{CancellationToken, Exit, ExitStatus, Job, RunContext, Spawner, async_trait};
@@ -101,18 +102,25 @@ pub fn quick() -> bool {
     std::env::var_os("PROCESS_POOL_BENCH_QUICK").is_some_and(|v| v == "1")
 }
 
-/// The Rust guest `name` built by `cargo xtask guests` for `target` (`wasm32-wasip1` or
-/// `wasm32-wasip2`), found from this benchmark's own path (`<target>/release/deps/...`); `None`
-/// (and a line saying what to run) if it is not built.
-pub fn guest(name: &str, target: &str) -> Option<std::path::PathBuf> {
+/// The target directory this benchmark or test runs from: `<target>/<profile>/deps/<exe>`.
+pub fn target_dir() -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let path = exe
-        .ancestors()
-        .nth(3)?
-        .join("guests")
-        .join(target)
-        .join("release")
-        .join(format!("{name}.wasm"));
+    Some(exe.ancestors().nth(3)?.to_path_buf())
+}
+
+/// The Rust guest `name` built by `cargo xtask guests` for `target` (`wasm32-wasip1`,
+/// `wasm32-wasip2`, or `native` for the host build of `wordcount`); `None` (and a line saying
+/// what to run) if it is not built.
+pub fn guest(name: &str, target: &str) -> Option<std::path::PathBuf> {
+    let guests = target_dir()?.join("guests");
+    let path = if target == "native" {
+        guests.join("release").join(name)
+    } else {
+        guests
+            .join(target)
+            .join("release")
+            .join(format!("{name}.wasm"))
+    };
     if path.is_file() {
         Some(path)
     } else {

@@ -13,9 +13,9 @@ use crate::{criterion, date, target_dir};
 /// Criterion flags for `--quick`: a short warm-up and measurement, the fewest samples allowed.
 const QUICK_FLAGS: &[&str] = &[
     "--warm-up-time",
-    "1",
+    "0.5",
     "--measurement-time",
-    "2",
+    "1",
     "--sample-size",
     "10",
 ];
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(
             bench_command(true).to_string(),
             "PROCESS_POOL_BENCH_QUICK=1 cargo bench -p process-pool-benches --bench '*' -- \
-             --warm-up-time 1 --measurement-time 2 --sample-size 10"
+             --warm-up-time 0.5 --measurement-time 1 --sample-size 10"
         );
     }
 }

@@ -11,6 +11,7 @@ mod criterion;
 mod date;
 mod guests;
 mod report;
+mod wordcount;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,8 @@ Usage: cargo xtask <task>
 Tasks:
   bench [--quick]   run the criterion benches (process-pool-benches) and write
                     target/bench-report.md and target/bench-report.json;
-                    --quick: short warm-up and measurement, 10 samples, fewer jobs
+                    --quick: short warm-up and measurement, 10 samples, fewer jobs,
+                    the word count at the reference scale only (under 3 minutes)
   guests            build the WASI guests in guests/ for wasm32-wasip1 and
                     wasm32-wasip2 (and wordcount natively) into target/guests/
   test              build the guests, then cargo fmt --check, clippy -D warnings,

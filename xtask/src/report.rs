@@ -20,6 +20,10 @@ const WASI_FLOOR_TARGET: f64 = 1.3;
 const WASI_SCALING_TARGET: f64 = 1.5;
 /// Target for how many WASI `hello` jobs run in the time of one native `true` job.
 const WASI_NATIVE_TARGET: f64 = 80.0;
+/// Target for the word count at the large scale: 2 workers against 1.
+const WORDCOUNT_SCALING_TARGET: f64 = 1.8;
+/// Target for the WASI word count against the native one at the large scale.
+const WORDCOUNT_WASI_TARGET: f64 = 2.0;
 
 /// The WASI pool against the hand-written wasmtime loop: (metric, benchmark, floor).
 const WASI_FLOOR_ROWS: [(&str, &str, &str); 6] = [
@@ -60,6 +64,7 @@ const WASI_FLOOR_ROWS: [(&str, &str, &str); 6] = [
 enum Limit {
     AtMost(f64),
     AtLeast(f64),
+    Below(f64),
 }
 
 impl Limit {
@@ -67,6 +72,7 @@ impl Limit {
         match self {
             Limit::AtMost(limit) => ratio <= limit,
             Limit::AtLeast(limit) => ratio >= limit,
+            Limit::Below(limit) => ratio < limit,
         }
     }
 }
@@ -170,6 +176,8 @@ struct Unit(&'static str, f64);
 const NS_PER_JOB: Unit = Unit("ns/job", 1.0);
 /// Microseconds per job.
 const US_PER_JOB: Unit = Unit("µs/job", 1000.0);
+/// Milliseconds per job.
+const MS_PER_JOB: Unit = Unit("ms/job", 1e6);
 
 impl Report {
     /// The median per job, in `unit`, of the benchmark `group/function/parameter` from this run,
@@ -325,6 +333,35 @@ impl Report {
             US_PER_JOB,
             Some(("≥ 80×", Limit::AtLeast(WASI_NATIVE_TARGET))),
         ));
+        let scaling = ("≥ 1.8×", Limit::AtLeast(WORDCOUNT_SCALING_TARGET));
+        rows.push(self.ratio_row(
+            "Word count, large scale, native: 2 workers vs 1 (speed-up)",
+            "wordcount/native_large/1",
+            "wordcount/native_large/2",
+            MS_PER_JOB,
+            Some(scaling),
+        ));
+        rows.push(self.ratio_row(
+            "Word count, large scale, WASI: 2 workers vs 1 (speed-up)",
+            "wordcount/wasi_large/1",
+            "wordcount/wasi_large/2",
+            MS_PER_JOB,
+            Some(scaling),
+        ));
+        rows.push(self.ratio_row(
+            "Word count, large scale, 2 workers: WASI vs native",
+            "wordcount/wasi_large/2",
+            "wordcount/native_large/2",
+            MS_PER_JOB,
+            Some(("≤ 2×", Limit::AtMost(WORDCOUNT_WASI_TARGET))),
+        ));
+        rows.push(self.ratio_row(
+            "Word count, reference scale, 2 workers: WASI vs native",
+            "wordcount/wasi_reference/2",
+            "wordcount/native_reference/2",
+            MS_PER_JOB,
+            Some(("< 1× (faster)", Limit::Below(1.0))),
+        ));
         rows
     }
 
@@ -384,6 +421,8 @@ impl Report {
                 row.status.cell()
             );
         }
+
+        out.push_str(&crate::wordcount::markdown(&self.measurements, self.cpus));
 
         let _ = writeln!(out, "\n## All results\n");
         if self.measurements.is_empty() {
@@ -472,6 +511,7 @@ impl Report {
             "cpu_model": self.cpu_model,
             "results_dir": self.results_dir.display().to_string(),
             "targets": targets,
+            "wordcount": crate::wordcount::json(&self.measurements),
             "benchmarks": benchmarks,
         })
     }
@@ -549,7 +589,7 @@ mod tests {
         let tree = Tree::full("targets");
         let rows = report(&tree).target_rows();
         let close = |ratio: Option<f64>, expected: f64| (ratio.unwrap() - expected).abs() < 1e-12;
-        assert_eq!(rows.len(), 16);
+        assert_eq!(rows.len(), 20);
         // 14.5 ms / 100,000 jobs = 145 ns: PASS; 62 ms / 100,000 = 620 ns: MISS.
         assert_eq!(rows[0].value, Ok(145.0));
         assert_eq!(rows[0].status, Status::Pass);
@@ -751,7 +791,7 @@ mod tests {
         let tree = Tree::new("empty");
         let md = report(&tree).to_markdown();
         let not_run = md.lines().filter(|l| l.ends_with("| not run |"));
-        assert_eq!(not_run.count(), 16);
+        assert_eq!(not_run.count(), 20);
         assert!(md.contains("No criterion results found."));
     }
 
@@ -763,7 +803,7 @@ mod tests {
         assert_eq!(json["cpus"], 2);
         assert_eq!(json["cpu_model"], "AMD EPYC");
         let targets = &json["targets"];
-        assert_eq!(targets.as_array().unwrap().len(), 16);
+        assert_eq!(targets.as_array().unwrap().len(), 20);
         assert_eq!(targets[0]["benchmark"], "scheduler/pool/1");
         assert_eq!(targets[0]["value"], 145.0);
         assert_eq!(targets[0]["status"], "pass");
