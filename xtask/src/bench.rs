@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cargo;
 use crate::report::{self, Report};
-use crate::{criterion, date, target_dir};
+use crate::{compare, criterion, date, target_dir};
 
 /// Criterion flags for `--quick`: a short warm-up and measurement, the fewest samples allowed.
 const QUICK_FLAGS: &[&str] = &[
@@ -82,6 +82,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         cpus: std::thread::available_parallelism().ok().map(NonZero::get),
         cpu_model: report::cpu_model(),
         measurements: criterion::collect(&results_dir, Some(fresh_since)),
+        external: external_tools(quick),
         results_dir,
     };
 
@@ -95,6 +96,83 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
     eprintln!("\nwrote {} and {}", md_path.display(), json_path.display());
     Ok(())
+}
+
+/// The external tools beside our pool (see [`compare`]): 2,000 × `true` (500
+/// with `--quick`), and the word count of the large corpus (the reference one with `--quick`). A workload whose
+/// inputs are missing is left out with a warning; it never fails the run.
+fn external_tools(quick: bool) -> Vec<compare::Timing> {
+    let build = Cargo::new(&[
+        "build",
+        "--release",
+        "-p",
+        "process-pool",
+        "--example",
+        "pool_run",
+    ]);
+    eprintln!("\n==> {build}");
+    if let Err(error) = build.run() {
+        eprintln!("warning: {error:#}; the external tools are not compared");
+        return Vec::new();
+    }
+    let target = target_dir();
+    let dir = target.join("compare");
+    if let Err(error) = fs::create_dir_all(&dir) {
+        eprintln!("warning: cannot create {}: {error}", dir.display());
+        return Vec::new();
+    }
+    let mut workloads = Vec::new();
+    let jobs: usize = if quick { 500 } else { 2_000 };
+    let seq = dir.join(format!("seq-{jobs}"));
+    let lines: String = (1..=jobs).map(|i| format!("{i}\n")).collect();
+    if fs::write(&seq, lines).is_ok() {
+        workloads.push(compare::Workload {
+            name: format!("{jobs} × `true`"),
+            program: vec!["true".into()],
+            input: seq,
+            jobs,
+        });
+    }
+    let scale = if quick { "reference" } else { "large" };
+    let wordcount = target.join("guests/release/wordcount");
+    match corpus_docs(&target.join("corpus"), scale) {
+        Some(docs) if wordcount.is_file() => {
+            let list = dir.join(format!("docs-{scale}"));
+            let text: String = docs.iter().map(|d| format!("{}\n", d.display())).collect();
+            if fs::write(&list, text).is_ok() {
+                workloads.push(compare::Workload {
+                    name: format!("word count, {scale} corpus ({} documents)", docs.len()),
+                    program: vec![wordcount.to_string_lossy().into_owned()],
+                    input: list,
+                    jobs: docs.len(),
+                });
+            }
+        }
+        _ => eprintln!("warning: no {scale} corpus or native wordcount: word count not compared"),
+    }
+    let pool_run = target.join("release/examples/pool_run");
+    compare::compare(&workloads, &pool_run, if quick { 3 } else { 10 })
+}
+
+/// The documents of the corpus at `scale`, as the benchmark wrote them, if complete.
+fn corpus_docs(root: &std::path::Path, scale: &str) -> Option<Vec<std::path::PathBuf>> {
+    let dir = fs::read_dir(root)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{scale}-v")))
+                && p.join("COMPLETE").is_file()
+        })?;
+    let mut docs: Vec<_> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    docs.sort();
+    Some(docs)
 }
 
 #[cfg(test)]

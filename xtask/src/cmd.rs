@@ -76,7 +76,7 @@ impl fmt::Display for Cargo {
 }
 
 /// `arg` as a POSIX shell word: as is if plain, otherwise in single quotes.
-fn quote(arg: &str) -> String {
+pub(crate) fn quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .chars()

@@ -7,6 +7,7 @@
 mod bench;
 mod checks;
 mod cmd;
+mod compare;
 mod criterion;
 mod date;
 mod guests;

@@ -96,6 +96,8 @@ pub(crate) struct Report {
     pub(crate) results_dir: PathBuf,
     /// All results found there.
     pub(crate) measurements: Vec<Measurement>,
+    /// The external tools on the same work.
+    pub(crate) external: Vec<crate::compare::Timing>,
 }
 
 /// The verdict of one target row.
@@ -423,6 +425,7 @@ impl Report {
         }
 
         out.push_str(&crate::wordcount::markdown(&self.measurements, self.cpus));
+        out.push_str(&crate::compare::markdown(&self.external));
 
         let _ = writeln!(out, "\n## All results\n");
         if self.measurements.is_empty() {
@@ -512,6 +515,7 @@ impl Report {
             "results_dir": self.results_dir.display().to_string(),
             "targets": targets,
             "wordcount": crate::wordcount::json(&self.measurements),
+            "external_tools": crate::compare::json(&self.external),
             "benchmarks": benchmarks,
         })
     }
@@ -581,6 +585,7 @@ mod tests {
             cpu_model: Some("AMD EPYC".to_owned()),
             results_dir: tree.path().to_path_buf(),
             measurements: criterion::collect(tree.path(), None),
+            external: Vec::new(),
         }
     }
 
