@@ -83,6 +83,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         cpu_model: report::cpu_model(),
         measurements: criterion::collect(&results_dir, Some(fresh_since)),
         external: external_tools(quick),
+        peers: wasi_peers(quick),
         results_dir,
     };
 
@@ -152,6 +153,17 @@ fn external_tools(quick: bool) -> Vec<compare::Timing> {
     }
     let pool_run = target.join("release/examples/pool_run");
     compare::compare(&workloads, &pool_run, if quick { 3 } else { 10 })
+}
+
+/// The WASI peers on the `hello` guest (see [`wasi_peers`](crate::wasi_peers)).
+fn wasi_peers(quick: bool) -> Vec<crate::wasi_peers::Peer> {
+    let target = target_dir();
+    let hello = target.join("guests/wasm32-wasip1/release/hello.wasm");
+    if !hello.is_file() {
+        eprintln!("warning: the hello guest is not built: the WASI peers are not measured");
+        return Vec::new();
+    }
+    crate::wasi_peers::measure(&target, &hello, if quick { 500 } else { 2_000 })
 }
 
 /// The documents of the corpus at `scale`, as the benchmark wrote them, if complete.

@@ -104,7 +104,7 @@ fn shell_command(tool: Tool, workload: &Workload, pool_run: &Path) -> String {
 }
 
 /// Whether `program` is an existing path or found on the PATH.
-fn installed(program: &str) -> bool {
+pub(crate) fn installed(program: &str) -> bool {
     if program.contains('/') {
         return Path::new(program).is_file();
     }
@@ -114,7 +114,7 @@ fn installed(program: &str) -> bool {
 
 /// Runs `sh -c command < input` `runs` times (after one untimed run), each to the end, and
 /// returns the min and median wall time in ms; fails if a run fails.
-fn time(command: &str, input: &Path, runs: usize) -> Result<(f64, f64)> {
+pub(crate) fn time(command: &str, input: &Path, runs: usize) -> Result<(f64, f64)> {
     let mut times = Vec::with_capacity(runs);
     for run in 0..=runs {
         let stdin = std::fs::File::open(input).with_context(|| format!("{}", input.display()))?;

@@ -12,6 +12,7 @@ mod criterion;
 mod date;
 mod guests;
 mod report;
+mod wasi_peers;
 mod wordcount;
 
 use std::ffi::OsString;

@@ -98,6 +98,8 @@ pub(crate) struct Report {
     pub(crate) measurements: Vec<Measurement>,
     /// The external tools on the same work.
     pub(crate) external: Vec<crate::compare::Timing>,
+    /// The WASI peers on the same jobs.
+    pub(crate) peers: Vec<crate::wasi_peers::Peer>,
 }
 
 /// The verdict of one target row.
@@ -426,6 +428,10 @@ impl Report {
 
         out.push_str(&crate::wordcount::markdown(&self.measurements, self.cpus));
         out.push_str(&crate::compare::markdown(&self.external));
+        let ours = self
+            .per_job("wasi_instantiate/pool_hello_p1/2", US_PER_JOB)
+            .ok();
+        out.push_str(&crate::wasi_peers::markdown(&self.peers, ours));
 
         let _ = writeln!(out, "\n## All results\n");
         if self.measurements.is_empty() {
@@ -516,6 +522,7 @@ impl Report {
             "targets": targets,
             "wordcount": crate::wordcount::json(&self.measurements),
             "external_tools": crate::compare::json(&self.external),
+            "wasi_peers": crate::wasi_peers::json(&self.peers),
             "benchmarks": benchmarks,
         })
     }
@@ -586,6 +593,7 @@ mod tests {
             results_dir: tree.path().to_path_buf(),
             measurements: criterion::collect(tree.path(), None),
             external: Vec::new(),
+            peers: Vec::new(),
         }
     }
 
