@@ -164,7 +164,7 @@ pub(crate) enum Prepared {
 
 /// What a file holds, told from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Module,
     Component,
     Precompiled(Precompiled),
@@ -173,7 +173,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(bytes: &[u8]) -> Kind {
+    pub(crate) fn of(bytes: &[u8]) -> Kind {
         match (bytes.get(..4), bytes.get(4..8)) {
             (Some(b"\0asm"), Some([0x01, 0x00, 0x00, 0x00])) => Kind::Module,
             (Some(b"\0asm"), Some([0x0d, 0x00, 0x01, 0x00])) => Kind::Component,

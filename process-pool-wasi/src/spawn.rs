@@ -11,7 +11,7 @@ use process_pool_core::{
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::I32Exit;
 
-use crate::cache::{Accept, ModuleCache, Prepared};
+use crate::cache::{Accept, Kind, ModuleCache, Prepared};
 use crate::engine::{self, PER_COMPONENT, Sizing};
 use crate::guest::{self, DirAccess, Grants, Guest, Preopen};
 use crate::linker::Linkers;
@@ -304,12 +304,12 @@ impl WasiSpawner {
         };
         let bytes = std::fs::read(wasm).map_err(|e| named("cannot be read", wasm, &e))?;
         let engine = &self.shared.engine;
-        let compiled = if wasmtime::Engine::detect_precompiled(&bytes).is_some() {
-            return Err(named("is already precompiled", wasm, &"nothing to do"));
-        } else if bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]) {
-            engine.precompile_component(&bytes)
-        } else {
-            engine.precompile_module(&bytes)
+        let compiled = match Kind::of(&bytes) {
+            Kind::Precompiled(_) => {
+                return Err(named("is already precompiled", wasm, &"nothing to do"));
+            }
+            Kind::Component => engine.precompile_component(&bytes),
+            Kind::Module | Kind::Other => engine.precompile_module(&bytes),
         }
         .map_err(|e| named("cannot be compiled", wasm, &format!("{e:#}")))?;
         std::fs::write(cwasm, compiled).map_err(|e| named("cannot be written", cwasm, &e))

@@ -31,6 +31,20 @@ fn writer(times: u32, bytes: u32, text: &str, code: i32) -> String {
     )
 }
 
+/// A module that exits with the count a WASI sizes call (`args_sizes_get`,
+/// `environ_sizes_get`) writes first.
+fn exit_with_count(sizes_call: &str) -> String {
+    format!(
+        r#"(module
+  (import "{WASI}" "{sizes_call}" (func $sizes (param i32 i32) (result i32)))
+  (import "{WASI}" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $sizes (i32.const 0) (i32.const 4)))
+    (call $exit (i32.load (i32.const 0)))))"#
+    )
+}
+
 fn exit_with(code: i32) -> String {
     writer(0, 0, "", code)
 }
@@ -294,15 +308,7 @@ async fn output_past_the_limit_is_drained_and_flagged() {
 async fn argv_zero_is_the_module_file_name() {
     // A module that exits with argc: args_sizes_get writes argc at address 0.
     let fx = Fixtures::new();
-    let wat = format!(
-        r#"(module
-  (import "{WASI}" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
-  (import "{WASI}" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (func (export "_start")
-    (drop (call $sizes (i32.const 0) (i32.const 4)))
-    (call $exit (i32.load (i32.const 0)))))"#
-    );
+    let wat = exit_with_count("args_sizes_get");
     let path: &Path = &fx.write("argc.wat", wat);
     let result = run_one(&pool(1), Job::new(path).args(["a", "b"])).await;
     assert_eq!(
@@ -435,15 +441,7 @@ async fn a_guest_out_of_fuel_traps_without_a_timeout() {
 async fn a_guest_sees_only_the_jobs_environment() {
     // Exits with the number of environment variables it sees.
     let fx = Fixtures::new();
-    let wat = format!(
-        r#"(module
-  (import "{WASI}" "environ_sizes_get" (func $sizes (param i32 i32) (result i32)))
-  (import "{WASI}" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (func (export "_start")
-    (drop (call $sizes (i32.const 0) (i32.const 4)))
-    (call $exit (i32.load (i32.const 0)))))"#
-    );
+    let wat = exit_with_count("environ_sizes_get");
     let envc = fx.write("envc.wat", wat);
     assert!(
         std::env::vars_os().count() > 2,

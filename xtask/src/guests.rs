@@ -24,19 +24,30 @@ pub(crate) fn guests(args: &[String]) -> Result<()> {
     build()
 }
 
-/// Builds the guests (see the module's documentation), failing with what to install when a
-/// wasm target is missing.
+/// Builds the guests (see the module's documentation). A missing wasm target is installed
+/// with `rustup target add` when rustup is there; otherwise this fails saying what to install.
 pub(crate) fn build() -> Result<()> {
-    let missing: Vec<&str> = TARGETS
-        .into_iter()
-        .filter(|t| !target_installed(t))
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "the Rust standard library for {} is not installed; run `rustup target add {}`",
-            missing.join(" and "),
-            missing.join(" ")
-        );
+    let missing = || -> Vec<&str> {
+        TARGETS
+            .into_iter()
+            .filter(|t| !target_installed(t))
+            .collect()
+    };
+    let targets = missing();
+    if !targets.is_empty() {
+        eprintln!("==> rustup target add {}", targets.join(" "));
+        let added = Command::new("rustup")
+            .args(["target", "add"])
+            .args(&targets)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !added || !missing().is_empty() {
+            bail!(
+                "the Rust standard library for {} is not installed; run `rustup target add {}`",
+                targets.join(" and "),
+                targets.join(" ")
+            );
+        }
     }
     let dir = guest_target_dir();
     for command in commands(&dir) {
