@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cargo;
 use crate::report::{self, Report};
-use crate::{compare, criterion, date, target_dir};
+use crate::{chart, compare, criterion, date, target_dir};
 
 /// Criterion flags for `--quick`: a short warm-up and measurement, the fewest samples allowed.
 const QUICK_FLAGS: &[&str] = &[
@@ -95,7 +95,20 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let json_path = target.join("bench-report.json");
     let json = serde_json::to_string_pretty(&report.to_json())? + "\n";
     fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
-    eprintln!("\nwrote {} and {}", md_path.display(), json_path.display());
+    let ours_wasi = report.per_job_us("wasi_instantiate/pool_hello_p1/2");
+    let bars = chart::bars(&report.external, &report.peers, ours_wasi);
+    let svg_path = target.join("bench-report.svg");
+    fs::write(
+        &svg_path,
+        chart::svg(&report.measurements, &bars, report.cpus),
+    )
+    .with_context(|| format!("writing {}", svg_path.display()))?;
+    eprintln!(
+        "\nwrote {}, {} and {}",
+        md_path.display(),
+        json_path.display(),
+        svg_path.display()
+    );
     Ok(())
 }
 
@@ -132,6 +145,7 @@ fn external_tools(quick: bool) -> Vec<compare::Timing> {
             program: vec!["true".into()],
             input: seq,
             jobs,
+            targeted: true,
         });
     }
     let scale = if quick { "reference" } else { "large" };
@@ -146,13 +160,15 @@ fn external_tools(quick: bool) -> Vec<compare::Timing> {
                     program: vec![wordcount.to_string_lossy().into_owned()],
                     input: list,
                     jobs: docs.len(),
+                    targeted: false,
                 });
             }
         }
         _ => eprintln!("warning: no {scale} corpus or native wordcount: word count not compared"),
     }
     let pool_run = target.join("release/examples/pool_run");
-    compare::compare(&workloads, &pool_run, if quick { 3 } else { 10 })
+    let tools = compare::tools(&pool_run, &target);
+    compare::compare(&workloads, &tools, if quick { 3 } else { 10 })
 }
 
 /// The WASI peers on the `hello` guest (see [`wasi_peers`](crate::wasi_peers)).

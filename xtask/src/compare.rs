@@ -5,12 +5,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::cmd::quote;
+use crate::tools;
 
 /// The workers every tool is given.
 const WORKERS: usize = 2;
@@ -24,41 +26,82 @@ pub(crate) struct Workload {
     /// A file of input lines.
     pub(crate) input: PathBuf,
     pub(crate) jobs: usize,
+    /// Whether the tools' targets (see [`target`]) apply to this workload.
+    pub(crate) targeted: bool,
 }
 
-/// A tool and how it runs a workload as a shell command reading the lines on stdin.
-#[derive(Debug, Clone, Copy)]
-struct Tool {
+/// What the issue asks of our pool against each tool on the targeted workload: the least ratio
+/// (tool's time over ours) and how it reads. Above 1 means ours is faster.
+fn target(tool: &str) -> Option<(&'static str, f64)> {
+    if tool.starts_with("HyperQueue") {
+        Some(("≥ 4×", 4.0))
+    } else if tool.starts_with("process-pool") {
+        None
+    } else {
+        Some(("> 1× (ours faster)", 1.0 + f64::EPSILON))
+    }
+}
+
+/// A tool resolved on this machine: the command before the workload's program, or why it is
+/// skipped.
+#[derive(Debug, Clone)]
+pub(crate) struct Tool {
     name: &'static str,
-    /// What must be on the PATH (or at this path) for the tool to run.
-    needs: &'static str,
-    /// The command before the workload's program.
-    prefix: &'static str,
+    prefix: Result<String, String>,
 }
 
-/// The tools compared, ours first: every ratio is against it.
-const TOOLS: [Tool; 4] = [
-    Tool {
-        name: "process-pool (`pool_run` example)",
-        needs: "POOL_RUN",
-        prefix: "POOL_RUN -j 2",
-    },
-    Tool {
-        name: "xargs -P 2",
-        needs: "xargs",
-        prefix: "xargs -P 2 -n 1",
-    },
-    Tool {
-        name: "GNU parallel -j 2",
-        needs: "parallel",
-        prefix: "parallel --will-cite -j 2",
-    },
-    Tool {
-        name: "rust-parallel -j 2",
-        needs: "rust-parallel",
-        prefix: "rust-parallel -j 2",
-    },
-];
+/// The tools compared, ours first (every ratio is against it), each found on this machine:
+/// `pool_run` at its path, the others on the PATH or in `target/tools/bin`, and HyperQueue
+/// through PyPI `hyperqueue` (a local cluster: one server, one worker with [`WORKERS`] cores),
+/// installed into `target/peers/venv` on first use.
+pub(crate) fn tools(pool_run: &Path, target: &Path) -> Vec<Tool> {
+    let program = |name: &str, args: &str| program(name, args, target);
+    vec![
+        Tool {
+            name: "process-pool (`pool_run` example)",
+            prefix: program(&pool_run.to_string_lossy(), &format!("-j {WORKERS}")),
+        },
+        Tool {
+            name: "xargs -P 2",
+            prefix: program("xargs", &format!("-P {WORKERS} -n 1")),
+        },
+        Tool {
+            name: "GNU parallel -j 2",
+            prefix: program("parallel", &format!("--will-cite -j {WORKERS}")),
+        },
+        Tool {
+            name: "rust-parallel -j 2",
+            prefix: program("rust-parallel", &format!("-j {WORKERS}")),
+        },
+        Tool {
+            name: "HyperQueue, local cluster (2 cores)",
+            prefix: hyperqueue(target),
+        },
+    ]
+}
+
+/// `program args` with the program found (see [`tools::find`]), or why it is skipped.
+fn program(name: &str, args: &str, target: &Path) -> Result<String, String> {
+    match tools::find(name, target) {
+        Some(path) => Ok(format!("{} {args}", quote(&path.to_string_lossy()))),
+        None => Err(format!("`{name}` is not installed: skipped")),
+    }
+}
+
+/// `python hq_run.py 2`, HyperQueue as an `xargs` (see `peers/hq_run.py`).
+fn hyperqueue(target: &Path) -> Result<String, String> {
+    let python = tools::python_with(target, "hyperqueue", "hyperqueue")?;
+    let script = target.join("peers/hq_run.py");
+    std::fs::write(&script, HQ_RUN).map_err(|e| format!("{}: {e}", script.display()))?;
+    Ok(format!(
+        "{} {} {WORKERS}",
+        quote(&python.to_string_lossy()),
+        quote(&script.to_string_lossy())
+    ))
+}
+
+/// The HyperQueue driver, run as `python hq_run.py CORES PROGRAM... < lines`.
+const HQ_RUN: &str = include_str!("peers/hq_run.py");
 
 /// How one tool did on one workload.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,27 +109,41 @@ pub(crate) struct Timing {
     pub(crate) workload: String,
     pub(crate) tool: &'static str,
     pub(crate) jobs: usize,
+    /// The target this tool's ratio is held to, if any.
+    pub(crate) target: Option<(&'static str, f64)>,
     /// Min and median wall time in ms, or why there are none.
     pub(crate) ms: Result<(f64, f64), String>,
 }
 
-/// Times every tool on every workload, `runs` times each, ours (at `pool_run`) first.
-pub(crate) fn compare(workloads: &[Workload], pool_run: &Path, runs: usize) -> Vec<Timing> {
+impl Timing {
+    /// The median per job in µs, if timed.
+    pub(crate) fn us_per_job(&self) -> Option<f64> {
+        self.ms
+            .as_ref()
+            .ok()
+            .map(|(_, median)| median * 1e3 / self.jobs as f64)
+    }
+}
+
+/// Times every tool (see [`tools`]) on every workload, `runs` times each.
+pub(crate) fn compare(workloads: &[Workload], tools: &[Tool], runs: usize) -> Vec<Timing> {
     let mut timings = Vec::new();
     for workload in workloads {
-        for tool in TOOLS {
-            let needs = tool.needs.replace("POOL_RUN", &pool_run.to_string_lossy());
-            let ms = if !installed(&needs) {
-                Err(format!("`{}` is not installed: skipped", tool.needs))
-            } else {
-                let command = shell_command(tool, workload, pool_run);
+        for tool in tools {
+            let ms = tool.prefix.clone().and_then(|prefix| {
+                let command = shell_command(&prefix, workload);
                 eprintln!("==> {} ({}): {command}", workload.name, tool.name);
                 time(&command, &workload.input, runs).map_err(|e| format!("{e:#}"))
-            };
+            });
             timings.push(Timing {
                 workload: workload.name.clone(),
                 tool: tool.name,
                 jobs: workload.jobs,
+                target: if workload.targeted {
+                    target(tool.name)
+                } else {
+                    None
+                },
                 ms,
             });
         }
@@ -94,27 +151,77 @@ pub(crate) fn compare(workloads: &[Workload], pool_run: &Path, runs: usize) -> V
     timings
 }
 
-/// The shell command that runs `workload` through `tool`.
-fn shell_command(tool: Tool, workload: &Workload, pool_run: &Path) -> String {
-    let prefix = tool
-        .prefix
-        .replace("POOL_RUN", &quote(&pool_run.to_string_lossy()));
+/// The shell command that runs `workload` after a tool's `prefix`.
+fn shell_command(prefix: &str, workload: &Workload) -> String {
     let program: Vec<String> = workload.program.iter().map(|a| quote(a)).collect();
     format!("{prefix} {}", program.join(" "))
 }
 
-/// Whether `program` is an existing path or found on the PATH.
+/// Whether `program` is an existing path or found on the PATH or in `target/tools/bin`.
 pub(crate) fn installed(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    tools::find(program, &crate::target_dir()).is_some()
 }
 
-/// Runs `sh -c command < input` `runs` times (after one untimed run), each to the end, and
-/// returns the min and median wall time in ms; fails if a run fails.
+/// What times the commands: hyperfine when it is installed, else [`time_by_hand`].
+pub(crate) fn timer() -> &'static str {
+    if installed("hyperfine") {
+        "hyperfine"
+    } else {
+        "the xtask's own loop"
+    }
+}
+
+/// Runs `command < input` through the shell `runs` times after one untimed run, each to the
+/// end, and returns the min and median wall time in ms; fails if a run fails. Timed by
+/// hyperfine when installed (which subtracts the shell's own start-up), else by hand.
 pub(crate) fn time(command: &str, input: &Path, runs: usize) -> Result<(f64, f64)> {
+    if installed("hyperfine") {
+        time_by_hyperfine(command, input, runs)
+    } else {
+        time_by_hand(command, input, runs)
+    }
+}
+
+/// [`time`] through `hyperfine --export-json`.
+fn time_by_hyperfine(command: &str, input: &Path, runs: usize) -> Result<(f64, f64)> {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let json_path = std::env::temp_dir().join(format!(
+        "xtask-hyperfine-{}-{call}.json",
+        std::process::id()
+    ));
+    let full = format!("{command} < {}", quote(&input.to_string_lossy()));
+    let output = Command::new("hyperfine")
+        .args(["--style", "none", "--warmup", "1", "--runs"])
+        .arg(runs.max(2).to_string())
+        .arg("--export-json")
+        .arg(&json_path)
+        .arg(&full)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot start hyperfine")?;
+    if !output.status.success() {
+        let _ = std::fs::remove_file(&json_path);
+        bail!(
+            "`{full}` failed under hyperfine: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let text = std::fs::read_to_string(&json_path)
+        .with_context(|| format!("reading {}", json_path.display()))?;
+    let _ = std::fs::remove_file(&json_path);
+    let json: Value = serde_json::from_str(&text).context("hyperfine's JSON")?;
+    let result = &json["results"][0];
+    let seconds = |key: &str| {
+        result[key]
+            .as_f64()
+            .with_context(|| format!("no `{key}` in hyperfine's JSON"))
+    };
+    Ok((seconds("min")? * 1e3, seconds("median")? * 1e3))
+}
+
+/// [`time`] by the xtask itself: `sh -c command` with `input` on stdin.
+fn time_by_hand(command: &str, input: &Path, runs: usize) -> Result<(f64, f64)> {
     let mut times = Vec::with_capacity(runs);
     for run in 0..=runs {
         let stdin = std::fs::File::open(input).with_context(|| format!("{}", input.display()))?;
@@ -146,8 +253,10 @@ pub(crate) fn markdown(timings: &[Timing]) -> String {
     let _ = writeln!(
         out,
         "The same work through each tool at {WORKERS} workers, each run as a whole process \
-         (input lines on stdin), one untimed run then the median and min of the timed ones; \
-         the ratio is the tool's median over our pool's (above 1: slower than ours).\n"
+         (input lines on stdin), timed by {}: one untimed run, then the median and min of \
+         the timed ones; the ratio is the tool's median over our pool's (above 1: slower than \
+         ours). HyperQueue's time includes starting and stopping its local cluster.\n",
+        timer()
     );
     if timings.is_empty() {
         let _ = writeln!(out, "Not run.");
@@ -155,35 +264,41 @@ pub(crate) fn markdown(timings: &[Timing]) -> String {
     }
     let _ = writeln!(
         out,
-        "| Work | Tool | Median | Min | Per job | Against our pool |"
+        "| Work | Tool | Median | Min | Per job | Against our pool | Target | Result |"
     );
-    let _ = writeln!(out, "|---|---|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|---|--:|--:|--:|--:|---|---|");
     for timing in timings {
-        let ours = timings
-            .iter()
-            .find(|t| t.workload == timing.workload)
-            .and_then(|t| t.ms.as_ref().ok())
-            .map(|(_, median)| *median);
-        match &timing.ms {
-            Ok((min, median)) => {
-                let per_job = median * 1e3 / timing.jobs as f64;
-                let ratio = ours.map_or_else(|| "—".to_owned(), |o| format!("{:.2}×", median / o));
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {median:.1} ms | {min:.1} ms | {per_job:.1} µs | {ratio} |",
-                    timing.workload, timing.tool
-                );
-            }
-            Err(why) => {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {why} | | | |",
-                    timing.workload, timing.tool
-                );
-            }
-        }
+        let ratio = ratio(timings, timing);
+        let (target, result) = match (timing.target, ratio) {
+            (None, _) => ("—", "—"),
+            (Some((text, _)), None) => (text, "not run"),
+            (Some((text, least)), Some(r)) => (text, if r >= least { "PASS" } else { "MISS" }),
+        };
+        let ratio = ratio.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×"));
+        let (median, min, per_job) = match &timing.ms {
+            Ok((min, median)) => (
+                format!("{median:.1} ms"),
+                format!("{min:.1} ms"),
+                format!("{:.1} µs", median * 1e3 / timing.jobs as f64),
+            ),
+            Err(why) => (why.clone(), String::new(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {median} | {min} | {per_job} | {ratio} | {target} | {result} |",
+            timing.workload, timing.tool
+        );
     }
     out
+}
+
+/// `timing`'s median over our pool's on the same workload (ours is the first of each), if both
+/// were timed.
+fn ratio(timings: &[Timing], timing: &Timing) -> Option<f64> {
+    let ours = timings.iter().find(|t| t.workload == timing.workload)?;
+    let (_, ours) = ours.ms.as_ref().ok()?;
+    let (_, theirs) = timing.ms.as_ref().ok()?;
+    Some(theirs / ours)
 }
 
 /// The same as JSON.
@@ -218,24 +333,24 @@ mod tests {
             program: program.iter().map(|a| (*a).to_owned()).collect(),
             input,
             jobs: lines,
+            targeted: true,
         }
     }
 
     #[test]
     fn builds_each_tools_command() {
-        let dir = std::env::temp_dir();
-        let w = workload(&dir, 1, &["true"]);
-        let pool = Path::new("/t/pool_run");
-        let commands: Vec<String> = TOOLS.iter().map(|t| shell_command(*t, &w, pool)).collect();
+        let dir = tempfile_dir("commands");
+        let w = workload(&dir, 1, &["true", "a b"]);
         assert_eq!(
-            commands,
-            [
-                "/t/pool_run -j 2 true",
-                "xargs -P 2 -n 1 true",
-                "parallel --will-cite -j 2 true",
-                "rust-parallel -j 2 true",
-            ]
+            shell_command("/t/pool_run -j 2", &w),
+            "/t/pool_run -j 2 true 'a b'"
         );
+        let target = Path::new("/nonexistent-target");
+        let missing = program("/t/pool_run", "-j 2", target).unwrap_err();
+        assert_eq!(missing, "`/t/pool_run` is not installed: skipped");
+        let xargs = program("xargs", "-P 2 -n 1", target).unwrap();
+        assert!(xargs.ends_with("/xargs -P 2 -n 1"), "{xargs}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -243,8 +358,18 @@ mod tests {
         let dir = tempfile_dir("compare");
         let w = workload(&dir, 4, &["true"]);
         // `xargs` is there on any POSIX system; a pool_run that does not exist is skipped.
-        let timings = compare(&[w], &dir.join("no-pool-run"), 2);
-        assert_eq!(timings.len(), 4);
+        let tools = [
+            Tool {
+                name: "ours",
+                prefix: Err("`pool_run` is not installed: skipped".to_owned()),
+            },
+            Tool {
+                name: "xargs -P 2",
+                prefix: Ok("xargs -P 2 -n 1".to_owned()),
+            },
+        ];
+        let timings = compare(&[w], &tools, 2);
+        assert_eq!(timings.len(), 2);
         assert!(
             timings[0]
                 .ms
@@ -256,6 +381,7 @@ mod tests {
         assert!(min > 0.0 && min <= median);
         let md = markdown(&timings);
         assert!(md.contains("| test | xargs -P 2 |"), "{md}");
+        assert!(md.contains("| > 1× (ours faster) | not run |"), "{md}");
         let json = json(&timings);
         assert_eq!(json[1]["tool"], "xargs -P 2");
         assert!(json[0]["skipped"].as_str().unwrap().contains("skipped"));
@@ -263,11 +389,39 @@ mod tests {
     }
 
     #[test]
+    fn marks_each_target_met_or_missed() {
+        let timing = |tool: &'static str, median: f64| Timing {
+            workload: "w".into(),
+            tool,
+            jobs: 10,
+            target: target(tool),
+            ms: Ok((median, median)),
+        };
+        let timings = [
+            timing("process-pool (`pool_run` example)", 100.0),
+            timing("xargs -P 2", 120.0),
+            timing("GNU parallel -j 2", 90.0),
+            timing("HyperQueue, local cluster (2 cores)", 300.0),
+        ];
+        let md = markdown(&timings);
+        assert!(
+            md.contains("| 100.0 ms | 100.0 ms | 10000.0 µs | 1.00× | — | — |"),
+            "{md}"
+        );
+        assert!(md.contains("| 1.20× | > 1× (ours faster) | PASS |"), "{md}");
+        assert!(md.contains("| 0.90× | > 1× (ours faster) | MISS |"), "{md}");
+        assert!(md.contains("| 3.00× | ≥ 4× | MISS |"), "{md}");
+    }
+
+    #[test]
     fn a_failing_command_is_an_error_not_a_time() {
         let dir = tempfile_dir("compare-fail");
         let input = dir.join("in");
         std::fs::write(&input, "x\n").unwrap();
-        assert!(time("exit 3", &input, 1).is_err());
+        assert!(time("exit 3", &input, 2).is_err());
+        assert!(time_by_hand("exit 3", &input, 1).is_err());
+        let (min, median) = time_by_hand("cat", &input, 3).unwrap();
+        assert!(min > 0.0 && min <= median);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

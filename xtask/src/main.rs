@@ -3,8 +3,10 @@
 //! - `cargo xtask bench [--quick]`: run the criterion benches and write a report.
 //! - `cargo xtask guests`: build the WASI guest programs into `target/guests/`.
 //! - `cargo xtask test`: run the full check and test sequence.
+//! - `cargo xtask tools`: install the peers from crates.io into `target/tools/`.
 
 mod bench;
+mod chart;
 mod checks;
 mod cmd;
 mod compare;
@@ -12,6 +14,7 @@ mod criterion;
 mod date;
 mod guests;
 mod report;
+mod tools;
 mod wasi_peers;
 mod wordcount;
 
@@ -35,6 +38,9 @@ Tasks:
   test              build the guests, then cargo fmt --check, clippy -D warnings,
                     test, doc -Dwarnings and bench --no-run, stopping at the
                     first failure
+  tools             install the peers that come from crates.io (rust-parallel,
+                    the wasmtime CLI) into target/tools/ for the bench to compare
+                    with (about 10 minutes on 2 cores)
   help              print this message
 ";
 
@@ -63,6 +69,7 @@ fn run(args: Vec<String>) -> Result<()> {
         "bench" => bench::bench(rest),
         "guests" => guests::guests(rest),
         "test" => checks::test(rest),
+        "tools" => tools::install(rest, &target_dir()),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

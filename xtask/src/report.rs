@@ -242,6 +242,11 @@ impl Report {
         }
     }
 
+    /// The median per job in µs of `benchmark` from this run, if measured.
+    pub(crate) fn per_job_us(&self, benchmark: &str) -> Option<f64> {
+        self.per_job(benchmark, US_PER_JOB).ok()
+    }
+
     /// The rows checked against the project's targets.
     pub(crate) fn target_rows(&self) -> Vec<TargetRow> {
         let scheduler = |metric, benchmark| {
@@ -428,9 +433,7 @@ impl Report {
 
         out.push_str(&crate::wordcount::markdown(&self.measurements, self.cpus));
         out.push_str(&crate::compare::markdown(&self.external));
-        let ours = self
-            .per_job("wasi_instantiate/pool_hello_p1/2", US_PER_JOB)
-            .ok();
+        let ours = self.per_job_us("wasi_instantiate/pool_hello_p1/2");
         out.push_str(&crate::wasi_peers::markdown(&self.peers, ours));
 
         let _ = writeln!(out, "\n## All results\n");

@@ -1,5 +1,5 @@
 //! The WASI peers on the same jobs as our WASI pool: `xargs -P 2 wasmtime run` when a
-//! `wasmtime` CLI is on the PATH, and what a Python user writes in-process (PyPI `wasmtime`:
+//! `wasmtime` CLI is on the PATH or in `target/tools/bin`, and what a Python user writes in-process (PyPI `wasmtime`:
 //! compile once, instantiate per job), installed by this task into a virtual environment under
 //! `target/peers/` when `python3` is present. Each is skipped with a line saying why otherwise.
 
@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::compare;
+use crate::{compare, tools};
 
 /// The Python loop, run as `python py_wasi.py MODULE JOBS`; prints microseconds per job.
 const PY_WASI: &str = include_str!("peers/py_wasi.py");
@@ -39,15 +39,19 @@ fn wasmtime_cli(target: &Path, module: &Path, jobs: usize) -> Peer {
         module.display()
     );
     let us_per_job = (|| {
-        if !compare::installed("wasmtime") {
-            return Err("no `wasmtime` on the PATH: skipped".to_owned());
-        }
+        let Some(wasmtime) = tools::find("wasmtime", target) else {
+            return Err(
+                "no `wasmtime` on the PATH or in target/tools (`cargo xtask tools`): skipped"
+                    .to_owned(),
+            );
+        };
         let input = target.join("peers/lines");
         let lines: String = (0..jobs).map(|i| format!("{i}\n")).collect();
         std::fs::create_dir_all(target.join("peers")).map_err(|e| e.to_string())?;
         std::fs::write(&input, lines).map_err(|e| e.to_string())?;
         let module = crate::cmd::quote(&module.to_string_lossy());
-        let command = format!("xargs -P 2 -n 1 wasmtime run {module}");
+        let wasmtime = crate::cmd::quote(&wasmtime.to_string_lossy());
+        let command = format!("xargs -P 2 -n 1 {wasmtime} run {module}");
         let (_, median) = compare::time(&command, &input, 3).map_err(|e| format!("{e:#}"))?;
         Ok(median * 1e3 / jobs as f64)
     })();
@@ -62,24 +66,8 @@ fn python(target: &Path, module: &Path, jobs: usize) -> Peer {
     let how = "PyPI wasmtime in one Python process: compile once, a store and instance per job"
         .to_owned();
     let us_per_job = (|| {
-        if !compare::installed("python3") {
-            return Err("no `python3`: skipped".to_owned());
-        }
+        let python = tools::python_with(target, "wasmtime", "wasmtime")?;
         let dir = target.join("peers");
-        let venv = dir.join("venv");
-        let python = venv.join("bin/python");
-        let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
-        if !ok(Command::new(&python).args(["-c", "import wasmtime"])) {
-            eprintln!(
-                "==> python3 -m venv {0} && {0}/bin/pip install wasmtime",
-                venv.display()
-            );
-            let made = ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-                && ok(Command::new(venv.join("bin/pip")).args(["install", "-q", "wasmtime"]));
-            if !made {
-                return Err("could not install PyPI `wasmtime` into a venv: skipped".to_owned());
-            }
-        }
         let script = dir.join("py_wasi.py");
         std::fs::write(&script, PY_WASI).map_err(|e| e.to_string())?;
         let out = Command::new(&python)

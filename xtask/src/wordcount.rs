@@ -11,7 +11,7 @@ use crate::criterion::Measurement;
 pub(crate) const WORKERS: [usize; 4] = [1, 2, 4, 8];
 /// The reference pool's (mizchi/process_pool) published times, in ms, at [`WORKERS`], for 16
 /// documents of about 5,000 words.
-const REFERENCE_MS: [f64; 4] = [632.0, 315.0, 194.0, 160.0];
+pub(crate) const REFERENCE_MS: [f64; 4] = [632.0, 315.0, 194.0, 160.0];
 /// The scales, as named in the benchmark ids.
 pub(crate) const SCALES: [(&str, &str); 2] = [
     ("reference", "16 documents × 5,000 words"),
@@ -139,8 +139,9 @@ mod tests {
     use super::*;
     use crate::criterion::{self, fake::Tree};
 
-    fn tree() -> Tree {
-        let tree = Tree::new("wordcount");
+    /// A tree of word-count results, its own per test (tests run in parallel).
+    fn tree(name: &str) -> Tree {
+        let tree = Tree::new(name);
         for (function, times) in [
             ("native_reference", [26e6, 13e6, 13e6, 13e6]),
             ("wasi_reference", [18e6, 10e6, 8e6, 8e6]),
@@ -161,7 +162,7 @@ mod tests {
 
     #[test]
     fn tables_each_scale_with_speedups_and_the_reference() {
-        let tree = tree();
+        let tree = tree("wordcount-tables");
         let found = criterion::collect(tree.path(), None);
         let md = markdown(&found, Some(2));
         assert!(md.contains("### 16 documents × 5,000 words (reference)"));
@@ -183,7 +184,7 @@ mod tests {
 
     #[test]
     fn writes_json() {
-        let tree = tree();
+        let tree = tree("wordcount-json");
         let json = json(&criterion::collect(tree.path(), None));
         assert_eq!(json["reference"]["native"][1]["workers"], 2);
         assert_eq!(json["reference"]["native"][1]["median_ms"], 13.0);
