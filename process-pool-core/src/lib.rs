@@ -48,6 +48,7 @@ mod runner;
 mod spawner;
 mod state;
 mod stats;
+mod workers;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -63,9 +64,15 @@ pub use hooks::{JobRetry, JobStart};
 pub use job::{Job, job};
 pub use output::CappedBuffer;
 pub use pool::ProcessPool;
+pub use process_pool_protocol as protocol;
 pub use result::{JobId, JobResult, Outcome, STDERR_TAIL_BYTES};
 pub use retry::{Backoff, RetryOn, RetryPolicy};
 pub use routing::RoutingSpawner;
 pub use spawner::{Exit, ExitStatus, RunContext, Spawner};
 pub use stats::Stats;
 pub use tokio_util::sync::CancellationToken;
+pub use workers::{
+    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, StartedWorker, WorkerControl,
+    WorkerEvent, WorkerId, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerPoolStats,
+    WorkerSpawner,
+};

@@ -29,5 +29,7 @@
 mod capture;
 mod group;
 mod spawn;
+mod worker;
 
 pub use spawn::NativeSpawner;
+pub use worker::NativeWorker;

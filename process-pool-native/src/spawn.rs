@@ -146,7 +146,7 @@ impl Spawner for NativeSpawner {
     }
 }
 
-fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
+pub(crate) fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => ExitStatus::Code(code),
@@ -158,8 +158,17 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
 
 /// Says which of program and working directory was wrong: the OS reports "not found" for both.
 fn describe_spawn_error(job: &Job, error: io::Error) -> io::Error {
+    describe_start_error(job.get_program(), job.get_cwd(), error)
+}
+
+/// [`describe_spawn_error`] for any program and working directory.
+pub(crate) fn describe_start_error(
+    program: &std::ffi::OsStr,
+    cwd: Option<&std::path::Path>,
+    error: io::Error,
+) -> io::Error {
     let kind = error.kind();
-    let cwd_problem = job.get_cwd().filter(|dir| !dir.is_dir()).map(|dir| {
+    let cwd_problem = cwd.filter(|dir| !dir.is_dir()).map(|dir| {
         format!(
             "working directory `{}` does not exist or is not a directory",
             dir.display()
@@ -167,7 +176,7 @@ fn describe_spawn_error(job: &Job, error: io::Error) -> io::Error {
     });
     let what = match (kind, cwd_problem) {
         (_, Some(cwd)) => cwd,
-        (io::ErrorKind::NotFound, None) if is_bare_name(job.get_program()) => {
+        (io::ErrorKind::NotFound, None) if is_bare_name(program) => {
             "program not found in PATH".to_owned()
         }
         (io::ErrorKind::NotFound, None) => "no such file".to_owned(),

@@ -101,10 +101,18 @@ pub use process_pool_core::{
     JobStart, Outcome, PoolBuilder, ProcessPool, ResultStream, RetryOn, RetryPolicy,
     RoutingSpawner, RunContext, STDERR_TAIL_BYTES, Spawner, Stats, async_trait, job,
 };
+// Warm worker pools.
+/// The worker side in Rust: serve named methods to a [`WorkerPool`] (see `PROTOCOL.md`).
+pub use process_pool_core::protocol::Worker;
+pub use process_pool_core::{
+    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, StartedWorker, WorkerControl,
+    WorkerEvent, WorkerId, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerPoolStats,
+    WorkerSpawner, protocol,
+};
 
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
-pub use process_pool_native::NativeSpawner;
+pub use process_pool_native::{NativeSpawner, NativeWorker};
 
 #[cfg(feature = "wasi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]

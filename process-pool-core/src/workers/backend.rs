@@ -1,0 +1,64 @@
+//! [`WorkerSpawner`]: what a backend implements to start long-lived workers.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::ExitStatus;
+
+/// A worker's number in its pool, from 1, never reused.
+pub type WorkerId = u64;
+
+/// Starts workers: the mechanism behind a [`WorkerPool`](crate::WorkerPool).
+///
+/// The pool owns the policy (dispatch, queue, retries, recycling, health checks, scaling); a
+/// worker spawner only starts one worker and hands back its two byte streams and a handle to
+/// watch and stop it. The protocol itself is spoken by the pool.
+#[async_trait]
+pub trait WorkerSpawner: Send + Sync + 'static {
+    /// Starts the worker `id`. An `Err` names what could not be started (program, path).
+    async fn start(&self, id: WorkerId) -> io::Result<StartedWorker>;
+
+    /// What this spawner starts, for errors and logs (the program, the module).
+    fn describe(&self) -> String;
+}
+
+/// A worker that has been started: its streams, and a handle on it.
+pub struct StartedWorker {
+    /// Frames from the worker (its stdout).
+    pub reader: Box<dyn AsyncRead + Send + Unpin>,
+    /// Frames to the worker (its stdin).
+    pub writer: Box<dyn AsyncWrite + Send + Unpin>,
+    /// Completes, once, when the worker has ended, with how; everything it started is gone by
+    /// then.
+    pub exited: Pin<Box<dyn Future<Output = ExitStatus> + Send>>,
+    /// Stops it and tells about it.
+    pub control: Arc<dyn WorkerControl>,
+}
+
+impl fmt::Debug for StartedWorker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartedWorker")
+            .field("pid", &self.control.pid())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle on a running worker.
+pub trait WorkerControl: Send + Sync {
+    /// Its process id, where it has one.
+    fn pid(&self) -> Option<u32>;
+    /// Ends it at once, with everything it started (its process group). `exited` completes
+    /// soon after.
+    fn kill(&self);
+    /// The end of what it wrote to stderr, for a crash report.
+    fn stderr_tail(&self) -> String;
+    /// The memory it holds now, in bytes (native: resident set; WASI: linear memory), if
+    /// known.
+    fn memory(&self) -> Option<u64>;
+}

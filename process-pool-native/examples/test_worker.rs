@@ -1,0 +1,116 @@
+//! A worker for the tests and benchmarks of worker pools: well-behaved methods, and methods
+//! that misbehave on purpose.
+//!
+//! Environment:
+//! - `WORKER_CONCURRENCY`: calls at once (default 1);
+//! - `WORKER_EXIT_AT_START`: exit with code 2 before the hello;
+//! - `WORKER_EXIT_EVERY`: `flaky` exits (code 3) on every Nth call to it in this worker
+//!   (default 7).
+//!
+//! Methods: `echo`, `upper`, `pid`, `add` (JSON `[a, b]`), `sleep` (ms; cancellable; replies
+//! `ms:peak`, peak being the most calls it saw in flight at once), `stubborn` (ms; ignores cancels), `hang`
+//! (never answers, cancellable), `flaky` (echo that exits on every Nth call), `die` (aborts
+//! the process), `garbage` (writes non-frames to stdout), `freeze` (stops the whole process
+//! 50 ms after replying), `leak` (keeps N MiB more, touched).
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use process_pool_protocol::{Bytes, Worker};
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static FLAKY_CALLS: AtomicUsize = AtomicUsize::new(0);
+static LEAKED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+fn number(payload: &Bytes) -> Result<u64, String> {
+    std::str::from_utf8(payload)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("expected a number, got {payload:?}"))
+}
+
+fn env_number(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> std::io::Result<()> {
+    if std::env::var_os("WORKER_EXIT_AT_START").is_some() {
+        eprintln!("test_worker: told to exit at start");
+        std::process::exit(2);
+    }
+    let exit_every = env_number("WORKER_EXIT_EVERY", 7);
+    Worker::new()
+        .method("echo", |input: Bytes| async move { Ok::<_, String>(input) })
+        .method("upper", |input: Bytes| async move {
+            Ok::<_, String>(input.to_ascii_uppercase())
+        })
+        .method("pid", |_| async {
+            Ok::<_, String>(std::process::id().to_string())
+        })
+        .typed(
+            "add",
+            |(a, b): (i64, i64)| async move { Ok::<_, String>(a + b) },
+        )
+        .method("sleep", |input: Bytes| async move {
+            let ms = number(&input)?;
+            let now = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(now, Ordering::SeqCst);
+            // Decremented even when the call is cancelled (its future dropped).
+            struct Leave;
+            impl Drop for Leave {
+                fn drop(&mut self) {
+                    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            let _leave = Leave;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok::<_, String>(format!("{ms}:{}", PEAK.load(Ordering::SeqCst)))
+        })
+        .blocking("stubborn", |input: Bytes, _call: &_| {
+            std::thread::sleep(Duration::from_millis(number(&input)?));
+            Ok::<_, String>("finished anyway")
+        })
+        .method("hang", |_| std::future::pending::<Result<Bytes, String>>())
+        .method("flaky", move |input: Bytes| async move {
+            if (FLAKY_CALLS.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(exit_every) {
+                eprintln!("test_worker: exiting on purpose");
+                std::process::exit(3);
+            }
+            Ok::<_, String>(input)
+        })
+        .method("die", |_| async {
+            eprintln!("test_worker: aborting on purpose");
+            std::process::abort();
+            #[allow(unreachable_code)]
+            Ok::<Bytes, String>(Bytes::new())
+        })
+        .method("garbage", |_| async {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\xff\xff\xff\xffthis is not a frame");
+            let _ = out.flush();
+            Ok::<_, String>("sent")
+        })
+        .method("freeze", |_| async {
+            std::thread::spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                let me = rustix::process::getpid();
+                let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
+            });
+            Ok::<_, String>("freezing")
+        })
+        .method("leak", |input: Bytes| async move {
+            let mib = usize::try_from(number(&input)?).map_err(|e| e.to_string())?;
+            let block = vec![1u8; mib << 20];
+            let mut leaked = LEAKED.lock().unwrap_or_else(|e| e.into_inner());
+            leaked.push(block);
+            Ok::<_, String>(leaked.len().to_string())
+        })
+        .concurrency(u32::try_from(env_number("WORKER_CONCURRENCY", 1)).unwrap_or(1))
+        .run()
+}

@@ -1,0 +1,233 @@
+//! [`NativeWorker`]: long-lived worker processes for a [`WorkerPool`], each in its own process
+//! group, its stderr logged through `tracing`.
+
+use std::collections::VecDeque;
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use process_pool_core::{
+    StartedWorker, WorkerControl, WorkerId, WorkerPool, WorkerSpawner, async_trait,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::group::Group;
+use crate::spawn::{describe_start_error, exit_status};
+
+/// How much of a worker's stderr is kept for a crash report.
+const STDERR_TAIL: usize = 2048;
+/// How long a worker's stderr is still read after it exited.
+const STDERR_DRAIN: Duration = Duration::from_secs(1);
+
+/// Starts a worker program (any language that speaks the protocol) for a [`WorkerPool`].
+///
+/// Each worker runs in its own process group, which is killed whole when the worker must go.
+/// Its stdin and stdout carry the protocol; each line it writes to stderr is logged through
+/// `tracing` (target `process_pool::worker`) with the worker's id and pid, and the last 2 KiB
+/// are kept for [`CallError::WorkerCrashed`](process_pool_core::CallError::WorkerCrashed).
+/// The variable `PROCESS_POOL_WORKER_ID` holds the worker's id in its pool.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use process_pool_core::WorkerPool;
+/// use process_pool_native::NativeWorker;
+///
+/// let pool = WorkerPool::builder()
+///     .max_workers(2)
+///     .build(NativeWorker::new("python3").arg("worker.py"))?;
+/// let reply = pool.call("upper", "hello").await?;
+/// assert_eq!(reply, "HELLO");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct NativeWorker {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+}
+
+impl NativeWorker {
+    /// Workers that run `program` (looked up in `PATH` if it has no `/`).
+    pub fn new(program: impl AsRef<OsStr>) -> NativeWorker {
+        NativeWorker {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> NativeWorker {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> NativeWorker
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the workers.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> NativeWorker {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Starts the workers in `dir`.
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> NativeWorker {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+}
+
+#[async_trait]
+impl WorkerSpawner for NativeWorker {
+    async fn start(&self, id: WorkerId) -> io::Result<StartedWorker> {
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("PROCESS_POOL_WORKER_ID", id.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        let mut child = command.spawn().map_err(|error| {
+            let error = describe_start_error(&self.program, self.cwd.as_deref(), error);
+            io::Error::new(error.kind(), format!("`{}`: {error}", self.describe()))
+        })?;
+        let pid = child.id();
+        let group = Group::of(&child);
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(io::Error::other("the worker's pipes were not set up"));
+        };
+        let control = Arc::new(Control {
+            pid,
+            group,
+            ended: AtomicBool::new(false),
+            tail: Mutex::new(VecDeque::new()),
+        });
+        let logger = tokio::spawn(log_stderr(stderr, id, pid, Arc::clone(&control)));
+        let watcher = Arc::clone(&control);
+        let exited = Box::pin(async move {
+            let status = child.wait().await;
+            // Whatever it left in its group goes with it.
+            if let Some(group) = watcher.group {
+                group.kill();
+            }
+            watcher.ended.store(true, Ordering::SeqCst);
+            let _ = tokio::time::timeout(STDERR_DRAIN, logger).await;
+            match status {
+                Ok(status) => exit_status(status),
+                Err(error) => {
+                    tracing::warn!(worker = id, %error, "waiting for a worker failed");
+                    process_pool_core::ExitStatus::Code(-1)
+                }
+            }
+        });
+        Ok(StartedWorker {
+            reader: Box::new(stdout),
+            writer: Box::new(stdin),
+            exited,
+            control,
+        })
+    }
+
+    fn describe(&self) -> String {
+        let mut words = vec![self.program.to_string_lossy().into_owned()];
+        words.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        words.join(" ")
+    }
+}
+
+impl NativeWorker {
+    /// A pool of up to `max_workers` of these workers, with the other settings at their
+    /// defaults.
+    pub fn pool(self, max_workers: usize) -> Result<WorkerPool, process_pool_core::ConfigError> {
+        WorkerPool::builder().max_workers(max_workers).build(self)
+    }
+}
+
+/// A native worker's handle.
+#[derive(Debug)]
+struct Control {
+    pid: Option<u32>,
+    group: Option<Group>,
+    /// Set once it has been reaped: its group id may then belong to someone else.
+    ended: AtomicBool,
+    tail: Mutex<VecDeque<u8>>,
+}
+
+impl WorkerControl for Control {
+    fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    fn kill(&self) {
+        if !self.ended.load(Ordering::SeqCst)
+            && let Some(group) = self.group
+        {
+            group.kill();
+        }
+    }
+
+    fn stderr_tail(&self) -> String {
+        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        let (a, b) = tail.as_slices();
+        let mut bytes = a.to_vec();
+        bytes.extend_from_slice(b);
+        String::from_utf8_lossy(&bytes).trim().to_owned()
+    }
+
+    fn memory(&self) -> Option<u64> {
+        if self.ended.load(Ordering::SeqCst) {
+            return None;
+        }
+        resident_bytes(self.pid?)
+    }
+}
+
+/// The resident set of `pid`, from `/proc/<pid>/statm` (Linux).
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as u64)
+}
+
+/// Logs each stderr line of the worker and keeps the last [`STDERR_TAIL`] bytes.
+async fn log_stderr(
+    stderr: tokio::process::ChildStderr,
+    id: WorkerId,
+    pid: Option<u32>,
+    control: Arc<Control>,
+) {
+    let mut lines = BufReader::new(stderr).split(b'\n');
+    while let Ok(Some(line)) = lines.next_segment().await {
+        let text = String::from_utf8_lossy(&line);
+        tracing::info!(target: "process_pool::worker", worker = id, pid, "{text}");
+        let mut tail = control.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.extend(line.iter().chain(b"\n"));
+        let excess = tail.len().saturating_sub(STDERR_TAIL);
+        tail.drain(..excess);
+    }
+}
