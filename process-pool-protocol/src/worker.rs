@@ -206,18 +206,27 @@ impl Worker {
         hello
     }
 
-    /// Serves on stdin and stdout in a new tokio runtime, until the pool sends shutdown or
-    /// closes stdin. For a `main` without tokio.
+    /// Serves on stdin and stdout until the pool sends shutdown or closes stdin, in a new
+    /// single-threaded tokio runtime: async methods share one thread (they are meant to
+    /// wait, not to compute), blocking methods run on tokio's blocking threads. For a `main`
+    /// without tokio; a multi-threaded runtime of your own can call [`serve`](Self::serve).
     pub fn run(self) -> io::Result<()> {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
             .block_on(self.serve())
     }
 
     /// Serves on stdin and stdout until the pool sends shutdown or closes stdin.
+    ///
+    /// Where they are pipes (as a pool starts its workers) they are read and written without
+    /// blocking, on the runtime's own thread; otherwise through tokio's `stdin()` and
+    /// `stdout()`, which hand each read and write to a blocking thread.
     pub async fn serve(self) -> io::Result<()> {
+        #[cfg(unix)]
+        if let Ok((reader, writer)) = stdio_pipes() {
+            return self.serve_on(reader, writer).await;
+        }
         self.serve_on(tokio::io::stdin(), tokio::io::stdout()).await
     }
 
@@ -401,6 +410,21 @@ fn into_io(error: FrameError) -> io::Error {
         FrameError::Io(e) => e,
         other => io::Error::new(io::ErrorKind::InvalidData, other),
     }
+}
+
+/// This process's stdin and stdout as non-blocking pipe ends, if both are pipes.
+#[cfg(unix)]
+fn stdio_pipes() -> io::Result<(
+    tokio::net::unix::pipe::Receiver,
+    tokio::net::unix::pipe::Sender,
+)> {
+    use std::os::fd::AsFd;
+    let stdin = io::stdin().as_fd().try_clone_to_owned()?;
+    let stdout = io::stdout().as_fd().try_clone_to_owned()?;
+    Ok((
+        tokio::net::unix::pipe::Receiver::from_owned_fd(stdin)?,
+        tokio::net::unix::pipe::Sender::from_owned_fd(stdout)?,
+    ))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

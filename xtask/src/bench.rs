@@ -84,6 +84,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         measurements: criterion::collect(&results_dir, Some(fresh_since)),
         external: external_tools(quick),
         peers: wasi_peers(quick),
+        python_pool: crate::pool_peers::measure(&target_dir(), if quick { 2_000 } else { 10_000 }),
         results_dir,
     };
 

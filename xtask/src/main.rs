@@ -13,6 +13,7 @@ mod compare;
 mod criterion;
 mod date;
 mod guests;
+mod pool_peers;
 mod report;
 mod tools;
 mod wasi_peers;

@@ -24,6 +24,10 @@ const WASI_NATIVE_TARGET: f64 = 80.0;
 const WORDCOUNT_SCALING_TARGET: f64 = 1.8;
 /// Target for the WASI word count against the native one at the large scale.
 const WORDCOUNT_WASI_TARGET: f64 = 2.0;
+/// Target for a warm worker's echo round trip at 1 worker, in µs (inclusive).
+const WORKER_ROUNDTRIP_TARGET_US: f64 = 20.0;
+/// Target for warm workers' throughput at 2 workers against a process spawned per call.
+const WORKER_SPAWN_TARGET: f64 = 20.0;
 
 /// The WASI pool against the hand-written wasmtime loop: (metric, benchmark, floor).
 const WASI_FLOOR_ROWS: [(&str, &str, &str); 6] = [
@@ -100,6 +104,8 @@ pub(crate) struct Report {
     pub(crate) external: Vec<crate::compare::Timing>,
     /// The WASI peers on the same jobs.
     pub(crate) peers: Vec<crate::wasi_peers::Peer>,
+    /// Python's `ProcessPoolExecutor`, µs per task.
+    pub(crate) python_pool: Result<f64, String>,
 }
 
 /// The verdict of one target row.
@@ -364,6 +370,55 @@ impl Report {
             MS_PER_JOB,
             Some(("≤ 2×", Limit::AtMost(WORDCOUNT_WASI_TARGET))),
         ));
+        let mut roundtrip = self.ratio_row(
+            "Warm worker echo round trip, 1 worker, vs a hand-written loop on its pipes",
+            "workers/roundtrip_pool/1",
+            "workers/roundtrip_floor/1",
+            US_PER_JOB,
+            None,
+        );
+        roundtrip.target = "≤ 20 µs";
+        roundtrip.status = match roundtrip.value {
+            Ok(us) if us <= WORKER_ROUNDTRIP_TARGET_US => Status::Pass,
+            Ok(_) => Status::Miss,
+            Err(_) => Status::NotRun,
+        };
+        rows.push(roundtrip);
+        rows.push(self.ratio_row(
+            "procspawn's round trip vs ours, 1 worker (ours faster above 1)",
+            "workers/roundtrip_procspawn/1",
+            "workers/roundtrip_pool/1",
+            US_PER_JOB,
+            Some(("> 1×", Limit::AtLeast(1.0 + f64::EPSILON))),
+        ));
+        rows.push(self.ratio_row(
+            "A process spawned per call vs warm workers, 2 workers (throughput)",
+            "workers/spawn_per_call/2",
+            "workers/throughput_pool/2",
+            US_PER_JOB,
+            Some(("≥ 20×", Limit::AtLeast(WORKER_SPAWN_TARGET))),
+        ));
+        rows.push(self.ratio_row(
+            "procspawn's pool vs ours, 2 workers (throughput; ours faster above 1)",
+            "workers/throughput_procspawn/2",
+            "workers/throughput_pool/2",
+            US_PER_JOB,
+            Some(("> 1×", Limit::AtLeast(1.0 + f64::EPSILON))),
+        ));
+        rows.push(self.ratio_row(
+            "Warm workers, 2 workers vs 1 (throughput)",
+            "workers/throughput_pool/1",
+            "workers/throughput_pool/2",
+            US_PER_JOB,
+            None,
+        ));
+        rows.push(self.ratio_row(
+            "Warm workers, 8 calls in flight per worker vs 1, 2 workers (throughput)",
+            "workers/throughput_pool/2",
+            "workers/multiplexed_8_pool/2",
+            US_PER_JOB,
+            None,
+        ));
         rows.push(self.ratio_row(
             "Word count, reference scale, 2 workers: WASI vs native",
             "wordcount/wasi_reference/2",
@@ -435,6 +490,8 @@ impl Report {
         out.push_str(&crate::compare::markdown(&self.external));
         let ours = self.per_job_us("wasi_instantiate/pool_hello_p1/2");
         out.push_str(&crate::wasi_peers::markdown(&self.peers, ours));
+        let ours = self.per_job_us("workers/throughput_pool/2");
+        out.push_str(&crate::pool_peers::markdown(&self.python_pool, ours));
 
         let _ = writeln!(out, "\n## All results\n");
         if self.measurements.is_empty() {
@@ -526,6 +583,7 @@ impl Report {
             "wordcount": crate::wordcount::json(&self.measurements),
             "external_tools": crate::compare::json(&self.external),
             "wasi_peers": crate::wasi_peers::json(&self.peers),
+            "worker_pool_peers": crate::pool_peers::json(&self.python_pool),
             "benchmarks": benchmarks,
         })
     }
@@ -597,6 +655,7 @@ mod tests {
             measurements: criterion::collect(tree.path(), None),
             external: Vec::new(),
             peers: Vec::new(),
+            python_pool: Err("not run".to_owned()),
         }
     }
 
@@ -605,7 +664,7 @@ mod tests {
         let tree = Tree::full("targets");
         let rows = report(&tree).target_rows();
         let close = |ratio: Option<f64>, expected: f64| (ratio.unwrap() - expected).abs() < 1e-12;
-        assert_eq!(rows.len(), 20);
+        assert_eq!(rows.len(), 26);
         // 14.5 ms / 100,000 jobs = 145 ns: PASS; 62 ms / 100,000 = 620 ns: MISS.
         assert_eq!(rows[0].value, Ok(145.0));
         assert_eq!(rows[0].status, Status::Pass);
@@ -807,8 +866,47 @@ mod tests {
         let tree = Tree::new("empty");
         let md = report(&tree).to_markdown();
         let not_run = md.lines().filter(|l| l.ends_with("| not run |"));
-        assert_eq!(not_run.count(), 20);
+        // Every target row, and the Python pool's line.
+        assert_eq!(not_run.count(), 27);
         assert!(md.contains("No criterion results found."));
+    }
+
+    #[test]
+    fn checks_the_warm_worker_targets() {
+        let tree = Tree::new("workers");
+        for (function, workers, ms) in [
+            ("roundtrip_pool", "1", 30.0),
+            ("roundtrip_floor", "1", 24.0),
+            ("roundtrip_procspawn", "1", 120.0),
+            ("throughput_pool", "1", 30.0),
+            ("throughput_pool", "2", 20.0),
+            ("multiplexed_8_pool", "2", 5.0),
+            ("throughput_procspawn", "2", 15.0),
+        ] {
+            tree.add(
+                "new",
+                ("workers", function, workers),
+                ms * 1e6,
+                ms * 1e6,
+                2_000,
+            );
+        }
+        tree.add("new", ("workers", "spawn_per_call", "2"), 200e6, 200e6, 200);
+        let rows = report(&tree).target_rows();
+        let row = |metric: &str| rows.iter().find(|r| r.metric.starts_with(metric)).unwrap();
+        // 30 ms / 2,000 calls = 15 µs: within 20 µs.
+        let roundtrip = row("Warm worker echo round trip");
+        assert_eq!(
+            (roundtrip.value, roundtrip.status),
+            (Ok(15.0), Status::Pass)
+        );
+        assert_eq!(row("procspawn's round trip").status, Status::Pass);
+        // 1,000 µs per spawned call against 10 µs per warm call: 100×.
+        let spawn = row("A process spawned per call");
+        assert_eq!((spawn.ratio, spawn.status), (Some(100.0), Status::Pass));
+        // procspawn at 7.5 µs against our 10 µs: missed.
+        assert_eq!(row("procspawn's pool").status, Status::Miss);
+        assert_eq!(row("Warm workers, 8 calls").ratio, Some(4.0));
     }
 
     #[test]
@@ -819,7 +917,7 @@ mod tests {
         assert_eq!(json["cpus"], 2);
         assert_eq!(json["cpu_model"], "AMD EPYC");
         let targets = &json["targets"];
-        assert_eq!(targets.as_array().unwrap().len(), 20);
+        assert_eq!(targets.as_array().unwrap().len(), 26);
         assert_eq!(targets[0]["benchmark"], "scheduler/pool/1");
         assert_eq!(targets[0]["value"], 145.0);
         assert_eq!(targets[0]["status"], "pass");
