@@ -164,6 +164,28 @@ impl PoolBuilder {
         self
     }
 
+    /// Looks at every attempt's result (retried or final) and may ask to pause dispatch for a
+    /// while: a rate-limit hint. Running jobs go on; queued jobs and retries wait; the latest
+    /// pause decides when dispatch resumes (see [`ProcessPool::pause_for`]). Combine with a
+    /// [`RetryPolicy`] to run the limited job again after the pause.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use process_pool_core::ProcessPool;
+    ///
+    /// // A job exiting with EX_TEMPFAIL (75) says "too many requests": hold off for 30 s.
+    /// let builder = ProcessPool::builder().pause_when(|result| {
+    ///     (result.exit_code() == Some(75)).then_some(Duration::from_secs(30))
+    /// });
+    /// ```
+    pub fn pause_when(
+        mut self,
+        hint: impl Fn(&JobResult) -> Option<Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.pause_when = Some(Arc::new(hint));
+        self
+    }
+
     /// Builds the pool on the current tokio runtime, running jobs with `spawner`.
     ///
     /// Fails with a [`ConfigError`] for zero workers, a zero-capacity queue, a retry policy

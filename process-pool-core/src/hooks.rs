@@ -38,6 +38,7 @@ pub struct JobRetry<'a> {
 pub(crate) type StartHook = Arc<dyn for<'a> Fn(&JobStart<'a>) + Send + Sync>;
 pub(crate) type ResultHook = Arc<dyn Fn(&JobResult) + Send + Sync>;
 pub(crate) type RetryHook = Arc<dyn for<'a> Fn(&JobRetry<'a>) + Send + Sync>;
+pub(crate) type PauseHook = Arc<dyn Fn(&JobResult) -> Option<std::time::Duration> + Send + Sync>;
 
 /// The pool's event hooks, set through the pool's builder (`on_start`, `on_complete`,
 /// `on_error`, `on_retry`).
@@ -53,6 +54,7 @@ pub(crate) struct Hooks {
     pub(crate) on_complete: Option<ResultHook>,
     pub(crate) on_error: Option<ResultHook>,
     pub(crate) on_retry: Option<RetryHook>,
+    pub(crate) pause_when: Option<PauseHook>,
 }
 
 impl fmt::Debug for Hooks {
@@ -62,6 +64,7 @@ impl fmt::Debug for Hooks {
             .field("on_complete", &self.on_complete.is_some())
             .field("on_error", &self.on_error.is_some())
             .field("on_retry", &self.on_retry.is_some())
+            .field("pause_when", &self.pause_when.is_some())
             .finish()
     }
 }
@@ -89,6 +92,16 @@ impl Hooks {
         if let Some(hook) = &self.on_retry {
             contain("on_retry", || hook(event));
         }
+    }
+}
+
+impl Hooks {
+    /// How long `pause_when` asks to pause dispatch after this attempt, if at all.
+    pub(crate) fn pause_after(&self, result: &JobResult) -> Option<std::time::Duration> {
+        let hook = self.pause_when.as_ref()?;
+        let mut pause = None;
+        contain("pause_when", || pause = hook(result));
+        pause
     }
 }
 

@@ -38,6 +38,7 @@ mod error;
 mod handle;
 mod hooks;
 mod job;
+mod latency;
 mod output;
 mod pool;
 mod queue;
@@ -62,6 +63,7 @@ pub use error::{ConfigError, JobError};
 pub use handle::JobHandle;
 pub use hooks::{JobRetry, JobStart};
 pub use job::{Job, job};
+pub use latency::Percentiles;
 pub use output::CappedBuffer;
 pub use pool::ProcessPool;
 pub use process_pool_protocol as protocol;
@@ -72,7 +74,7 @@ pub use spawner::{Exit, ExitStatus, RunContext, Spawner};
 pub use stats::Stats;
 pub use tokio_util::sync::CancellationToken;
 pub use workers::{
-    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, StartedWorker, WorkerControl,
+    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, Retry, StartedWorker, WorkerControl,
     WorkerEvent, WorkerId, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerPoolStats,
     WorkerSpawner,
 };

@@ -158,15 +158,44 @@ impl ProcessPool {
         if n == 0 {
             return Err(ConfigError::ZeroWorkers);
         }
-        let starts: Vec<_> = {
-            let mut state = self.inner.lock();
-            state.max_workers = n;
-            std::iter::from_fn(|| state.pop_for_new_worker()).collect()
-        };
-        for (entry, slot, token) in starts {
-            self.inner.start_worker(entry, slot, token);
-        }
+        self.inner.lock().max_workers = n;
+        self.inner.start_queued();
         Ok(())
+    }
+
+    /// Pauses dispatch: jobs keep being accepted and queued, running jobs go on, but none
+    /// starts until [`resume`](Self::resume). While paused, `drain` and `run_all` wait.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use process_pool_core::{async_trait, Exit, ExitStatus, Job, ProcessPool, RunContext, Spawner};
+    /// # struct Noop;
+    /// # #[async_trait] impl Spawner for Noop {
+    /// #     async fn spawn(&self, _: &Job, _: &RunContext) -> std::io::Result<Exit> { Ok(Exit::new(ExitStatus::Code(0))) }
+    /// # }
+    /// let pool = ProcessPool::new(Noop, 2)?;
+    /// pool.pause();
+    /// let handle = pool.submit(Job::new("later")).await?;
+    /// assert_eq!(pool.stats().queued, 1);
+    /// pool.resume();
+    /// assert!(handle.await.success());
+    /// # Ok(()) }
+    /// ```
+    pub fn pause(&self) {
+        self.inner.set_paused(true);
+    }
+
+    /// Resumes dispatch after [`pause`](Self::pause): queued jobs start, up to the limit.
+    pub fn resume(&self) {
+        self.inner.set_paused(false);
+        self.inner.start_queued();
+    }
+
+    /// Pauses dispatch for `time`, then resumes it (after a rate-limit hint, say; see
+    /// [`PoolBuilder::pause_when`](crate::PoolBuilder::pause_when)), unless a `pause`,
+    /// `resume` or `pause_for` came meanwhile: the latest one decides.
+    pub fn pause_for(&self, time: std::time::Duration) {
+        self.inner.pause_for(time);
     }
 
     /// The current worker limit.
@@ -203,6 +232,40 @@ pub(crate) fn validate(job: &Job, index: Option<usize>) -> Result<(), JobError> 
 }
 
 impl Inner {
+    /// Starts workers for queued jobs, as many as the limit allows.
+    pub(crate) fn start_queued(self: &Arc<Self>) {
+        let starts: Vec<_> = {
+            let mut state = self.lock();
+            std::iter::from_fn(|| state.pop_for_new_worker()).collect()
+        };
+        for (entry, slot, token) in starts {
+            self.start_worker(entry, slot, token);
+        }
+    }
+
+    /// Pauses or resumes dispatch; returns the pause epoch this change made.
+    fn set_paused(&self, paused: bool) -> u64 {
+        let mut state = self.lock();
+        state.paused = paused;
+        state.pause_epoch += 1;
+        state.pause_epoch
+    }
+
+    /// [`ProcessPool::pause_for`].
+    pub(crate) fn pause_for(self: &Arc<Self>, time: std::time::Duration) {
+        let epoch = self.set_paused(true);
+        let inner = Arc::downgrade(self);
+        self.runtime.spawn(async move {
+            tokio::time::sleep(time).await;
+            if let Some(inner) = inner.upgrade()
+                && inner.lock().pause_epoch == epoch
+            {
+                inner.set_paused(false);
+                inner.start_queued();
+            }
+        });
+    }
+
     /// The current worker limit.
     pub(crate) fn max_workers(&self) -> usize {
         self.lock().max_workers

@@ -118,6 +118,9 @@ impl Inner {
         let token = slot_ctx.token();
         let duration = started.elapsed();
         report.ran = Some(duration);
+        if attempt == 1 {
+            report.waited = Some(started.saturating_duration_since(entry.submitted));
+        }
 
         let cancelled = token.is_cancelled();
         let (outcome, exit) = match ran {
@@ -158,6 +161,10 @@ impl Inner {
             result.stderr_truncated = exit.stderr_truncated;
         }
 
+        if let Some(pause) = self.hooks.pause_after(&result) {
+            tracing::debug!(id = %entry.ticket.id, ?pause, "pausing dispatch, as asked");
+            self.pause_for(pause);
+        }
         if retry {
             self.hooks.retry(&JobRetry {
                 failed: &result,

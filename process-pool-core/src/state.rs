@@ -97,6 +97,10 @@ pub(crate) struct State {
     pub(crate) closed: bool,
     /// A shutdown ran out of grace: nothing starts any more.
     stopped: bool,
+    /// Dispatch is paused: queued jobs wait, running ones go on.
+    pub(crate) paused: bool,
+    /// Counts pauses and resumes, so that a timed pause ends only if nothing came after it.
+    pub(crate) pause_epoch: u64,
     pub(crate) tally: Tally,
 }
 
@@ -111,13 +115,19 @@ impl State {
             max_workers,
             closed: false,
             stopped: false,
+            paused: false,
+            pause_epoch: 0,
             tally: Tally::default(),
         }
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        self.tally
-            .snapshot(self.running, self.queue.len(), self.max_workers)
+        self.tally.snapshot(
+            self.running,
+            self.queue.len(),
+            self.max_workers,
+            self.paused,
+        )
     }
 
     pub(crate) fn queue_len(&self) -> usize {
@@ -129,7 +139,7 @@ impl State {
         if self.stopped {
             self.tally.ended(&Outcome::Cancelled);
             Placement::Refused(entry)
-        } else if self.running < self.max_workers {
+        } else if !self.paused && self.running < self.max_workers {
             let (slot, token) = self.occupy(entry.ticket.id);
             Placement::Run(entry.leave_queue(), slot, token)
         } else {
@@ -144,6 +154,7 @@ impl State {
     pub(crate) fn next(&mut self, slot: usize, report: &Report) -> Next {
         self.tally.record(report);
         if !self.stopped
+            && !self.paused
             && self.running <= self.max_workers
             && let Some(entry) = self.queue.pop()
         {
@@ -156,7 +167,7 @@ impl State {
 
     /// The next queued job for a new worker, if the limit allows one.
     pub(crate) fn pop_for_new_worker(&mut self) -> Option<(Box<Entry>, usize, CancellationToken)> {
-        if self.stopped || self.running >= self.max_workers {
+        if self.stopped || self.paused || self.running >= self.max_workers {
             return None;
         }
         let entry = self.queue.pop()?;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::latency::{Latency, Percentiles};
 use crate::result::Outcome;
 
 /// A snapshot of a pool's counters.
@@ -33,6 +34,12 @@ pub struct Stats {
     pub total_run_time: Duration,
     /// The current worker limit.
     pub max_workers: usize,
+    /// How long jobs waited in the queue before their first attempt started.
+    pub wait: Percentiles,
+    /// How long attempts ran.
+    pub run: Percentiles,
+    /// Whether dispatch is paused ([`ProcessPool::pause`](crate::ProcessPool::pause)).
+    pub paused: bool,
 }
 
 impl Stats {
@@ -60,6 +67,7 @@ pub(crate) struct Tally {
     retried: u64,
     attempts: u64,
     run_time: Duration,
+    latency: Latency,
 }
 
 /// What a worker reports about the job it just ran.
@@ -67,6 +75,8 @@ pub(crate) struct Tally {
 pub(crate) struct Report {
     /// How long the attempt ran, if one started.
     pub(crate) ran: Option<Duration>,
+    /// How long the job waited before this attempt, if it is the first.
+    pub(crate) waited: Option<Duration>,
     /// A retry was scheduled.
     pub(crate) retried: bool,
     /// How the job ended, if it did.
@@ -78,6 +88,10 @@ impl Tally {
         if let Some(took) = report.ran {
             self.attempts += 1;
             self.run_time += took;
+            self.latency.ran(took);
+        }
+        if let Some(waited) = report.waited {
+            self.latency.waited(waited);
         }
         self.retried += u64::from(report.retried);
         if let Some(outcome) = &report.ended {
@@ -96,7 +110,13 @@ impl Tally {
         *counter += 1;
     }
 
-    pub(crate) fn snapshot(&self, running: usize, queued: usize, max_workers: usize) -> Stats {
+    pub(crate) fn snapshot(
+        &self,
+        running: usize,
+        queued: usize,
+        max_workers: usize,
+        paused: bool,
+    ) -> Stats {
         Stats {
             submitted: self.submitted,
             running,
@@ -109,6 +129,9 @@ impl Tally {
             attempts: self.attempts,
             total_run_time: self.run_time,
             max_workers,
+            wait: self.latency.wait(),
+            run: self.latency.run(),
+            paused,
         }
     }
 }

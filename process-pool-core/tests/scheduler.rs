@@ -1541,3 +1541,86 @@ async fn an_attempt_knows_when_its_job_was_submitted_even_when_retried() {
     assert_eq!(seen[1], seen[2], "a retry keeps its job's submission time");
     assert!(seen[3] >= between, "a later batch is submitted later");
 }
+
+// ----- pause, resume, and the time statistics -------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_pool_queues_jobs_until_resumed_and_lets_running_ones_finish() {
+    let probe = Probe::new();
+    let pool = pool(&probe, 2);
+    let blocker = block_the_worker(&pool, &probe).await;
+    pool.pause();
+    let mut handles = Vec::new();
+    for name in ["a", "b", "c"] {
+        handles.push(pool.submit(script(name, &[])).await.unwrap());
+    }
+    // A worker is free, yet nothing starts.
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.queued, stats.paused), (1, 3, true));
+    // The running job is not disturbed.
+    probe.open("blocker");
+    assert!(within(blocker).await.success());
+    assert_eq!(pool.stats().queued, 3);
+    pool.resume();
+    for handle in handles {
+        assert!(within(handle).await.success());
+    }
+    // Two workers: a, b and c start in some order, all after the blocker.
+    let order = probe.start_order();
+    assert_eq!(order[0], "blocker");
+    let mut rest = order[1..].to_vec();
+    rest.sort();
+    assert_eq!(rest, ["a", "b", "c"]);
+    let stats = pool.stats();
+    assert!(!stats.paused);
+    assert_eq!((stats.wait.count, stats.run.count), (4, 4));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_for_resumes_after_its_time_unless_overtaken() {
+    let probe = Probe::new();
+    let pool = pool(&probe, 1);
+    pool.pause_for(Duration::from_secs(3));
+    let started = tokio::time::Instant::now();
+    let handle = pool.submit(script("later", &[])).await.unwrap();
+    assert!(within(handle).await.success());
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    // Counted once each (the times themselves are wall-clock, not the test's paused clock).
+    let stats = pool.stats();
+    assert_eq!((stats.wait.count, stats.run.count), (1, 1));
+
+    // A pause after a timed one: the timer does not end it.
+    pool.pause_for(Duration::from_secs(1));
+    pool.pause();
+    let held = pool.submit(script("held", &[])).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        pool.stats().queued,
+        1,
+        "still paused after the timed pause ran out"
+    );
+    pool.resume();
+    assert!(within(held).await.success());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_hint_pauses_dispatch_before_the_retry() {
+    let probe = Probe::new();
+    let pool = builder(2)
+        .retry(RetryPolicy::attempts(3))
+        .pause_when(|result| (result.exit_code() == Some(1)).then_some(Duration::from_secs(3)))
+        .build(probe.spawner())
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let results = within(pool.run_all([
+        script("limited", &["fail-first:1", "out:done"]),
+        script("other", &["out:fine"]),
+    ]))
+    .await
+    .unwrap();
+    assert!(results[0].success() && results[1].success());
+    assert_eq!(results[0].attempts, 2);
+    // The retry waited out the pause the failed attempt asked for.
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert!(!pool.stats().paused);
+}

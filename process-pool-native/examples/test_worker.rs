@@ -11,7 +11,8 @@
 //! `ms:peak`, peak being the most calls it saw in flight at once), `stubborn` (ms; ignores cancels), `hang`
 //! (never answers, cancellable), `flaky` (echo that exits on every Nth call), `die` (aborts
 //! the process), `garbage` (writes non-frames to stdout), `freeze` (stops the whole process
-//! 50 ms after replying), `leak` (keeps N MiB more, touched).
+//! 50 ms after replying), `leak` (keeps N MiB more, touched), `limited` (fails with "rate
+//! limited" for the first N calls to it in this worker, then succeeds).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -24,6 +25,7 @@ static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static FLAKY_CALLS: AtomicUsize = AtomicUsize::new(0);
 static LEAKED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+static LIMITED_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 fn number(payload: &Bytes) -> Result<u64, String> {
     std::str::from_utf8(payload)
@@ -103,6 +105,13 @@ fn main() -> std::io::Result<()> {
                 let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
             });
             Ok::<_, String>("freezing")
+        })
+        .method("limited", |input: Bytes| async move {
+            let free_after = usize::try_from(number(&input)?).map_err(|e| e.to_string())?;
+            if LIMITED_CALLS.fetch_add(1, Ordering::SeqCst) < free_after {
+                return Err("rate limited: try again later".to_owned());
+            }
+            Ok::<_, String>("through".to_owned())
         })
         .method("leak", |input: Bytes| async move {
             let mib = usize::try_from(number(&input)?).map_err(|e| e.to_string())?;

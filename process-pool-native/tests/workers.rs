@@ -559,3 +559,66 @@ async fn dropping_the_pool_kills_its_workers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_pool_holds_calls_and_times_are_counted() {
+    let pool = WorkerPool::builder()
+        .min_workers(1)
+        .max_workers(1)
+        .build(test_worker())
+        .unwrap();
+    hang_guard(pool.ready()).await.unwrap();
+    pool.pause();
+    let handles: Vec<_> = (0..3)
+        .map(|i| pool.submit(Call::new("echo", i.to_string())))
+        .collect();
+    let stats = pool.stats();
+    assert_eq!((stats.queued, stats.in_flight, stats.paused), (3, 0, true));
+    pool.resume();
+    for (i, handle) in handles.into_iter().enumerate() {
+        assert_eq!(hang_guard(handle).await.unwrap(), i.to_string());
+    }
+    let stats = pool.stats();
+    assert!(!stats.paused);
+    assert_eq!((stats.wait.count, stats.run.count), (3, 3));
+    assert!(stats.run.p50 > Duration::ZERO && stats.run.p99 >= stats.run.p50);
+
+    // A timed pause ends by itself.
+    pool.pause_for(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    assert_eq!(hang_guard(pool.call("echo", "x")).await.unwrap(), "x");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert!(pool.stats().wait.max >= Duration::from_millis(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classified_error_is_retried_after_a_pause() {
+    let pool = WorkerPool::builder()
+        .max_workers(1)
+        .retries(3)
+        .retry_when(|error| match error {
+            CallError::Failed { message, .. } if message.contains("rate limited") => {
+                process_pool_core::Retry::AfterPause(Duration::from_millis(100))
+            }
+            _ => process_pool_core::Retry::No,
+        })
+        .build(test_worker())
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        hang_guard(pool.call("limited", "2")).await.unwrap(),
+        "through"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "two pauses of 100 ms"
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.calls_retried, stats.crashed), (2, 0));
+    // Other errors are not retried.
+    assert!(matches!(
+        pool.call("nope", "").await,
+        Err(CallError::UnknownMethod { .. })
+    ));
+    assert_eq!(pool.stats().calls_retried, 2);
+}

@@ -4,9 +4,12 @@
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use process_pool_core::Job;
-use wasmtime::StoreLimits;
+use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -51,7 +54,75 @@ pub(crate) struct Grants {
 /// also serves WASIp2 components) and its limits.
 pub(crate) struct Guest {
     pub(crate) wasi: WasiP1Ctx,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limiter,
+}
+
+/// The store's limits, and (for a worker) a running count of its linear memory, readable
+/// while the guest runs.
+pub(crate) struct Limiter {
+    limits: StoreLimits,
+    memory: Option<Arc<AtomicU64>>,
+    /// The last growth counted, taken back if it fails.
+    last: u64,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: StoreLimits, memory: Option<Arc<AtomicU64>>) -> Limiter {
+        Limiter {
+            limits,
+            memory,
+            last: 0,
+        }
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed && let Some(memory) = &self.memory {
+            // Also called when a memory is created (from 0): the sum covers every memory.
+            self.last = (desired - current) as u64;
+            memory.fetch_add(self.last, Relaxed);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        if let Some(memory) = &self.memory {
+            memory.fetch_sub(std::mem::take(&mut self.last), Relaxed);
+        }
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 impl WasiView for Guest {
@@ -83,28 +154,71 @@ pub(crate) fn context(
     stderr: &CappedPipe,
     grants: &Grants,
 ) -> io::Result<WasiP1Ctx> {
+    let args = job
+        .get_args()
+        .iter()
+        .map(|arg| text(arg, "the argument"))
+        .collect::<io::Result<Vec<_>>>()?;
+    // Only the job's own variables: a guest never sees the host's environment.
+    let mut envs = Vec::new();
+    for (key, value) in job.effective_envs() {
+        if let Some(value) = value {
+            envs.push((text(key, "the variable")?, text(value, "the value")?));
+        }
+    }
+    let mut builder = base(module, &args, &envs, job.get_cwd(), grants)?;
+    builder.stdout(stdout.clone()).stderr(stderr.clone());
+    if let Some(bytes) = job.get_stdin() {
+        builder.stdin(MemoryInputPipe::new(bytes.clone()));
+    }
+    Ok(builder.build_p1())
+}
+
+/// The WASI context of a warm worker: as a job's, with its stdin, stdout and stderr streamed
+/// to and from the host while it runs. Must be called inside the tokio runtime.
+pub(crate) fn worker_context<R, W, E>(
+    module: &Path,
+    args: &[String],
+    envs: &[(String, String)],
+    grants: &Grants,
+    stdio: (R, W, E),
+) -> io::Result<WasiP1Ctx>
+where
+    R: tokio::io::AsyncRead + Send + Sync + 'static,
+    W: tokio::io::AsyncWrite + Send + Sync + 'static,
+    E: tokio::io::AsyncWrite + Send + Sync + 'static,
+{
+    /// How much a guest's write may hold before it waits for the host to read.
+    const WRITE_BUDGET: usize = 64 << 10;
+    let (stdin, stdout, stderr) = stdio;
+    let mut builder = base(module, args, envs, None, grants)?;
+    builder
+        .stdin(AsyncStdinStream::new(stdin))
+        .stdout(AsyncStdoutStream::new(WRITE_BUDGET, stdout))
+        .stderr(AsyncStdoutStream::new(WRITE_BUDGET, stderr));
+    Ok(builder.build_p1())
+}
+
+/// What every guest's context holds: argv (the module's file name, then `args`), `envs` and
+/// nothing else of the environment, the spawner's directories and `cwd` as `.`.
+fn base(
+    module: &Path,
+    args: &[String],
+    envs: &[(String, String)],
+    cwd: Option<&Path>,
+    grants: &Grants,
+) -> io::Result<WasiCtxBuilder> {
     let mut argv = vec![module.file_name().map_or_else(
         || module.to_string_lossy().into_owned(),
         |n| n.to_string_lossy().into_owned(),
     )];
-    for arg in job.get_args() {
-        argv.push(text(arg, "the argument")?);
-    }
+    argv.extend(args.iter().cloned());
     let mut builder = WasiCtxBuilder::new();
-    builder
-        .args(&argv)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone());
-    // Only the job's own variables: a guest never sees the host's environment.
-    for (key, value) in job.effective_envs() {
-        if let Some(value) = value {
-            builder.env(text(key, "the variable")?, text(value, "the value")?);
-        }
+    builder.args(&argv);
+    for (key, value) in envs {
+        builder.env(key, value);
     }
-    if let Some(bytes) = job.get_stdin() {
-        builder.stdin(MemoryInputPipe::new(bytes.clone()));
-    }
-    let cwd = job.get_cwd().map(|dir| Preopen {
+    let cwd = cwd.map(|dir| Preopen {
         host: dir.to_owned(),
         guest: ".".into(),
         access: grants.cwd_access,
@@ -125,5 +239,5 @@ pub(crate) fn context(
                 )
             })?;
     }
-    Ok(builder.build_p1())
+    Ok(builder)
 }

@@ -18,6 +18,8 @@ mod guest;
 mod linker;
 mod pipe;
 mod spawn;
+mod worker;
 
 pub use guest::DirAccess;
 pub use spawn::{WasiSpawner, WasiSpawnerBuilder};
+pub use worker::WasiWorker;

@@ -13,7 +13,7 @@ use wasmtime_wasi::I32Exit;
 
 use crate::cache::{Accept, Kind, ModuleCache, Prepared};
 use crate::engine::{self, PER_COMPONENT, Sizing};
-use crate::guest::{self, DirAccess, Grants, Guest, Preopen};
+use crate::guest::{self, DirAccess, Grants, Guest, Limiter, Preopen};
 use crate::linker::Linkers;
 use crate::pipe::CappedPipe;
 
@@ -51,15 +51,15 @@ use crate::pipe::CappedPipe;
 /// ```
 #[derive(Clone)]
 pub struct WasiSpawner {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    engine: Engine,
-    linkers: Arc<Linkers>,
-    cache: ModuleCache,
-    accept: Accept,
-    grants: Grants,
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) linkers: Arc<Linkers>,
+    pub(crate) cache: ModuleCache,
+    pub(crate) accept: Accept,
+    pub(crate) grants: Grants,
     limits: Limits,
 }
 
@@ -315,11 +315,13 @@ impl WasiSpawner {
         std::fs::write(cwasm, compiled).map_err(|e| named("cannot be written", cwasm, &e))
     }
 
-    /// A fresh store for one job, with its limits, fuel and epoch deadline.
-    fn store(
+    /// A fresh store for one job or worker, with its limits, fuel and epoch deadline, and
+    /// `memory` counting its linear memory if given.
+    pub(crate) fn store(
         &self,
         wasi: wasmtime_wasi::p1::WasiP1Ctx,
         component: bool,
+        memory: Option<Arc<std::sync::atomic::AtomicU64>>,
     ) -> io::Result<Store<Guest>> {
         let limits = &self.shared.limits;
         let parts = if component { PER_COMPONENT as usize } else { 1 };
@@ -335,7 +337,7 @@ impl WasiSpawner {
             &self.shared.engine,
             Guest {
                 wasi,
-                limits: store_limits,
+                limits: Limiter::new(store_limits, memory),
             },
         );
         store.limiter(|guest| &mut guest.limits);
@@ -350,7 +352,7 @@ impl WasiSpawner {
 }
 
 /// How a guest's run ended, before the pool says why it was stopped.
-fn status(ran: Option<wasmtime::Result<i32>>) -> ExitStatus {
+pub(crate) fn status(ran: Option<wasmtime::Result<i32>>) -> ExitStatus {
     match ran {
         // Stopped by the pool: dropping the call stopped the guest, and the pool reports why
         // (timed out or cancelled).
@@ -382,7 +384,7 @@ impl Spawner for WasiSpawner {
         let stderr = CappedPipe::new(ctx.output_limit());
         let wasi = guest::context(job, path, &stdout, &stderr, &shared.grants)?;
         let component = matches!(*prepared, Prepared::Component(_));
-        let mut store = self.store(wasi, component)?;
+        let mut store = self.store(wasi, component, None)?;
         let cannot_start = |e: wasmtime::Error| {
             io::Error::new(
                 io::ErrorKind::InvalidData,

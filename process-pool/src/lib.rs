@@ -98,14 +98,14 @@
 pub use process_pool_core::{
     Backoff, Bytes, CancellationToken, CappedBuffer, ConfigError, DEFAULT_KILL_GRACE,
     DEFAULT_OUTPUT_LIMIT, Exit, ExitStatus, Job, JobError, JobHandle, JobId, JobResult, JobRetry,
-    JobStart, Outcome, PoolBuilder, ProcessPool, ResultStream, RetryOn, RetryPolicy,
+    JobStart, Outcome, Percentiles, PoolBuilder, ProcessPool, ResultStream, RetryOn, RetryPolicy,
     RoutingSpawner, RunContext, STDERR_TAIL_BYTES, Spawner, Stats, async_trait, job,
 };
 // Warm worker pools.
 /// The worker side in Rust: serve named methods to a [`WorkerPool`] (see `PROTOCOL.md`).
 pub use process_pool_core::protocol::Worker;
 pub use process_pool_core::{
-    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, StartedWorker, WorkerControl,
+    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, Retry, StartedWorker, WorkerControl,
     WorkerEvent, WorkerId, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerPoolStats,
     WorkerSpawner, protocol,
 };
@@ -116,7 +116,7 @@ pub use process_pool_native::{NativeSpawner, NativeWorker};
 
 #[cfg(feature = "wasi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
-pub use process_pool_wasi::{DirAccess, WasiSpawner, WasiSpawnerBuilder};
+pub use process_pool_wasi::{DirAccess, WasiSpawner, WasiSpawnerBuilder, WasiWorker};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::backend::{WorkerId, WorkerSpawner};
+use super::error::CallError;
 use super::pool::WorkerPool;
 use crate::{ConfigError, ExitStatus};
 
@@ -25,6 +26,20 @@ pub struct WorkerEvent {
 }
 
 pub(crate) type WorkerHook = Arc<dyn Fn(&WorkerEvent) + Send + Sync>;
+pub(crate) type RetryClassifier = Arc<dyn Fn(&CallError) -> Retry + Send + Sync>;
+
+/// What to do with a call the worker answered with an error, as a
+/// [`retry_when`](WorkerPoolBuilder::retry_when) classifier decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retry {
+    /// Answer the caller with the error.
+    No,
+    /// Run the call again, on any worker (while it has retries left).
+    Again,
+    /// Pause dispatch for this long (a rate limit), then run the call again.
+    AfterPause(Duration),
+}
 
 /// The hooks, each called outside the pool's lock.
 #[derive(Clone, Default)]
@@ -32,6 +47,7 @@ pub(crate) struct Hooks {
     pub(crate) start: Option<WorkerHook>,
     pub(crate) stop: Option<WorkerHook>,
     pub(crate) crash: Option<WorkerHook>,
+    pub(crate) retry_when: Option<RetryClassifier>,
 }
 
 /// The settings of a pool.
@@ -207,6 +223,30 @@ impl WorkerPoolBuilder {
     /// warm-up fails counts as a failed start.
     pub fn warm_up(mut self, method: impl Into<String>, payload: impl Into<Bytes>) -> Self {
         self.config.warm_up = Some((method.into(), payload.into()));
+        self
+    }
+
+    /// Classifies the errors workers answer with (never crashes, which `retries` covers): a
+    /// call may run again, at once or after pausing dispatch for a while (a rate-limit hint),
+    /// within its `retries`. Runs under the pool's lock: keep it quick, and do not call the
+    /// pool from it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use process_pool_core::{CallError, Retry, WorkerPool};
+    ///
+    /// let builder = WorkerPool::builder().retry_when(|error| match error {
+    ///     CallError::Failed { code, .. } if code == "rate_limited" => {
+    ///         Retry::AfterPause(Duration::from_secs(30))
+    ///     }
+    ///     _ => Retry::No,
+    /// });
+    /// ```
+    pub fn retry_when(
+        mut self,
+        classify: impl Fn(&CallError) -> Retry + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.retry_when = Some(Arc::new(classify));
         self
     }
 

@@ -11,7 +11,7 @@ mod stats;
 mod upkeep;
 
 pub use backend::{StartedWorker, WorkerControl, WorkerId, WorkerSpawner};
-pub use builder::{DEFAULT_CANCEL_GRACE, WorkerEvent, WorkerPoolBuilder};
+pub use builder::{DEFAULT_CANCEL_GRACE, Retry, WorkerEvent, WorkerPoolBuilder};
 pub use call::{Call, CallHandle, CallId};
 pub use error::CallError;
 pub use pool::WorkerPool;

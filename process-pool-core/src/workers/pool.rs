@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::backend::{WorkerControl, WorkerId, WorkerSpawner};
-use super::builder::{Config, Hooks, WorkerPoolBuilder};
+use super::builder::{Config, Hooks, Retry, WorkerPoolBuilder};
 use super::call::{Call, CallHandle, CallId};
 use super::error::CallError;
 use super::stats::{WorkerInfo, WorkerPoolStats};
@@ -92,6 +92,9 @@ pub(crate) struct Pending {
     pub(crate) call: Call,
     key: QueueKey,
     pub(crate) attempts: u32,
+    submitted: Instant,
+    /// When its current attempt was sent to a worker.
+    sent: Option<Instant>,
     /// `None` once the caller has been answered (a cancel or a timeout) while the worker
     /// still owes its reply.
     reply: Option<oneshot::Sender<Result<Bytes, CallError>>>,
@@ -227,6 +230,11 @@ pub(crate) struct State {
     /// Set when a series of start attempts failed: `min_workers` is not kept up (no crash
     /// loop) until a call or [`WorkerPool::ready`] asks for a worker again.
     start_blocked: bool,
+    /// Dispatch is paused: calls wait in the queue, calls in flight go on.
+    paused: bool,
+    /// Counts pauses and resumes, so that a timed pause ends only if nothing came after it.
+    pause_epoch: u64,
+    latency: crate::latency::Latency,
 }
 
 /// What [`WorkerPoolStats`] counts.
@@ -266,6 +274,9 @@ impl WorkerPool {
                 max_workers: config.max_workers,
                 last_start_failure: None,
                 start_blocked: false,
+                paused: false,
+                pause_epoch: 0,
+                latency: crate::latency::Latency::default(),
             }),
             config,
             stopping: CancellationToken::new(),
@@ -308,6 +319,8 @@ impl WorkerPool {
                 call,
                 key,
                 attempts: 0,
+                submitted: Instant::now(),
+                sent: None,
                 reply: Some(reply),
             };
             state.queue.push(key, pending);
@@ -421,6 +434,9 @@ impl WorkerPool {
             calls_retried: c.calls_retried,
             queued: state.queue.len(),
             in_flight: state.workers.values().map(|s| s.in_flight.len()).sum(),
+            wait: state.latency.wait(),
+            run: state.latency.run(),
+            paused: state.paused,
             per_worker: state
                 .workers
                 .iter()
@@ -478,6 +494,37 @@ impl WorkerPool {
         self.shared.tasks.wait().await;
     }
 
+    /// Pauses dispatch: calls are still accepted and queued, calls in flight go on, but none
+    /// is sent until [`resume`](Self::resume).
+    pub fn pause(&self) {
+        self.set_paused(true);
+    }
+
+    /// Resumes dispatch after [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.set_paused(false);
+    }
+
+    /// Pauses dispatch for `time`, then resumes it (after a rate-limit hint, say), unless a
+    /// `pause`, `resume` or `pause_for` came meanwhile: the latest one decides.
+    pub fn pause_for(&self, time: Duration) {
+        let mut state = self.shared.lock();
+        let state = &mut *state;
+        pause_for(
+            &self.shared,
+            &mut state.paused,
+            &mut state.pause_epoch,
+            time,
+        );
+    }
+
+    fn set_paused(&self, paused: bool) {
+        let mut state = self.shared.lock();
+        state.paused = paused;
+        state.pause_epoch += 1;
+        self.shared.dispatch(&mut state);
+    }
+
     /// Sets the worker bounds at run time; extra workers retire when idle.
     pub fn resize(&self, min_workers: usize, max_workers: usize) -> Result<(), crate::ConfigError> {
         if max_workers == 0 {
@@ -517,7 +564,7 @@ impl Shared {
     /// Sends queued calls to workers with room (fewest in flight first, then the one idle
     /// longest), then starts workers while calls wait, or while under `min_workers`.
     pub(crate) fn dispatch(self: &Arc<Self>, state: &mut State) {
-        while state.queue.len() > 0 {
+        while !state.paused && state.queue.len() > 0 {
             let Some(worker) = pick(state) else { break };
             let Some(mut pending) = state.queue.pop() else {
                 break;
@@ -540,12 +587,19 @@ impl Shared {
                 pending.answer(Err(CallError::TooLarge { method, len, max }));
                 continue;
             }
+            let now = Instant::now();
+            if pending.attempts == 0 {
+                state
+                    .latency
+                    .waited(now.saturating_duration_since(pending.submitted));
+            }
+            pending.sent = Some(now);
             pending.attempts += 1;
             if let Some(limit) = pending.call.timeout.or(self.config.call_timeout) {
                 self.expire_after(id, pending.attempts, limit);
             }
             slot.send(frame);
-            slot.last_used = Instant::now();
+            slot.last_used = now;
             slot.in_flight.insert(id, pending);
             state.calls.insert(id, Location::OnWorker(worker));
         }
@@ -672,6 +726,11 @@ impl Shared {
                 };
                 slot.served += 1;
                 slot.last_used = Instant::now();
+                if let Some(sent) = pending.sent {
+                    state
+                        .latency
+                        .ran(slot.last_used.saturating_duration_since(sent));
+                }
                 let code = (frame.kind == Kind::Error).then(|| ErrorCode::parse(&frame.name));
                 if code == Some(ErrorCode::Overloaded) && pending.reply.is_some() {
                     // The worker took fewer calls than it announced: run it again, uncounted.
@@ -681,19 +740,39 @@ impl Shared {
                         .insert(pending.id, Location::Queued(pending.key));
                     state.queue.push(pending.key, pending);
                 } else {
-                    state.calls.remove(&pending.id);
                     let result = match code {
                         None => Ok(frame.payload),
                         Some(code) => {
                             Err(call_error(&pending, code, &frame.payload, &slot.methods))
                         }
                     };
-                    let ok = result.is_ok();
-                    if pending.answer(result) {
-                        if ok {
-                            state.counters.calls_done += 1;
-                        } else {
-                            state.counters.calls_failed += 1;
+                    let retry = match (&result, &self.hooks.retry_when) {
+                        (Err(error), Some(classify))
+                            if pending.reply.is_some()
+                                && pending.attempts <= self.config.retries =>
+                        {
+                            classify(error)
+                        }
+                        _ => Retry::No,
+                    };
+                    if retry != Retry::No {
+                        state.counters.calls_retried += 1;
+                        state
+                            .calls
+                            .insert(pending.id, Location::Queued(pending.key));
+                        state.queue.push(pending.key, pending);
+                        if let Retry::AfterPause(time) = retry {
+                            pause_for(self, &mut state.paused, &mut state.pause_epoch, time);
+                        }
+                    } else {
+                        state.calls.remove(&pending.id);
+                        let ok = result.is_ok();
+                        if pending.answer(result) {
+                            if ok {
+                                state.counters.calls_done += 1;
+                            } else {
+                                state.counters.calls_failed += 1;
+                            }
                         }
                     }
                 }
@@ -732,7 +811,7 @@ impl Shared {
                 slot.shutdown_sent = true;
                 slot.send(Frame::bare(Kind::Shutdown, 0));
                 let grace = self.config.cancel_grace;
-                self.after(grace, move |state| {
+                self.after(grace, move |_, state| {
                     if let Some(slot) = state.workers.get_mut(&id) {
                         slot.kill(format!("did not exit within {grace:?} of a shutdown"));
                     }
@@ -767,7 +846,7 @@ impl Shared {
                 }
                 slot.send(Frame::bare(Kind::Cancel, id));
                 let grace = self.config.cancel_grace;
-                self.after(grace, move |state| {
+                self.after(grace, move |_, state| {
                     if let Some(slot) = state.workers.get_mut(&worker)
                         && slot.in_flight.contains_key(&id)
                     {
@@ -799,12 +878,17 @@ impl Shared {
     }
 
     /// Runs `then` under the lock after `delay`, if the pool is still there.
-    fn after(self: &Arc<Self>, delay: Duration, then: impl FnOnce(&mut State) + Send + 'static) {
+    fn after(
+        self: &Arc<Self>,
+        delay: Duration,
+        then: impl FnOnce(&Arc<Shared>, &mut State) + Send + 'static,
+    ) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             if let Some(shared) = weak.upgrade() {
-                then(&mut shared.lock());
+                let mut state = shared.lock();
+                then(&shared, &mut state);
             }
         });
     }
@@ -924,6 +1008,20 @@ impl Shared {
         self.retire_idle(state);
         self.dispatch(state);
     }
+}
+
+/// Pauses dispatch for `time`, unless a pause or resume comes meanwhile. Takes the two fields
+/// rather than the state, which may be borrowed elsewhere (by a worker's slot).
+fn pause_for(shared: &Arc<Shared>, paused: &mut bool, pause_epoch: &mut u64, time: Duration) {
+    *paused = true;
+    *pause_epoch += 1;
+    let epoch = *pause_epoch;
+    shared.after(time, move |shared, state| {
+        if state.pause_epoch == epoch {
+            state.paused = false;
+            shared.dispatch(state);
+        }
+    });
 }
 
 /// Retires an idle worker over the memory limit.

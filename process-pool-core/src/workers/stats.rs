@@ -1,6 +1,7 @@
 //! [`WorkerPoolStats`]: what a worker pool has done, and its workers now.
 
 use super::backend::WorkerId;
+use crate::Percentiles;
 
 /// A snapshot of a worker pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,12 @@ pub struct WorkerPoolStats {
     pub queued: usize,
     /// Calls on workers now.
     pub in_flight: usize,
+    /// How long calls waited before they were first sent to a worker.
+    pub wait: Percentiles,
+    /// How long attempts took, from sending the call to its answer.
+    pub run: Percentiles,
+    /// Whether dispatch is paused ([`WorkerPool::pause`](crate::WorkerPool::pause)).
+    pub paused: bool,
     /// Each worker now.
     pub per_worker: Vec<WorkerInfo>,
 }

@@ -1,0 +1,269 @@
+//! [`WasiWorker`]: WASI guests as warm workers of a [`WorkerPool`]: the worker protocol on the
+//! guest's stdin and stdout, one instance kept alive across calls, in the sandbox and under
+//! the limits of the spawner it comes from.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use process_pool_core::{
+    ExitStatus, StartedWorker, WorkerControl, WorkerId, WorkerSpawner, async_trait,
+};
+use tokio::io::AsyncWrite;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::Prepared;
+use crate::guest;
+use crate::spawn::{WasiSpawner, status};
+
+/// How many bytes each direction of a worker's stdio buffers.
+const PIPE_BUFFER: usize = 64 << 10;
+/// How much of a worker's stderr is kept for a crash report.
+const STDERR_TAIL: usize = 2048;
+
+/// Starts a WASI module or component as a warm worker for a
+/// [`WorkerPool`](process_pool_core::WorkerPool): made by [`WasiSpawner::worker`], it shares
+/// that spawner's engine, module cache, directories and limits (`max_memory` caps each
+/// worker's linear memory; `max_instances` must cover the pool's workers, which each hold an
+/// instance for their whole life).
+///
+/// The guest speaks the protocol of `PROTOCOL.md` on its stdin and stdout; its stderr goes to
+/// `tracing` (target `process_pool::worker`) and its last 2 KiB to crash reports. A worker is
+/// killed by dropping its running call (a guest computing is stopped within an epoch tick);
+/// recycling it is a fresh instance of the compiled module. The variable
+/// `PROCESS_POOL_WORKER_ID` holds its id in the pool.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use process_pool_core::WorkerPool;
+/// use process_pool_wasi::WasiSpawner;
+///
+/// let spawner = WasiSpawner::builder().max_instances(4).max_memory(64 << 20).build()?;
+/// let pool = WorkerPool::builder()
+///     .max_workers(2)
+///     .max_memory_per_worker(32 << 20)
+///     .build(spawner.worker("echo-worker.wasm"))?;
+/// assert_eq!(pool.call("upper", "sandboxed").await?, "SANDBOXED");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct WasiWorker {
+    spawner: WasiSpawner,
+    module: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for WasiWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasiWorker")
+            .field("module", &self.module)
+            .field("args", &self.args)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasiSpawner {
+    /// Warm workers running `module` (a WASIp1 module, a WASIp2 command component, or WAT)
+    /// with this spawner's engine, cache, directories and limits.
+    pub fn worker(&self, module: impl AsRef<Path>) -> WasiWorker {
+        WasiWorker {
+            spawner: self.clone(),
+            module: module.as_ref().to_owned(),
+            args: Vec::new(),
+            envs: Vec::new(),
+        }
+    }
+}
+
+impl WasiWorker {
+    /// Adds an argument (after argv\[0\], the module's file name).
+    pub fn arg(mut self, arg: impl Into<String>) -> WasiWorker {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Sets an environment variable; a guest sees no other but `PROCESS_POOL_WORKER_ID`.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> WasiWorker {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+}
+
+#[async_trait]
+impl WorkerSpawner for WasiWorker {
+    async fn start(&self, id: WorkerId) -> io::Result<StartedWorker> {
+        let shared = &self.spawner.shared;
+        let module = &self.module;
+        let prepared = shared
+            .cache
+            .get(
+                &shared.engine,
+                &shared.linkers,
+                shared.accept,
+                module,
+                Instant::now(),
+            )
+            .await?;
+        let (pool_in, guest_in) = tokio::io::duplex(PIPE_BUFFER);
+        let (guest_out, pool_out) = tokio::io::duplex(PIPE_BUFFER);
+        let control = Arc::new(Control {
+            kill: CancellationToken::new(),
+            memory: Arc::new(AtomicU64::new(0)),
+            tail: Arc::new(Mutex::new(VecDeque::new())),
+        });
+        let stderr = StderrLog {
+            worker: id,
+            tail: Arc::clone(&control.tail),
+            line: Vec::new(),
+        };
+        let mut envs = self.envs.clone();
+        envs.push(("PROCESS_POOL_WORKER_ID".into(), id.to_string()));
+        let wasi = guest::worker_context(
+            module,
+            &self.args,
+            &envs,
+            &shared.grants,
+            (guest_in, guest_out, stderr),
+        )?;
+        let component = matches!(*prepared, Prepared::Component(_));
+        let mut store = self
+            .spawner
+            .store(wasi, component, Some(Arc::clone(&control.memory)))?;
+        let cannot_start = |e: wasmtime::Error| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("cannot instantiate `{}`: {e:#}", module.display()),
+            )
+        };
+        let (done, exited) = tokio::sync::oneshot::channel();
+        let kill = control.kill.clone();
+        match &*prepared {
+            Prepared::Module(pre) => {
+                let instance = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(cannot_start)?;
+                let start = instance
+                    .get_typed_func::<(), ()>(&mut store, "_start")
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("`{}` has no `_start` to run: {e}", module.display()),
+                        )
+                    })?;
+                tokio::spawn(async move {
+                    let ran = tokio::select! {
+                        biased;
+                        () = kill.cancelled() => None,
+                        ran = start.call_async(&mut store, ()) => Some(ran.map(|()| 0)),
+                    };
+                    // Its pipes close with its store: the pool reads the end of its stdout.
+                    drop(store);
+                    let _ = done.send(status(ran));
+                });
+            }
+            Prepared::Component(pre) => {
+                let command = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(cannot_start)?;
+                tokio::spawn(async move {
+                    let ran = tokio::select! {
+                        biased;
+                        () = kill.cancelled() => None,
+                        ran = command.wasi_cli_run().call_run(&mut store) => {
+                            Some(ran.map(|result| i32::from(result.is_err())))
+                        }
+                    };
+                    drop(store);
+                    let _ = done.send(status(ran));
+                });
+            }
+        }
+        Ok(StartedWorker {
+            reader: Box::new(pool_out),
+            writer: Box::new(pool_in),
+            exited: Box::pin(async move { exited.await.unwrap_or(ExitStatus::Signal(9)) }),
+            control,
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.module.display().to_string()
+    }
+}
+
+/// A WASI worker's handle.
+#[derive(Debug)]
+struct Control {
+    kill: CancellationToken,
+    memory: Arc<AtomicU64>,
+    tail: Arc<Mutex<VecDeque<u8>>>,
+}
+
+impl WorkerControl for Control {
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+
+    fn kill(&self) {
+        self.kill.cancel();
+    }
+
+    fn stderr_tail(&self) -> String {
+        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        let (a, b) = tail.as_slices();
+        String::from_utf8_lossy(&[a, b].concat()).trim().to_owned()
+    }
+
+    fn memory(&self) -> Option<u64> {
+        Some(self.memory.load(Relaxed))
+    }
+}
+
+/// A guest's stderr: each line to `tracing`, the last [`STDERR_TAIL`] bytes kept.
+struct StderrLog {
+    worker: WorkerId,
+    tail: Arc<Mutex<VecDeque<u8>>>,
+    line: Vec<u8>,
+}
+
+impl AsyncWrite for StderrLog {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        {
+            let mut tail = this.tail.lock().unwrap_or_else(PoisonError::into_inner);
+            tail.extend(bytes);
+            let excess = tail.len().saturating_sub(STDERR_TAIL);
+            tail.drain(..excess);
+        }
+        for &byte in bytes {
+            if byte == b'\n' {
+                let text = String::from_utf8_lossy(&this.line);
+                tracing::info!(target: "process_pool::worker", worker = this.worker, "{text}");
+                this.line.clear();
+            } else if this.line.len() < STDERR_TAIL {
+                this.line.push(byte);
+            }
+        }
+        Poll::Ready(Ok(bytes.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
