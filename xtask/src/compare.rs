@@ -125,7 +125,7 @@ impl Timing {
     }
 }
 
-/// Times every tool (see [`tools`]) on every workload, `runs` times each.
+/// Times every tool (see [`tools()`]) on every workload, `runs` times each.
 pub(crate) fn compare(workloads: &[Workload], tools: &[Tool], runs: usize) -> Vec<Timing> {
     let mut timings = Vec::new();
     for workload in workloads {
