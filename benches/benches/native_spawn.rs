@@ -1,16 +1,16 @@
 //! Spawn cost: 2,000 × `true` at 2 workers through the pool, beside plain `std::process` loops
 //! on 2 threads (`status()`, and `output()` with a process group: what the pool also does).
-//! Target: the pool within 1.15× of the `status()` loop.
+//! Target: the pool within 1.15× of the `status()` loop. `--quick` runs 500 jobs.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use process_pool::{NativeSpawner, ProcessPool};
-use process_pool_benches::{jobs, std_piped_loop, std_status_loop};
+use process_pool_benches::{jobs, quick, std_piped_loop, std_status_loop};
 
-const JOBS: usize = 2_000;
 const WORKERS: usize = 2;
 const PROGRAM: &str = "true";
 
 fn native_spawn(c: &mut Criterion) {
+    let jobs_per_run: usize = if quick() { 500 } else { 2_000 };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .enable_all()
@@ -20,20 +20,25 @@ fn native_spawn(c: &mut Criterion) {
         .block_on(async { NativeSpawner::pool(WORKERS) })
         .expect("a pool");
     let mut group = c.benchmark_group("native_spawn");
-    group.throughput(Throughput::Elements(JOBS as u64));
+    group.throughput(Throughput::Elements(jobs_per_run as u64));
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("std_loop", WORKERS), |b| {
-        b.iter(|| assert_eq!(std_status_loop(PROGRAM, JOBS, WORKERS), JOBS));
+        b.iter(|| {
+            assert_eq!(
+                std_status_loop(PROGRAM, jobs_per_run, WORKERS),
+                jobs_per_run
+            )
+        });
     });
     group.bench_function(BenchmarkId::new("std_piped", WORKERS), |b| {
-        b.iter(|| assert_eq!(std_piped_loop(PROGRAM, JOBS, WORKERS), JOBS));
+        b.iter(|| assert_eq!(std_piped_loop(PROGRAM, jobs_per_run, WORKERS), jobs_per_run));
     });
     group.bench_function(BenchmarkId::new("pool", WORKERS), |b| {
         b.to_async(&runtime).iter(|| {
             // Submitted from a task of the runtime, as a service would, rather than from
             // criterion's own thread (a third thread on two cores).
             let pool = pool.clone();
-            let run = tokio::spawn(async move { pool.run_all(jobs(JOBS, PROGRAM)).await });
+            let run = tokio::spawn(async move { pool.run_all(jobs(jobs_per_run, PROGRAM)).await });
             async move {
                 let results = run.await.expect("no panic").expect("accepted");
                 assert!(results.iter().all(|r| r.success()));

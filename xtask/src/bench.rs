@@ -10,7 +10,8 @@ use crate::cmd::Cargo;
 use crate::report::{self, Report};
 use crate::{chart, compare, criterion, date, target_dir};
 
-/// Criterion flags for `--quick`: a short warm-up and measurement, the fewest samples allowed.
+/// Criterion flags for `--quick`: a short warm-up and measurement, the fewest samples allowed,
+/// and no plots (criterion draws several per benchmark).
 const QUICK_FLAGS: &[&str] = &[
     "--warm-up-time",
     "0.5",
@@ -18,6 +19,7 @@ const QUICK_FLAGS: &[&str] = &[
     "1",
     "--sample-size",
     "10",
+    "--noplot",
 ];
 
 /// Allowance for coarse file timestamps when telling this run's results from older ones.
@@ -169,7 +171,7 @@ fn external_tools(quick: bool) -> Vec<compare::Timing> {
     }
     let pool_run = target.join("release/examples/pool_run");
     let tools = compare::tools(&pool_run, &target);
-    compare::compare(&workloads, &tools, if quick { 3 } else { 10 })
+    compare::compare(&workloads, &tools, if quick { 2 } else { 10 })
 }
 
 /// The WASI peers on the `hello` guest (see [`wasi_peers`](crate::wasi_peers)).
@@ -228,7 +230,7 @@ mod tests {
         assert_eq!(
             bench_command(true).to_string(),
             "PROCESS_POOL_BENCH_QUICK=1 cargo bench -p process-pool-benches --bench '*' -- \
-             --warm-up-time 0.5 --measurement-time 1 --sample-size 10"
+             --warm-up-time 0.5 --measurement-time 1 --sample-size 10 --noplot"
         );
     }
 }
