@@ -4,6 +4,7 @@
 //! Environment:
 //! - `WORKER_CONCURRENCY`: calls at once (default 1);
 //! - `WORKER_EXIT_AT_START`: exit with code 2 before the hello;
+//! - `WORKER_EXIT_AFTER_HELLO`: say hello, then exit with code 4 at once;
 //! - `WORKER_EXIT_EVERY`: `flaky` exits (code 3) on every Nth call to it in this worker
 //!   (default 7).
 //!
@@ -47,6 +48,9 @@ fn main() -> std::io::Result<()> {
         std::process::exit(2);
     }
     let exit_every = env_number("WORKER_EXIT_EVERY", 7);
+    if std::env::var_os("WORKER_EXIT_AFTER_HELLO").is_some() {
+        exit_after_hello();
+    }
     Worker::new()
         .method("echo", |input: Bytes| async move { Ok::<_, String>(input) })
         .method("upper", |input: Bytes| async move {
@@ -122,4 +126,24 @@ fn main() -> std::io::Result<()> {
         })
         .concurrency(u32::try_from(env_number("WORKER_CONCURRENCY", 1)).unwrap_or(1))
         .run()
+}
+
+/// Writes a hello frame by hand (as PROTOCOL.md lays it out), then exits with code 4.
+fn exit_after_hello() -> ! {
+    let hello = Worker::new().method("echo", |b: Bytes| async move { Ok::<_, String>(b) });
+    let payload = hello.hello().to_json();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(
+        &u32::try_from(12 + payload.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    frame.extend_from_slice(&[process_pool_protocol::Kind::Hello as u8, 0, 0, 0]);
+    frame.extend_from_slice(&0u64.to_be_bytes());
+    frame.extend_from_slice(&payload);
+    let mut out = std::io::stdout();
+    let _ = out.write_all(&frame);
+    let _ = out.flush();
+    eprintln!("test_worker: exiting right after the hello");
+    std::process::exit(4);
 }

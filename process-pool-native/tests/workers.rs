@@ -73,6 +73,20 @@ fn all_gone(pids: &HashSet<u32>) {
     }
 }
 
+/// Pids of live processes whose environment holds `marker` (`KEY=value`): the workers one
+/// test started, told apart from those of the tests running beside it.
+fn marked_processes(marker: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+        })
+        .collect()
+}
+
 /// Hooks that send each event to a channel the test awaits.
 fn with_events(
     builder: WorkerPoolBuilder,
@@ -615,10 +629,115 @@ async fn a_classified_error_is_retried_after_a_pause() {
     );
     let stats = pool.stats();
     assert_eq!((stats.calls_retried, stats.crashed), (2, 0));
+    // A `no_retry` call is not sent again, whatever the classifier says.
+    let once = hang_guard(pool.submit(Call::new("limited", "100").no_retry())).await;
+    assert!(matches!(once, Err(CallError::Failed { .. })), "{once:?}");
+    assert_eq!(pool.stats().calls_retried, 2);
     // Other errors are not retried.
     assert!(matches!(
         pool.call("nope", "").await,
         Err(CallError::UnknownMethod { .. })
     ));
     assert_eq!(pool.stats().calls_retried, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_dying_right_after_its_hello_is_not_restarted_in_a_loop() {
+    let (builder, mut events) = with_events(
+        WorkerPool::builder()
+            .min_workers(2)
+            .max_workers(2)
+            .retries(1),
+    );
+    let pool = builder
+        .build(test_worker().env("WORKER_EXIT_AFTER_HELLO", "1"))
+        .unwrap();
+    // Whether `ready` saw them both up for a moment or not, it returns.
+    let _ = hang_guard(pool.ready()).await;
+    for _ in 0..2 {
+        next_event(&mut events, "crash").await;
+    }
+    // Absence can only be watched for: a window in which nothing more may start.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = pool.stats();
+    assert_eq!((stats.workers, stats.started, stats.crashed), (0, 2, 2));
+    // `ready` now says why nothing is up.
+    let error = hang_guard(pool.ready()).await.unwrap_err();
+    assert!(
+        matches!(&error, CallError::WorkerStart { reason, .. }
+            if reason.contains("said hello, then") && reason.contains("exit code 4")),
+        "{error}"
+    );
+    // A call still gets its attempts, then a typed error.
+    let error = hang_guard(pool.call("echo", "x")).await.unwrap_err();
+    assert!(
+        matches!(error, CallError::WorkerCrashed { attempts: 2, .. }),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_while_a_worker_starts_returns_without_waiting_for_the_grace() {
+    let marker = "PROCESS_POOL_TEST=shutdown-while-starting";
+    let (key, value) = marker.split_once('=').unwrap();
+    let pool = WorkerPool::builder()
+        .cancel_grace(Duration::from_secs(20))
+        .build(test_worker().env(key, value))
+        .unwrap();
+    let call = pool.submit(Call::new("echo", "x"));
+    let started = std::time::Instant::now();
+    hang_guard(pool.shutdown(Duration::from_secs(20))).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the starting worker was asked to go, not left to the grace"
+    );
+    match call.await {
+        Ok(reply) => assert_eq!(reply, "x"),
+        Err(CallError::Cancelled { .. }) => {}
+        Err(other) => panic!("{other}"),
+    }
+    assert_eq!(marked_processes(marker), Vec::<u32>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_waits_for_a_replacement_after_recycling_and_resizing() {
+    let pool = WorkerPool::builder()
+        .min_workers(1)
+        .max_tasks_per_worker(1)
+        .build(test_worker())
+        .unwrap();
+    hang_guard(pool.ready()).await.unwrap();
+    let first = pid(&pool).await;
+    // The worker is recycled after that call; `ready` waits for the next one.
+    hang_guard(pool.ready()).await.unwrap();
+    assert!(pool.stats().per_worker.iter().any(|w| w.pid != Some(first)));
+    pool.resize(2, 2).unwrap();
+    hang_guard(pool.ready()).await.unwrap();
+    assert!(pool.stats().workers >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_pool_does_not_churn_idle_workers_while_calls_wait() {
+    let pool = WorkerPool::builder()
+        .max_workers(2)
+        .idle_timeout(Duration::from_millis(20))
+        .build(test_worker())
+        .unwrap();
+    hang_guard(pool.call_many((0..2).map(|_| Call::new("sleep", "50")))).await;
+    pool.pause();
+    let waiting: Vec<_> = (0..4)
+        .map(|i| pool.submit(Call::new("echo", i.to_string())))
+        .collect();
+    // Many idle periods pass while the calls wait.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.started, stats.stopped),
+        (2, 0),
+        "no worker retired and replaced"
+    );
+    pool.resume();
+    for (i, handle) in waiting.into_iter().enumerate() {
+        assert_eq!(hang_guard(handle).await.unwrap(), i.to_string());
+    }
 }

@@ -77,15 +77,17 @@ def read_frame():
 def serve_call(call_id, method, payload, cancelled, in_flight, slots):
     try:
         result = METHODS[method](payload, cancelled)
-        write_frame(REPLY, call_id, payload=result)
+        answer = (REPLY, b"", result)
     except Cancelled:
-        write_frame(ERROR, call_id, b"cancelled", b"cancelled")
+        answer = (ERROR, b"cancelled", b"cancelled")
     except Exception as error:  # the worker lives on
-        write_frame(ERROR, call_id, b"failed", f"{type(error).__name__}: {error}".encode())
-    finally:
-        with write_lock:
-            in_flight.pop(call_id, None)
-        slots.release()
+        answer = (ERROR, b"failed", f"{type(error).__name__}: {error}".encode())
+    # Free the slot before answering: the pool sends the next call as soon as it reads this.
+    with write_lock:
+        in_flight.pop(call_id, None)
+    slots.release()
+    kind, name, body = answer
+    write_frame(kind, call_id, name, body)
 
 
 def main():

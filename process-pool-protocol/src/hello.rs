@@ -97,12 +97,22 @@ impl Hello {
         if concurrency == 0 {
             return Err("hello's `concurrency` is 0; a worker must accept at least 1 call".into());
         }
+        let max_frame = match value.get("max_frame") {
+            None => crate::DEFAULT_MAX_FRAME as u64,
+            Some(_) => number("max_frame")?,
+        };
+        if max_frame < crate::HEADER_LEN as u64 {
+            return Err(format!(
+                "hello's `max_frame` is {max_frame}, below the {}-byte frame header",
+                crate::HEADER_LEN
+            ));
+        }
         Ok(Hello {
             protocol: u32::try_from(number("protocol")?)
                 .map_err(|_| "hello's `protocol` is out of range".to_owned())?,
             methods,
             concurrency: u32::try_from(concurrency).unwrap_or(u32::MAX),
-            max_frame: number("max_frame").unwrap_or(crate::DEFAULT_MAX_FRAME as u64),
+            max_frame,
         })
     }
 }
@@ -191,6 +201,20 @@ mod tests {
             "hello's `methods` holds a non-string: 3"
         );
         assert!(error(r#"{"protocol": 1, "methods": [], "concurrency": 0}"#).contains("is 0"));
+        assert_eq!(
+            error(r#"{"protocol": 1, "methods": [], "concurrency": 1, "max_frame": "big"}"#),
+            "hello's `max_frame` is not a non-negative integer"
+        );
+        assert!(
+            error(r#"{"protocol": 1, "methods": [], "concurrency": 1, "max_frame": 4}"#)
+                .contains("below the 12-byte frame header")
+        );
+    }
+
+    #[test]
+    fn max_frame_defaults_when_absent() {
+        let hello = Hello::parse(br#"{"protocol": 1, "methods": [], "concurrency": 1}"#).unwrap();
+        assert_eq!(hello.max_frame, crate::DEFAULT_MAX_FRAME as u64);
     }
 
     #[test]

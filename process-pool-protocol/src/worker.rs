@@ -211,10 +211,13 @@ impl Worker {
     /// wait, not to compute), blocking methods run on tokio's blocking threads. For a `main`
     /// without tokio; a multi-threaded runtime of your own can call [`serve`](Self::serve).
     pub fn run(self) -> io::Result<()> {
-        tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?
-            .block_on(self.serve())
+            .build()?;
+        let result = runtime.block_on(self.serve());
+        // A blocking method that ignored its cancel must not keep the process alive.
+        runtime.shutdown_background();
+        result
     }
 
     /// Serves on stdin and stdout until the pool sends shutdown or closes stdin.
@@ -276,18 +279,18 @@ impl Worker {
                 }
             }
         };
-        let drain = matches!(result, Ok(true));
-        if !drain {
+        if !matches!(result, Ok(true)) {
+            // The pool is gone or broke the protocol: nobody waits for the answers.
             for token in lock(&in_flight).values() {
                 token.cancel();
             }
+            writing.abort();
+            return result.map(drop);
         }
         // The writer ends once every call has answered (each holds a sender) and this one
         // is dropped.
         drop(out);
-        let written = writing.await.map_err(io::Error::other)?;
-        result?;
-        written
+        writing.await.map_err(io::Error::other)?
     }
 
     fn start_call(

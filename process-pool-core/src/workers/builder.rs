@@ -228,7 +228,7 @@ impl WorkerPoolBuilder {
 
     /// Classifies the errors workers answer with (never crashes, which `retries` covers): a
     /// call may run again, at once or after pausing dispatch for a while (a rate-limit hint),
-    /// within its `retries`. Runs under the pool's lock: keep it quick, and do not call the
+    /// within its `retries` (never a [`no_retry`](crate::Call::no_retry) one). Runs under the pool's lock: keep it quick, and do not call the
     /// pool from it.
     ///
     /// ```

@@ -62,8 +62,10 @@ impl Call {
     }
 
     /// Never runs twice: if its worker dies, the call fails with
-    /// [`CallError::WorkerCrashed`] rather than being retried elsewhere. For calls that are
-    /// not safe to repeat (a payment, a post).
+    /// [`CallError::WorkerCrashed`] rather than being retried elsewhere, and a
+    /// [`retry_when`](crate::WorkerPoolBuilder::retry_when) classifier is not asked. For
+    /// calls that are not safe to repeat (a payment, a post). (A worker that answers
+    /// `overloaded` did not run it: that one is still sent again.)
     pub fn no_retry(mut self) -> Call {
         self.no_retry = true;
         self

@@ -71,12 +71,17 @@ impl Drop for KillOnDrop {
         shared.stopping.cancel();
         let mut state = shared.lock();
         state.closed = true;
+        let state = &mut *state;
         for mut pending in state.queue.take_all() {
-            pending.answer(Err(CallError::PoolClosed));
+            if pending.answer(Err(CallError::PoolClosed)) {
+                state.counters.calls_failed += 1;
+            }
         }
         for slot in state.workers.values_mut() {
             for pending in slot.in_flight.values_mut() {
-                pending.answer(Err(CallError::PoolClosed));
+                if pending.answer(Err(CallError::PoolClosed)) {
+                    state.counters.calls_failed += 1;
+                }
             }
             if let Some(control) = &slot.control {
                 control.kill();
@@ -384,7 +389,6 @@ impl WorkerPool {
     /// Waits until `min_workers` workers (at least one) have started and said hello, starting
     /// one if none is; fails if a worker cannot be started.
     pub async fn ready(&self) -> Result<(), CallError> {
-        let want = self.shared.config.min_workers.max(1);
         {
             let mut state = self.shared.lock();
             state.last_start_failure = None;
@@ -399,6 +403,7 @@ impl WorkerPool {
                 if state.closed {
                     return Err(CallError::PoolClosed);
                 }
+                let want = state.min_workers.max(1).min(state.max_workers);
                 let ready = state
                     .workers
                     .values()
@@ -410,7 +415,7 @@ impl WorkerPool {
                 if let Some(failure) = state.last_start_failure.take() {
                     return Err(failure);
                 }
-                while state.workers.len() < want.min(state.max_workers) {
+                while state.live() < want {
                     self.shared.start_worker(&mut state);
                 }
             }
@@ -457,37 +462,43 @@ impl WorkerPool {
     /// process has ended.
     pub async fn shutdown(&self, grace: Duration) {
         {
-            let mut state = self.shared.lock();
+            let mut guard = self.shared.lock();
+            let state = &mut *guard;
             state.closed = true;
             for mut pending in state.queue.take_all() {
-                pending.answer(Err(CallError::Cancelled {
+                if pending.answer(Err(CallError::Cancelled {
                     method: pending.call.method.clone(),
-                }));
+                })) {
+                    state.counters.calls_failed += 1;
+                }
             }
             state
                 .calls
                 .retain(|_, at| matches!(at, Location::OnWorker(_)));
             for slot in state.workers.values_mut() {
                 slot.status = Status::Retiring(Retire::ShutDown);
-                if slot.in_flight.is_empty() {
-                    slot.shutdown_sent = true;
-                    slot.send(Frame::bare(Kind::Shutdown, 0));
-                }
             }
+            // Workers still starting get theirs once they have said hello.
+            self.shared.retire_idle(state);
         }
+        self.shared.changed.notify_waiters();
         self.shared.stopping.cancel();
         self.shared.tasks.close();
         if tokio::time::timeout(grace, self.shared.tasks.wait())
             .await
             .is_err()
         {
-            let mut state = self.shared.lock();
+            let mut guard = self.shared.lock();
+            let state = &mut *guard;
             for slot in state.workers.values_mut() {
                 for pending in slot.in_flight.values_mut() {
-                    pending.answer(Err(CallError::Cancelled {
+                    if pending.answer(Err(CallError::Cancelled {
                         method: pending.call.method.clone(),
-                    }));
+                    })) {
+                        state.counters.calls_failed += 1;
+                    }
                 }
+                // A worker still starting is killed as soon as it has a handle.
                 slot.kill("shut down: the grace ran out");
             }
         }
@@ -542,7 +553,7 @@ impl WorkerPool {
         let live: Vec<WorkerId> = state
             .workers
             .iter()
-            .filter(|(_, s)| s.status == Status::Ready)
+            .filter(|(_, s)| matches!(s.status, Status::Ready | Status::Starting))
             .map(|(&id, _)| id)
             .collect();
         for &id in live.iter().skip(max_workers) {
@@ -553,6 +564,16 @@ impl WorkerPool {
         self.shared.retire_idle(&mut state);
         self.shared.dispatch(&mut state);
         Ok(())
+    }
+}
+
+impl State {
+    /// Workers starting or ready: not retiring.
+    fn live(&self) -> usize {
+        self.workers
+            .values()
+            .filter(|s| !matches!(s.status, Status::Retiring(_)))
+            .count()
     }
 }
 
@@ -588,7 +609,8 @@ impl Shared {
                 continue;
             }
             let now = Instant::now();
-            if pending.attempts == 0 {
+            // Its first dispatch (a call sent back by an overloaded worker is not).
+            if pending.sent.is_none() {
                 state
                     .latency
                     .waited(now.saturating_duration_since(pending.submitted));
@@ -607,11 +629,7 @@ impl Shared {
             return;
         }
         loop {
-            let live = state
-                .workers
-                .values()
-                .filter(|s| !matches!(s.status, Status::Retiring(_)))
-                .count();
+            let live = state.live();
             let starting = state
                 .workers
                 .values()
@@ -667,9 +685,19 @@ impl Shared {
             return false;
         };
         slot.to_worker = Some(to_worker);
-        slot.control = Some(control);
+        slot.control = Some(Arc::clone(&control));
+        if slot.killed_because.is_some() {
+            // Killed while it started (a shutdown's grace ran out): now it can be.
+            control.kill();
+            return false;
+        }
         if closed {
             slot.status = Status::Retiring(Retire::ShutDown);
+        }
+        if matches!(slot.status, Status::Retiring(_)) {
+            // Retired while it started (shut down, resized): its task asks it to go.
+            drop(state);
+            self.changed.notify_waiters();
             return false;
         }
         slot.status = Status::Ready;
@@ -732,48 +760,45 @@ impl Shared {
                         .ran(slot.last_used.saturating_duration_since(sent));
                 }
                 let code = (frame.kind == Kind::Error).then(|| ErrorCode::parse(&frame.name));
-                if code == Some(ErrorCode::Overloaded) && pending.reply.is_some() {
-                    // The worker took fewer calls than it announced: run it again, uncounted.
-                    pending.attempts -= 1;
+                let overloaded = code == Some(ErrorCode::Overloaded);
+                let result = match code {
+                    None => Ok(frame.payload),
+                    Some(code) => Err(call_error(&pending, code, &frame.payload, &slot.methods)),
+                };
+                let retry = if pending.reply.is_none()
+                    || state.closed
+                    || pending.attempts > self.config.retries
+                {
+                    Retry::No
+                } else if overloaded {
+                    // It took fewer calls than it announced: never send it more than it holds
+                    // now. The call did not run, so even a `no_retry` one goes again.
+                    slot.capacity = slot.in_flight.len().max(1);
+                    Retry::Again
+                } else {
+                    match (&result, &self.hooks.retry_when) {
+                        (Err(error), Some(classify)) if !pending.call.no_retry => classify(error),
+                        _ => Retry::No,
+                    }
+                };
+                if retry == Retry::No {
+                    state.calls.remove(&pending.id);
+                    let ok = result.is_ok();
+                    if pending.answer(result) {
+                        if ok {
+                            state.counters.calls_done += 1;
+                        } else {
+                            state.counters.calls_failed += 1;
+                        }
+                    }
+                } else {
+                    state.counters.calls_retried += 1;
                     state
                         .calls
                         .insert(pending.id, Location::Queued(pending.key));
                     state.queue.push(pending.key, pending);
-                } else {
-                    let result = match code {
-                        None => Ok(frame.payload),
-                        Some(code) => {
-                            Err(call_error(&pending, code, &frame.payload, &slot.methods))
-                        }
-                    };
-                    let retry = match (&result, &self.hooks.retry_when) {
-                        (Err(error), Some(classify))
-                            if pending.reply.is_some()
-                                && pending.attempts <= self.config.retries =>
-                        {
-                            classify(error)
-                        }
-                        _ => Retry::No,
-                    };
-                    if retry != Retry::No {
-                        state.counters.calls_retried += 1;
-                        state
-                            .calls
-                            .insert(pending.id, Location::Queued(pending.key));
-                        state.queue.push(pending.key, pending);
-                        if let Retry::AfterPause(time) = retry {
-                            pause_for(self, &mut state.paused, &mut state.pause_epoch, time);
-                        }
-                    } else {
-                        state.calls.remove(&pending.id);
-                        let ok = result.is_ok();
-                        if pending.answer(result) {
-                            if ok {
-                                state.counters.calls_done += 1;
-                            } else {
-                                state.counters.calls_failed += 1;
-                            }
-                        }
+                    if let Retry::AfterPause(time) = retry {
+                        pause_for(self, &mut state.paused, &mut state.pause_epoch, time);
                     }
                 }
                 if slot.status == Status::Ready {
@@ -824,8 +849,12 @@ impl Shared {
     /// the queue; a running one gets a cancel frame, and its worker is killed if it still owes
     /// the answer after `cancel_grace`.
     pub(crate) fn abandon(self: &Arc<Self>, id: CallId, error: CallError) {
-        let mut guard = self.lock();
-        let state = &mut *guard;
+        let mut state = self.lock();
+        self.abandon_locked(&mut state, id, error);
+    }
+
+    /// [`abandon`](Self::abandon), under the lock.
+    fn abandon_locked(self: &Arc<Self>, state: &mut State, id: CallId, error: CallError) {
         match state.calls.remove(&id) {
             None => {}
             Some(Location::Queued(key)) => {
@@ -863,17 +892,19 @@ impl Shared {
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
             let Some(shared) = weak.upgrade() else { return };
-            let method = {
-                let state = shared.lock();
-                let Some(Location::OnWorker(worker)) = state.calls.get(&id) else {
-                    return;
-                };
-                match state.workers.get(worker).and_then(|s| s.in_flight.get(&id)) {
-                    Some(p) if p.attempts == attempt => p.call.method.clone(),
-                    _ => return,
-                }
+            let mut state = shared.lock();
+            let Some(&Location::OnWorker(worker)) = state.calls.get(&id) else {
+                return;
             };
-            shared.abandon(id, CallError::TimedOut { method, limit });
+            let method = match state
+                .workers
+                .get(&worker)
+                .and_then(|s| s.in_flight.get(&id))
+            {
+                Some(p) if p.attempts == attempt => p.call.method.clone(),
+                _ => return,
+            };
+            shared.abandon_locked(&mut state, id, CallError::TimedOut { method, limit });
         });
     }
 
@@ -928,6 +959,27 @@ impl Shared {
             Some(_) => state.counters.stopped += 1,
             None => state.counters.crashed += 1,
         }
+        if asked.is_none() && slot.served == 0 {
+            // It died before answering anything: keeping `min_workers` up would start the
+            // next one straight into the same fate. Calls still start workers (each within
+            // its retries); a new call or `ready()` lifts this, and `ready()` reports it.
+            state.start_blocked = true;
+            let status = exit
+                .as_ref()
+                .map_or_else(|| "not reaped".to_owned(), super::error::describe_status);
+            let tail = if stderr_tail.is_empty() {
+                String::new()
+            } else {
+                format!("; stderr: {stderr_tail}")
+            };
+            state.last_start_failure = Some(CallError::WorkerStart {
+                program: self.spawner.describe(),
+                attempts: 1,
+                reason: format!(
+                    "it said hello, then {reason} before answering a call ({status}){tail}"
+                ),
+            });
+        }
         for (call, mut pending) in slot.in_flight.drain() {
             if pending.reply.is_none() {
                 state.calls.remove(&call);
@@ -958,6 +1010,8 @@ impl Shared {
             }
         }
         self.dispatch(state);
+        drop(guard);
+        self.changed.notify_waiters();
         let event = super::WorkerEvent {
             id,
             pid,
@@ -977,6 +1031,8 @@ impl Shared {
             .values()
             .filter(|s| s.status == Status::Ready)
             .count();
+        // Calls waiting (dispatch paused, say) would start a new worker for each one retired.
+        let waiting = state.queue.len() > 0;
         for slot in state.workers.values_mut() {
             if slot.status != Status::Ready || !slot.in_flight.is_empty() {
                 continue;
@@ -997,6 +1053,7 @@ impl Shared {
             }
             if let Some(idle) = self.config.idle_timeout
                 && ready > state.min_workers
+                && !waiting
                 && now.duration_since(slot.last_used) >= idle
             {
                 slot.status = Status::Retiring(Retire::Idle);
