@@ -741,3 +741,20 @@ async fn a_paused_pool_does_not_churn_idle_workers_while_calls_wait() {
         assert_eq!(hang_guard(handle).await.unwrap(), i.to_string());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_calls_leave_no_timer_behind() {
+    let pool = WorkerPool::builder()
+        .max_workers(2)
+        .call_timeout(Duration::from_secs(3600))
+        .build(test_worker())
+        .unwrap();
+    let replies =
+        hang_guard(pool.call_many((0..500).map(|i| Call::new("echo", i.to_string())))).await;
+    assert!(replies.iter().all(Result::is_ok));
+    // Each call had an hour-long timeout; none outlives its answer.
+    let alive = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert!(alive < 50, "{alive} tasks alive after 500 answered calls");
+}

@@ -103,11 +103,16 @@ pub(crate) struct Pending {
     /// `None` once the caller has been answered (a cancel or a timeout) while the worker
     /// still owes its reply.
     reply: Option<oneshot::Sender<Result<Bytes, CallError>>>,
+    /// The timer of its current attempt's timeout, stopped once the call is answered.
+    timer: Option<tokio::task::AbortHandle>,
 }
 
 impl Pending {
     /// Answers the caller, if not answered yet.
     pub(crate) fn answer(&mut self, result: Result<Bytes, CallError>) -> bool {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
         match self.reply.take() {
             Some(reply) => {
                 let _ = reply.send(result);
@@ -324,6 +329,7 @@ impl WorkerPool {
                 call,
                 key,
                 attempts: 0,
+                timer: None,
                 submitted: Instant::now(),
                 sent: None,
                 reply: Some(reply),
@@ -618,7 +624,10 @@ impl Shared {
             pending.sent = Some(now);
             pending.attempts += 1;
             if let Some(limit) = pending.call.timeout.or(self.config.call_timeout) {
-                self.expire_after(id, pending.attempts, limit);
+                let timer = self.expire_after(id, pending.attempts, limit);
+                if let Some(earlier) = pending.timer.replace(timer) {
+                    earlier.abort();
+                }
             }
             slot.send(frame);
             slot.last_used = now;
@@ -887,7 +896,12 @@ impl Shared {
     }
 
     /// Times the call `id` out after `limit`, if it is still on its `attempt` then.
-    fn expire_after(self: &Arc<Self>, id: CallId, attempt: u32, limit: Duration) {
+    fn expire_after(
+        self: &Arc<Self>,
+        id: CallId,
+        attempt: u32,
+        limit: Duration,
+    ) -> tokio::task::AbortHandle {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
@@ -905,7 +919,8 @@ impl Shared {
                 _ => return,
             };
             shared.abandon_locked(&mut state, id, CallError::TimedOut { method, limit });
-        });
+        })
+        .abort_handle()
     }
 
     /// Runs `then` under the lock after `delay`, if the pool is still there.
