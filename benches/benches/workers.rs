@@ -1,7 +1,9 @@
 //! Warm workers: an echo round trip through a native worker, one call at a time (latency) and
 //! 2,000 at once (throughput) at 1 and 2 workers, and with 8 calls in flight per worker;
 //! beside a process spawned per call (the native backend running `cat`), procspawn's pool
-//! (the Rust peer), and a hand-written round-trip loop on one worker's pipes (the floor).
+//! (the Rust peer), and a hand-written round-trip loop on one worker's pipes (the floor). The
+//! round trip runs twice: with the worker sleeping while it waits, and spinning for 50 µs
+//! first (`Worker::spin`).
 //! Python's `ProcessPoolExecutor` is measured by `cargo xtask bench`.
 
 use std::io::{Read, Write};
@@ -15,13 +17,29 @@ const CALLS: usize = 2_000;
 const SPAWNED: usize = 200;
 const PAYLOAD: &[u8] = b"hello, worker";
 
+/// How long the spinning variants' worker polls for its next call before sleeping
+/// (`Worker::spin`).
+const SPIN_US: &str = "50";
+
 fn pool(runtime: &tokio::runtime::Runtime, workers: usize, per_worker: usize) -> WorkerPool {
+    spinning_pool(runtime, workers, per_worker, "0")
+}
+
+fn spinning_pool(
+    runtime: &tokio::runtime::Runtime,
+    workers: usize,
+    per_worker: usize,
+    spin_us: &str,
+) -> WorkerPool {
     runtime.block_on(async {
+        let worker = NativeWorker::new(WORKER)
+            .env("WORKER_CONCURRENCY", per_worker.to_string())
+            .env("WORKER_SPIN_US", spin_us);
         let pool = WorkerPool::builder()
             .min_workers(workers)
             .max_workers(workers)
             .max_calls_per_worker(per_worker)
-            .build(NativeWorker::new(WORKER).env("WORKER_CONCURRENCY", per_worker.to_string()))
+            .build(worker)
             .expect("a pool");
         pool.ready().await.expect("workers start");
         pool
@@ -39,30 +57,20 @@ fn workers(c: &mut Criterion) {
 
     // Latency: one call at a time.
     group.throughput(Throughput::Elements(CALLS as u64));
-    let one = pool(&runtime, 1, 1);
-    group.bench_function(BenchmarkId::new("roundtrip_pool", 1), |b| {
-        b.to_async(&runtime).iter(|| {
-            let pool = one.clone();
-            async move {
-                tokio::spawn(async move {
-                    for _ in 0..CALLS {
-                        let reply = pool.call("echo", PAYLOAD).await.expect("echo");
-                        assert_eq!(reply.len(), PAYLOAD.len());
-                    }
-                })
-                .await
-                .expect("no panic");
-            }
+    for (name, spin_us) in [("", "0"), ("_spin", SPIN_US)] {
+        let one = spinning_pool(&runtime, 1, 1, spin_us);
+        group.bench_function(BenchmarkId::new(format!("roundtrip_pool{name}"), 1), |b| {
+            b.to_async(&runtime).iter(|| roundtrip(one.clone()));
         });
-    });
-    group.bench_function(BenchmarkId::new("roundtrip_floor", 1), |b| {
-        let mut floor = Floor::start();
-        b.iter(|| {
-            for _ in 0..CALLS {
-                floor.echo(PAYLOAD);
-            }
+        group.bench_function(BenchmarkId::new(format!("roundtrip_floor{name}"), 1), |b| {
+            let mut floor = Floor::start(spin_us);
+            b.iter(|| {
+                for _ in 0..CALLS {
+                    floor.echo(PAYLOAD);
+                }
+            });
         });
-    });
+    }
     let procspawn_pool = procspawn::Pool::new(1).expect("a procspawn pool");
     group.bench_function(BenchmarkId::new("roundtrip_procspawn", 1), |b| {
         b.iter(|| {
@@ -119,6 +127,18 @@ fn workers(c: &mut Criterion) {
     group.finish();
 }
 
+/// Makes [`CALLS`] echo calls one after another from a task of the runtime.
+async fn roundtrip(pool: WorkerPool) {
+    tokio::spawn(async move {
+        for _ in 0..CALLS {
+            let reply = pool.call("echo", PAYLOAD).await.expect("echo");
+            assert_eq!(reply.len(), PAYLOAD.len());
+        }
+    })
+    .await
+    .expect("no panic");
+}
+
 /// Submits [`CALLS`] echo calls at once from a task of the runtime and checks every reply.
 async fn call_all(pool: WorkerPool) {
     tokio::spawn(async move {
@@ -141,8 +161,9 @@ struct Floor {
 }
 
 impl Floor {
-    fn start() -> Floor {
+    fn start(spin_us: &str) -> Floor {
         let mut child = Command::new(WORKER)
+            .env("WORKER_SPIN_US", spin_us)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

@@ -240,3 +240,50 @@ async fn typed_methods_read_and_write_json() {
     let error = pool.next().await;
     assert_eq!(error.name, "bad_request");
 }
+
+#[tokio::test]
+async fn a_spinning_worker_still_runs_timers_and_other_tasks() {
+    // Spinning for far longer than the test: it must give way on every turn, or this
+    // single-threaded test (pool, worker and handler on one thread) would stall.
+    let worker = Worker::new()
+        .method("nap", |input: Bytes| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, String>(input)
+        })
+        .concurrency(2)
+        .spin(Duration::from_secs(60));
+    let (mut pool, _) = Pool::start(worker).await;
+    for id in 1..=3 {
+        pool.send(Frame::call(id, "nap", "zz")).await;
+        assert_eq!(pool.next().await, Frame::reply(id, "zz"));
+    }
+    pool.send(Frame::bare(Kind::Ping, 9)).await;
+    assert_eq!(pool.next().await, Frame::bare(Kind::Pong, 9));
+    // End of input is seen at once, spinning or not.
+    pool.to_worker.close().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), pool.worker)
+        .await
+        .expect("the worker ends")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_of_input_does_not_wait_for_a_blocking_call() {
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let worker = Worker::new().blocking("stubborn", move |_: Bytes, _call: &_| {
+        // Ignores its cancel: blocks until the test lets it go.
+        let _ = gate.lock().unwrap().recv();
+        Ok::<_, String>("too late")
+    });
+    let (mut pool, _) = Pool::start(worker).await;
+    pool.send(Frame::call(1, "stubborn", "")).await;
+    pool.to_worker.close().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), pool.worker)
+        .await
+        .expect("the worker ends while its call still blocks")
+        .unwrap()
+        .unwrap();
+    release.send(()).unwrap();
+}

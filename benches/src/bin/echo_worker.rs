@@ -11,5 +11,11 @@ fn main() -> std::io::Result<()> {
     Worker::new()
         .method("echo", |input: Bytes| async move { Ok::<_, String>(input) })
         .concurrency(concurrency)
+        .spin(std::time::Duration::from_micros(
+            std::env::var("WORKER_SPIN_US")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        ))
         .run()
 }
