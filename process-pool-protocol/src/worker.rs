@@ -206,7 +206,7 @@ impl Worker {
     ///
     /// A sleeping worker is woken by the pool's next call, and on a virtual machine whose idle
     /// CPUs halt, that wake-up is most of a round trip: on the 2-vCPU VM of our benchmark,
-    /// 56 µs a call at one worker, 17 µs with 50 µs of spinning. Spinning costs CPU: up to
+    /// 56 µs a call at one worker, 19 µs with 50 µs of spinning. Spinning costs CPU: up to
     /// `time` after each frame, and it slowed 2 workers on 2 cores, all busy, by 1.7×. Use it
     /// for latency, with fewer workers than cores. Other tasks and timers still run between
     /// polls.
