@@ -758,3 +758,24 @@ async fn answered_calls_leave_no_timer_behind() {
         .num_alive_tasks();
     assert!(alive < 50, "{alive} tasks alive after 500 answered calls");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_taking_fewer_calls_than_announced_gets_fewer() {
+    // It announces 4 calls at once and takes 1: the other 3 are answered `overloaded`.
+    let pool = WorkerPool::builder()
+        .max_workers(1)
+        .max_calls_per_worker(4)
+        .retries(1)
+        .build(python_worker().env("WORKER_ANNOUNCE", "4"))
+        .unwrap();
+    hang_guard(pool.ready()).await.unwrap();
+    let replies = hang_guard(pool.call_many((0..4).map(|_| Call::new("sleep", "50")))).await;
+    for reply in &replies {
+        assert_eq!(reply.as_ref().unwrap(), "slept");
+    }
+    let stats = pool.stats();
+    // Each refused call ran on its second attempt, one at a time from then on.
+    assert_eq!((stats.calls_retried, stats.crashed), (3, 0));
+    assert_eq!(stats.per_worker.len(), 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+}

@@ -3,7 +3,8 @@
 
 Serves `echo`, `upper`, `add` (JSON `[a, b]` -> JSON number), `pid` and `sleep` (payload:
 milliseconds; cancellable) on stdin/stdout, `WORKER_CONCURRENCY` calls at once (default 1),
-each in a thread. Copy it and replace METHODS with your own: a method takes the payload bytes
+each in a thread (`WORKER_ANNOUNCE`, for tests, announces another number than it takes, as a
+misbehaving worker would). Copy it and replace METHODS with your own: a method takes the payload bytes
 and a threading.Event set when the call is cancelled, and returns bytes or raises.
 """
 
@@ -95,7 +96,7 @@ def main():
     hello = {
         "protocol": PROTOCOL_VERSION,
         "methods": sorted(METHODS),
-        "concurrency": concurrency,
+        "concurrency": int(os.environ.get("WORKER_ANNOUNCE", concurrency)),
         "max_frame": MAX_FRAME,
     }
     write_frame(HELLO, 0, payload=json.dumps(hello).encode())
