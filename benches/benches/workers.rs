@@ -21,11 +21,7 @@ const PAYLOAD: &[u8] = b"hello, worker";
 /// (`Worker::spin`).
 const SPIN_US: &str = "50";
 
-fn pool(runtime: &tokio::runtime::Runtime, workers: usize, per_worker: usize) -> WorkerPool {
-    spinning_pool(runtime, workers, per_worker, "0")
-}
-
-fn spinning_pool(
+fn pool(
     runtime: &tokio::runtime::Runtime,
     workers: usize,
     per_worker: usize,
@@ -58,7 +54,7 @@ fn workers(c: &mut Criterion) {
     // Latency: one call at a time.
     group.throughput(Throughput::Elements(CALLS as u64));
     for (name, spin_us) in [("", "0"), ("_spin", SPIN_US)] {
-        let one = spinning_pool(&runtime, 1, 1, spin_us);
+        let one = pool(&runtime, 1, 1, spin_us);
         group.bench_function(BenchmarkId::new(format!("roundtrip_pool{name}"), 1), |b| {
             b.to_async(&runtime).iter(|| roundtrip(one.clone()));
         });
@@ -84,12 +80,12 @@ fn workers(c: &mut Criterion) {
 
     // Throughput: all calls at once.
     for workers in [1, 2] {
-        let pool = pool(&runtime, workers, 1);
+        let pool = pool(&runtime, workers, 1, "0");
         group.bench_function(BenchmarkId::new("throughput_pool", workers), |b| {
             b.to_async(&runtime).iter(|| call_all(pool.clone()));
         });
     }
-    let multiplexed = pool(&runtime, 2, 8);
+    let multiplexed = pool(&runtime, 2, 8, "0");
     group.bench_function(BenchmarkId::new("multiplexed_8_pool", 2), |b| {
         b.to_async(&runtime).iter(|| call_all(multiplexed.clone()));
     });

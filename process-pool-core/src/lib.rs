@@ -74,7 +74,7 @@ pub use spawner::{Exit, ExitStatus, RunContext, Spawner};
 pub use stats::Stats;
 pub use tokio_util::sync::CancellationToken;
 pub use workers::{
-    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, Retry, StartedWorker, WorkerControl,
-    WorkerEvent, WorkerId, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerPoolStats,
-    WorkerSpawner,
+    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, Retry, StartedWorker, StderrTail,
+    WorkerControl, WorkerEvent, WorkerId, WorkerInfo, WorkerPool, WorkerPoolBuilder,
+    WorkerPoolStats, WorkerSpawner,
 };

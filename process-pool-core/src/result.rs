@@ -215,7 +215,7 @@ impl JobResult {
 pub const STDERR_TAIL_BYTES: usize = 2048;
 
 /// The last [`STDERR_TAIL_BYTES`] of `stderr` as text, trimmed.
-fn stderr_tail(stderr: &[u8]) -> String {
+pub(crate) fn stderr_tail(stderr: &[u8]) -> String {
     let start = stderr.len().saturating_sub(STDERR_TAIL_BYTES);
     String::from_utf8_lossy(&stderr[start..]).trim().to_owned()
 }

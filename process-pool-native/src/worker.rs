@@ -1,17 +1,16 @@
 //! [`NativeWorker`]: long-lived worker processes for a [`WorkerPool`], each in its own process
 //! group, its stderr logged through `tracing`.
 
-use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use process_pool_core::{
-    StartedWorker, WorkerControl, WorkerId, WorkerPool, WorkerSpawner, async_trait,
+    StartedWorker, StderrTail, WorkerControl, WorkerId, WorkerPool, WorkerSpawner, async_trait,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -19,8 +18,6 @@ use tokio::process::Command;
 use crate::group::Group;
 use crate::spawn::{describe_start_error, exit_status};
 
-/// How much of a worker's stderr is kept for a crash report.
-const STDERR_TAIL: usize = 2048;
 /// How long a worker's stderr is still read after it exited.
 const STDERR_DRAIN: Duration = Duration::from_secs(1);
 
@@ -125,7 +122,7 @@ impl WorkerSpawner for NativeWorker {
             pid,
             group,
             ended: AtomicBool::new(false),
-            tail: Mutex::new(VecDeque::new()),
+            tail: StderrTail::default(),
         });
         let logger = tokio::spawn(log_stderr(stderr, id, pid, Arc::clone(&control)));
         let watcher = Arc::clone(&control);
@@ -175,7 +172,7 @@ struct Control {
     group: Option<Group>,
     /// Set once it has been reaped: its group id may then belong to someone else.
     ended: AtomicBool,
-    tail: Mutex<VecDeque<u8>>,
+    tail: StderrTail,
 }
 
 impl WorkerControl for Control {
@@ -192,11 +189,7 @@ impl WorkerControl for Control {
     }
 
     fn stderr_tail(&self) -> String {
-        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
-        let (a, b) = tail.as_slices();
-        let mut bytes = a.to_vec();
-        bytes.extend_from_slice(b);
-        String::from_utf8_lossy(&bytes).trim().to_owned()
+        self.tail.text()
     }
 
     fn memory(&self) -> Option<u64> {
@@ -214,7 +207,7 @@ fn resident_bytes(pid: u32) -> Option<u64> {
     Some(pages * rustix::param::page_size() as u64)
 }
 
-/// Logs each stderr line of the worker and keeps the last [`STDERR_TAIL`] bytes.
+/// Logs each stderr line of the worker and keeps its tail.
 async fn log_stderr(
     stderr: tokio::process::ChildStderr,
     id: WorkerId,
@@ -225,9 +218,7 @@ async fn log_stderr(
     while let Ok(Some(line)) = lines.next_segment().await {
         let text = String::from_utf8_lossy(&line);
         tracing::info!(target: "process_pool::worker", worker = id, pid, "{text}");
-        let mut tail = control.tail.lock().unwrap_or_else(PoisonError::into_inner);
-        tail.extend(line.iter().chain(b"\n"));
-        let excess = tail.len().saturating_sub(STDERR_TAIL);
-        tail.drain(..excess);
+        control.tail.push(&line);
+        control.tail.push(b"\n");
     }
 }

@@ -15,6 +15,7 @@
 mod cache;
 mod engine;
 mod guest;
+mod instance;
 mod linker;
 mod pipe;
 mod spawn;

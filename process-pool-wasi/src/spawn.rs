@@ -5,15 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use process_pool_core::{
-    ConfigError, Exit, ExitStatus, Job, ProcessPool, RunContext, Spawner, async_trait,
-};
+use process_pool_core::{ConfigError, Exit, Job, ProcessPool, RunContext, Spawner, async_trait};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
-use wasmtime_wasi::I32Exit;
 
-use crate::cache::{Accept, Kind, ModuleCache, Prepared};
+use crate::cache::{Accept, Kind, ModuleCache};
 use crate::engine::{self, PER_COMPONENT, Sizing};
 use crate::guest::{self, DirAccess, Grants, Guest, Limiter, Preopen};
+use crate::instance::status;
 use crate::linker::Linkers;
 use crate::pipe::CappedPipe;
 
@@ -351,20 +349,6 @@ impl WasiSpawner {
     }
 }
 
-/// How a guest's run ended, before the pool says why it was stopped.
-pub(crate) fn status(ran: Option<wasmtime::Result<i32>>) -> ExitStatus {
-    match ran {
-        // Stopped by the pool: dropping the call stopped the guest, and the pool reports why
-        // (timed out or cancelled).
-        None => ExitStatus::Signal(9),
-        Some(Ok(code)) => ExitStatus::Code(code),
-        Some(Err(error)) => match error.downcast_ref::<I32Exit>() {
-            Some(exit) => ExitStatus::Code(exit.0),
-            None => ExitStatus::Trapped(format!("{error:?}")),
-        },
-    }
-}
-
 #[async_trait]
 impl Spawner for WasiSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
@@ -383,50 +367,9 @@ impl Spawner for WasiSpawner {
         let stdout = CappedPipe::new(ctx.output_limit());
         let stderr = CappedPipe::new(ctx.output_limit());
         let wasi = guest::context(job, path, &stdout, &stderr, &shared.grants)?;
-        let component = matches!(*prepared, Prepared::Component(_));
-        let mut store = self.store(wasi, component, None)?;
-        let cannot_start = |e: wasmtime::Error| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("cannot instantiate `{}`: {e:#}", path.display()),
-            )
-        };
-
-        let ran = match &*prepared {
-            Prepared::Module(pre) => {
-                let instance = pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(cannot_start)?;
-                let start = instance
-                    .get_typed_func::<(), ()>(&mut store, "_start")
-                    .map_err(|e| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("`{}` has no `_start` to run: {e}", path.display()),
-                        )
-                    })?;
-                tokio::select! {
-                    biased;
-                    () = ctx.cancelled() => None,
-                    ran = start.call_async(&mut store, ()) => Some(ran.map(|()| 0)),
-                }
-            }
-            Prepared::Component(pre) => {
-                let command = pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(cannot_start)?;
-                tokio::select! {
-                    biased;
-                    () = ctx.cancelled() => None,
-                    ran = command.wasi_cli_run().call_run(&mut store) => {
-                        // `run` returns `Err(())` for a failure without a code: exit 1.
-                        Some(ran.map(|result| i32::from(result.is_err())))
-                    }
-                }
-            }
-        };
+        let mut store = self.store(wasi, prepared.is_component(), None)?;
+        let entry = prepared.instantiate(&mut store, path).await?;
+        let ran = entry.run(&mut store, ctx.cancelled()).await;
         drop(store);
         let (out, out_truncated) = stdout.finish();
         let (err, err_truncated) = stderr.finish();

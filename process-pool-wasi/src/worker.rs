@@ -2,29 +2,27 @@
 //! guest's stdin and stdout, one instance kept alive across calls, in the sandbox and under
 //! the limits of the spawner it comes from.
 
-use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use process_pool_core::{
-    ExitStatus, StartedWorker, WorkerControl, WorkerId, WorkerSpawner, async_trait,
+    ExitStatus, STDERR_TAIL_BYTES, StartedWorker, StderrTail, WorkerControl, WorkerId,
+    WorkerSpawner, async_trait,
 };
 use tokio::io::AsyncWrite;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::Prepared;
 use crate::guest;
-use crate::spawn::{WasiSpawner, status};
+use crate::instance::status;
+use crate::spawn::WasiSpawner;
 
 /// How many bytes each direction of a worker's stdio buffers.
 const PIPE_BUFFER: usize = 64 << 10;
-/// How much of a worker's stderr is kept for a crash report.
-const STDERR_TAIL: usize = 2048;
 
 /// Starts a WASI module or component as a warm worker for a
 /// [`WorkerPool`](process_pool_core::WorkerPool): made by [`WasiSpawner::worker`], it shares
@@ -115,7 +113,7 @@ impl WorkerSpawner for WasiWorker {
         let control = Arc::new(Control {
             kill: CancellationToken::new(),
             memory: Arc::new(AtomicU64::new(0)),
-            tail: Arc::new(Mutex::new(VecDeque::new())),
+            tail: Arc::new(StderrTail::default()),
         });
         let stderr = StderrLog {
             worker: id,
@@ -131,61 +129,20 @@ impl WorkerSpawner for WasiWorker {
             &shared.grants,
             (guest_in, guest_out, stderr),
         )?;
-        let component = matches!(*prepared, Prepared::Component(_));
-        let mut store = self
-            .spawner
-            .store(wasi, component, Some(Arc::clone(&control.memory)))?;
-        let cannot_start = |e: wasmtime::Error| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("cannot instantiate `{}`: {e:#}", module.display()),
-            )
-        };
+        let mut store = self.spawner.store(
+            wasi,
+            prepared.is_component(),
+            Some(Arc::clone(&control.memory)),
+        )?;
+        let entry = prepared.instantiate(&mut store, module).await?;
         let (done, exited) = tokio::sync::oneshot::channel();
         let kill = control.kill.clone();
-        match &*prepared {
-            Prepared::Module(pre) => {
-                let instance = pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(cannot_start)?;
-                let start = instance
-                    .get_typed_func::<(), ()>(&mut store, "_start")
-                    .map_err(|e| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("`{}` has no `_start` to run: {e}", module.display()),
-                        )
-                    })?;
-                tokio::spawn(async move {
-                    let ran = tokio::select! {
-                        biased;
-                        () = kill.cancelled() => None,
-                        ran = start.call_async(&mut store, ()) => Some(ran.map(|()| 0)),
-                    };
-                    // Its pipes close with its store: the pool reads the end of its stdout.
-                    drop(store);
-                    let _ = done.send(status(ran));
-                });
-            }
-            Prepared::Component(pre) => {
-                let command = pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(cannot_start)?;
-                tokio::spawn(async move {
-                    let ran = tokio::select! {
-                        biased;
-                        () = kill.cancelled() => None,
-                        ran = command.wasi_cli_run().call_run(&mut store) => {
-                            Some(ran.map(|result| i32::from(result.is_err())))
-                        }
-                    };
-                    drop(store);
-                    let _ = done.send(status(ran));
-                });
-            }
-        }
+        tokio::spawn(async move {
+            let ran = entry.run(&mut store, kill.cancelled()).await;
+            // Its pipes close with its store: the pool reads the end of its stdout.
+            drop(store);
+            let _ = done.send(status(ran));
+        });
         Ok(StartedWorker {
             reader: Box::new(pool_out),
             writer: Box::new(pool_in),
@@ -204,7 +161,7 @@ impl WorkerSpawner for WasiWorker {
 struct Control {
     kill: CancellationToken,
     memory: Arc<AtomicU64>,
-    tail: Arc<Mutex<VecDeque<u8>>>,
+    tail: Arc<StderrTail>,
 }
 
 impl WorkerControl for Control {
@@ -217,9 +174,7 @@ impl WorkerControl for Control {
     }
 
     fn stderr_tail(&self) -> String {
-        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
-        let (a, b) = tail.as_slices();
-        String::from_utf8_lossy(&[a, b].concat()).trim().to_owned()
+        self.tail.text()
     }
 
     fn memory(&self) -> Option<u64> {
@@ -227,10 +182,10 @@ impl WorkerControl for Control {
     }
 }
 
-/// A guest's stderr: each line to `tracing`, the last [`STDERR_TAIL`] bytes kept.
+/// A guest's stderr: each line to `tracing`, its tail kept.
 struct StderrLog {
     worker: WorkerId,
-    tail: Arc<Mutex<VecDeque<u8>>>,
+    tail: Arc<StderrTail>,
     line: Vec<u8>,
 }
 
@@ -241,18 +196,13 @@ impl AsyncWrite for StderrLog {
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        {
-            let mut tail = this.tail.lock().unwrap_or_else(PoisonError::into_inner);
-            tail.extend(bytes);
-            let excess = tail.len().saturating_sub(STDERR_TAIL);
-            tail.drain(..excess);
-        }
+        this.tail.push(bytes);
         for &byte in bytes {
             if byte == b'\n' {
                 let text = String::from_utf8_lossy(&this.line);
                 tracing::info!(target: "process_pool::worker", worker = this.worker, "{text}");
                 this.line.clear();
-            } else if this.line.len() < STDERR_TAIL {
+            } else if this.line.len() < STDERR_TAIL_BYTES {
                 this.line.push(byte);
             }
         }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -90,7 +91,8 @@ fn program(name: &str, args: &str, target: &Path) -> Result<String, String> {
 
 /// `python hq_run.py 2`, HyperQueue as an `xargs` (see `peers/hq_run.py`).
 fn hyperqueue(target: &Path) -> Result<String, String> {
-    let python = tools::python_with(target, "hyperqueue", "hyperqueue")?;
+    // Pinned: `hq_run.py` uses this version's `LocalCluster` API.
+    let python = tools::python_with(target, "hyperqueue==0.27.0", "hyperqueue")?;
     let script = target.join("peers/hq_run.py");
     std::fs::write(&script, HQ_RUN).map_err(|e| format!("{}: {e}", script.display()))?;
     Ok(format!(
@@ -157,14 +159,17 @@ fn shell_command(prefix: &str, workload: &Workload) -> String {
     format!("{prefix} {}", program.join(" "))
 }
 
-/// Whether `program` is an existing path or found on the PATH or in `target/tools/bin`.
-pub(crate) fn installed(program: &str) -> bool {
-    tools::find(program, &crate::target_dir()).is_some()
+/// hyperfine's path, if it is installed (on the PATH or in `target/tools/bin`), looked up once.
+fn hyperfine() -> Option<&'static Path> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| tools::find("hyperfine", &crate::target_dir()))
+        .as_deref()
 }
 
 /// What times the commands: hyperfine when it is installed, else [`time_by_hand`].
 pub(crate) fn timer() -> &'static str {
-    if installed("hyperfine") {
+    if hyperfine().is_some() {
         "hyperfine"
     } else {
         "the xtask's own loop"
@@ -175,15 +180,19 @@ pub(crate) fn timer() -> &'static str {
 /// end, and returns the min and median wall time in ms; fails if a run fails. Timed by
 /// hyperfine when installed (which subtracts the shell's own start-up), else by hand.
 pub(crate) fn time(command: &str, input: &Path, runs: usize) -> Result<(f64, f64)> {
-    if installed("hyperfine") {
-        time_by_hyperfine(command, input, runs)
-    } else {
-        time_by_hand(command, input, runs)
+    match hyperfine() {
+        Some(hyperfine) => time_by_hyperfine(hyperfine, command, input, runs),
+        None => time_by_hand(command, input, runs),
     }
 }
 
 /// [`time`] through `hyperfine --export-json`.
-fn time_by_hyperfine(command: &str, input: &Path, runs: usize) -> Result<(f64, f64)> {
+fn time_by_hyperfine(
+    hyperfine: &Path,
+    command: &str,
+    input: &Path,
+    runs: usize,
+) -> Result<(f64, f64)> {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
     let json_path = std::env::temp_dir().join(format!(
@@ -191,7 +200,7 @@ fn time_by_hyperfine(command: &str, input: &Path, runs: usize) -> Result<(f64, f
         std::process::id()
     ));
     let full = format!("{command} < {}", quote(&input.to_string_lossy()));
-    let output = Command::new("hyperfine")
+    let output = Command::new(hyperfine)
         .args(["--style", "none", "--warmup", "1", "--runs"])
         .arg(runs.max(2).to_string())
         .arg("--export-json")

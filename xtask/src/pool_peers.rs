@@ -4,11 +4,10 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::compare;
+use crate::tools;
 
 /// The Python script, run as `python3 py_pool.py TASKS`; prints microseconds per task.
 const PY_POOL: &str = include_str!("peers/py_pool.py");
@@ -17,29 +16,14 @@ const TARGET: f64 = 5.0;
 
 /// `ProcessPoolExecutor`'s cost per task in µs, or why it was not measured.
 pub(crate) fn measure(target: &Path, tasks: usize) -> Result<f64, String> {
-    if !compare::installed("python3") {
-        return Err("no `python3`: skipped".to_owned());
-    }
-    let dir = target.join("peers");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let script = dir.join("py_pool.py");
-    std::fs::write(&script, PY_POOL).map_err(|e| e.to_string())?;
-    eprintln!("==> python3 {} {tasks}", script.display());
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(tasks.to_string())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "the Python pool failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse::<f64>()
-        .map_err(|e| format!("unexpected output of the Python pool: {e}"))
+    let python = tools::find("python3", target).ok_or("no `python3`: skipped")?;
+    tools::run_python(
+        &python,
+        target,
+        "py_pool.py",
+        PY_POOL,
+        &[&tasks.to_string()],
+    )
 }
 
 /// The Markdown section: the peer against our throughput at 2 workers (`ours`, µs/call).

@@ -48,15 +48,25 @@ pub(crate) fn python_with(target: &Path, package: &str, module: &str) -> Result<
     if ok(Command::new(&python).args(["-c", &format!("import {module}")])) {
         return Ok(python);
     }
-    if find("python3", target).is_none() {
+    let Some(python3) = find("python3", target) else {
         return Err("no `python3`: skipped".to_owned());
-    }
+    };
     eprintln!(
         "==> python3 -m venv {0} && {0}/bin/pip install {package}",
         venv.display()
     );
-    let made = (python.is_file() || ok(Command::new("python3").args(["-m", "venv"]).arg(&venv)))
-        && ok(Command::new(venv.join("bin/pip")).args(["install", "-q", package]));
+    // Without a network pip would retry for minutes before giving up: fail fast instead.
+    let pip = [
+        "install",
+        "-q",
+        "--retries",
+        "1",
+        "--timeout",
+        "15",
+        package,
+    ];
+    let made = (python.is_file() || ok(Command::new(&python3).args(["-m", "venv"]).arg(&venv)))
+        && ok(Command::new(venv.join("bin/pip")).args(pip));
     if made {
         Ok(python)
     } else {
@@ -65,6 +75,42 @@ pub(crate) fn python_with(target: &Path, package: &str, module: &str) -> Result<
             venv.display()
         ))
     }
+}
+
+/// Writes the Python `script` to `target/peers/<name>`, runs it with `python` and `args`, and
+/// reads the one number it prints; errors say why, ready for a "skipped" line.
+pub(crate) fn run_python(
+    python: &Path,
+    target: &Path,
+    name: &str,
+    script: &str,
+    args: &[&str],
+) -> Result<f64, String> {
+    let dir = target.join("peers");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(name);
+    std::fs::write(&path, script).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!(
+        "==> {} {} {}",
+        python.display(),
+        path.display(),
+        args.join(" ")
+    );
+    let out = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{name} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| format!("unexpected output of {name}: {e}"))
 }
 
 /// `cargo xtask tools`: installs the peers that come from crates.io into `target/tools/`

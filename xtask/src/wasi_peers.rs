@@ -5,7 +5,6 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -67,25 +66,14 @@ fn python(target: &Path, module: &Path, jobs: usize) -> Peer {
         .to_owned();
     let us_per_job = (|| {
         let python = tools::python_with(target, "wasmtime", "wasmtime")?;
-        let dir = target.join("peers");
-        let script = dir.join("py_wasi.py");
-        std::fs::write(&script, PY_WASI).map_err(|e| e.to_string())?;
-        let out = Command::new(&python)
-            .arg(&script)
-            .arg(module)
-            .arg(jobs.to_string())
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!(
-                "the Python loop failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<f64>()
-            .map_err(|e| format!("unexpected output of the Python loop: {e}"))
+        let module = module.to_string_lossy();
+        tools::run_python(
+            &python,
+            target,
+            "py_wasi.py",
+            PY_WASI,
+            &[&module, &jobs.to_string()],
+        )
     })();
     Peer {
         name: "Python wasmtime",

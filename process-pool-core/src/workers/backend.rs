@@ -1,15 +1,16 @@
 //! [`WorkerSpawner`]: what a backend implements to start long-lived workers.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::ExitStatus;
+use crate::{ExitStatus, STDERR_TAIL_BYTES};
 
 /// A worker's number in its pool, from 1, never reused.
 pub type WorkerId = u64;
@@ -61,4 +62,34 @@ pub trait WorkerControl: Send + Sync {
     /// The memory it holds now, in bytes (native: resident set; WASI: linear memory), if
     /// known.
     fn memory(&self) -> Option<u64>;
+}
+
+/// The end of what a worker wrote to stderr: its last [`STDERR_TAIL_BYTES`] bytes, fed by a
+/// backend as they arrive, for [`WorkerControl::stderr_tail`].
+///
+/// ```
+/// use process_pool_core::StderrTail;
+///
+/// let tail = StderrTail::default();
+/// tail.push(b"loading\n");
+/// tail.push(b"panicked: out of luck\n");
+/// assert_eq!(tail.text(), "loading\npanicked: out of luck");
+/// ```
+#[derive(Debug, Default)]
+pub struct StderrTail(Mutex<VecDeque<u8>>);
+
+impl StderrTail {
+    /// Appends `bytes`, forgetting what falls out of the tail.
+    pub fn push(&self, bytes: &[u8]) {
+        let mut tail = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.extend(bytes);
+        let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
+        tail.drain(..excess);
+    }
+
+    /// The tail as text, trimmed.
+    pub fn text(&self) -> String {
+        let mut tail = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::result::stderr_tail(tail.make_contiguous())
+    }
 }

@@ -60,7 +60,7 @@ pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
             });
         }
     } else {
-        // The pool closed while it started: ask it to go.
+        // Shut down, resized or killed while it started: ask it to go.
         shared.retire_idle(&mut shared.lock());
     }
 
@@ -108,7 +108,7 @@ pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
         }
     };
     let tail = control.stderr_tail();
-    if let Some((event, crashed)) = shared.worker_died(id, Some(exit), tail, protocol) {
+    if let Some((event, crashed)) = shared.worker_died(id, exit, tail, protocol) {
         if crashed {
             tracing::warn!(worker = id, pid, reason = %event.reason, exit = ?event.exit, "worker crashed");
         } else {
@@ -192,12 +192,7 @@ async fn start(shared: &Arc<Shared>, id: WorkerId) -> Result<Started, String> {
                 Ok(Err(reason)) => reason,
                 _ => format!("no hello within {:?}", config.startup_timeout),
             };
-            let tail = control.stderr_tail();
-            let tail = if tail.is_empty() {
-                String::new()
-            } else {
-                format!("; stderr: {tail}")
-            };
+            let tail = super::error::describe_tail(&control.stderr_tail());
             let status = super::error::describe_status(&status);
             Err(format!("{reason} ({status}){tail}"))
         }

@@ -114,7 +114,8 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
     }
 }
 
-fn describe_tail(tail: &str) -> String {
+/// The end of a worker's stderr as a suffix of a message (`; stderr: …`), or nothing.
+pub(crate) fn describe_tail(tail: &str) -> String {
     if tail.is_empty() {
         String::new()
     } else {

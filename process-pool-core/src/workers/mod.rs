@@ -10,7 +10,7 @@ mod pool;
 mod stats;
 mod upkeep;
 
-pub use backend::{StartedWorker, WorkerControl, WorkerId, WorkerSpawner};
+pub use backend::{StartedWorker, StderrTail, WorkerControl, WorkerId, WorkerSpawner};
 pub use builder::{DEFAULT_CANCEL_GRACE, Retry, WorkerEvent, WorkerPoolBuilder};
 pub use call::{Call, CallHandle, CallId};
 pub use error::CallError;

@@ -939,13 +939,13 @@ impl Shared {
         });
     }
 
-    /// The worker `id` has ended (`exit`, if reaped; `protocol`, if it broke the protocol).
+    /// The worker `id` has ended (`exit`; `protocol`, if it broke the protocol).
     /// Its calls go back to the queue or fail; a replacement starts if needed. Returns the
     /// event for the hooks, and whether it was a crash.
     pub(crate) fn worker_died(
         self: &Arc<Self>,
         id: WorkerId,
-        exit: Option<crate::ExitStatus>,
+        exit: crate::ExitStatus,
         stderr_tail: String,
         protocol: Option<String>,
     ) -> Option<(super::WorkerEvent, bool)> {
@@ -979,14 +979,8 @@ impl Shared {
             // next one straight into the same fate. Calls still start workers (each within
             // its retries); a new call or `ready()` lifts this, and `ready()` reports it.
             state.start_blocked = true;
-            let status = exit
-                .as_ref()
-                .map_or_else(|| "not reaped".to_owned(), super::error::describe_status);
-            let tail = if stderr_tail.is_empty() {
-                String::new()
-            } else {
-                format!("; stderr: {stderr_tail}")
-            };
+            let status = super::error::describe_status(&exit);
+            let tail = super::error::describe_tail(&stderr_tail);
             state.last_start_failure = Some(CallError::WorkerStart {
                 program: self.spawner.describe(),
                 attempts: 1,
@@ -1015,7 +1009,7 @@ impl Shared {
                     },
                     None => CallError::WorkerCrashed {
                         method,
-                        exit: exit.clone(),
+                        exit: Some(exit.clone()),
                         stderr_tail: stderr_tail.clone(),
                         attempts: pending.attempts,
                     },
@@ -1031,7 +1025,7 @@ impl Shared {
             id,
             pid,
             reason,
-            exit,
+            exit: Some(exit),
         };
         Some((event, asked.is_none()))
     }
