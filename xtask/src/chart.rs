@@ -87,31 +87,6 @@ type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
 /// The left panel: speed-up against 1 worker, per backend and scale, and the reference's.
 fn speedups(area: &Area<'_>, measurements: &[Measurement], cpus: Option<usize>) -> DrawResult {
-    let max_workers = *WORKERS.last().unwrap_or(&8) as f64;
-    let mut chart = ChartBuilder::on(area)
-        .caption("Word count: speed-up against 1 worker", ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.8..max_workers + 0.2, 0.0..5.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("workers")
-        .y_desc("speed-up")
-        .x_labels(8)
-        .draw()?;
-    if let Some(cpus) = cpus.filter(|&n| (n as f64) < max_workers) {
-        let shade = RGBColor(235, 235, 235).filled();
-        chart.draw_series([Rectangle::new(
-            [(cpus as f64 + 0.1, 0.0), (max_workers + 0.2, 5.0)],
-            shade,
-        )])?;
-        chart.draw_series([Text::new(
-            format!("oversubscribed (> {cpus} CPUs)"),
-            (cpus as f64 + 0.3, 4.8),
-            ("sans-serif", 14),
-        )])?;
-    }
     let mut series = Vec::new();
     for (scale, _) in wordcount::SCALES {
         for (backend, name) in wordcount::BACKENDS {
@@ -133,6 +108,38 @@ fn speedups(area: &Area<'_>, measurements: &[Measurement], cpus: Option<usize>) 
             .map(|(&w, ms)| (w as f64, reference[0] / ms))
             .collect(),
     ));
+    let max_workers = *WORKERS.last().unwrap_or(&8) as f64;
+    // Room for the largest speed-up (the reference's 3.95 at least), and a little more.
+    let top = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|&(_, y)| y))
+        .fold(4.0_f64, f64::max)
+        .ceil()
+        + 1.0;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Word count: speed-up against 1 worker", ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.8..max_workers + 0.2, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("workers")
+        .y_desc("speed-up")
+        .x_labels(8)
+        .draw()?;
+    if let Some(cpus) = cpus.filter(|&n| (n as f64) < max_workers) {
+        let shade = RGBColor(235, 235, 235).filled();
+        chart.draw_series([Rectangle::new(
+            [(cpus as f64 + 0.1, 0.0), (max_workers + 0.2, top)],
+            shade,
+        )])?;
+        chart.draw_series([Text::new(
+            format!("oversubscribed (> {cpus} CPUs)"),
+            (cpus as f64 + 0.3, top - 0.2),
+            ("sans-serif", 14),
+        )])?;
+    }
     for (i, (label, points)) in series.into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
