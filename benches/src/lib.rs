@@ -11,7 +11,8 @@ use std::time::Duration;
 pub mod corpus;
 pub mod wasi_floor;
 
-use process_pool::{CancellationToken, Exit, ExitStatus, Job, RunContext, Spawner, async_trait};
+use process_pool::backend::{CancellationToken, Exit, ExitStatus, RunContext, Spawner};
+use process_pool::{Job, async_trait};
 
 /// Succeeds at once without doing anything: what is left is the scheduler's own cost.
 #[derive(Debug, Clone, Copy, Default)]

@@ -123,6 +123,18 @@ pub enum ConfigError {
     /// A bounded queue must hold at least one job.
     #[error("the queue capacity must be at least 1, got 0")]
     ZeroQueueCapacity,
+    /// More workers than the backend can run at once (a WASI spawner's `max_instances`, say):
+    /// the rest would fail to start.
+    #[error(
+        "max_workers is {max_workers}, more than the {capacity} jobs the spawner can run at once; \
+         raise the spawner's capacity or lower max_workers"
+    )]
+    OverCapacity {
+        /// The worker limit asked for.
+        max_workers: usize,
+        /// What the spawner can run at once.
+        capacity: usize,
+    },
     /// A setting is out of range.
     #[error("invalid setting `{name}`: {reason}")]
     Invalid {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::retry::RetryPolicy;
+use crate::engine::retry::RetryPolicy;
+use crate::error::JobError;
+use crate::result::Identity;
 
 /// One unit of work: a program with its arguments, environment, working directory, stdin,
 /// time limit and scheduling hints.
@@ -17,7 +19,7 @@ use crate::retry::RetryPolicy;
 ///
 /// ```
 /// use std::time::Duration;
-/// use process_pool_core::Job;
+/// use process_pool::Job;
 ///
 /// let job = Job::new("grep")
 ///     .arg("-c")
@@ -48,14 +50,20 @@ pub struct Job {
 /// Builds a job from a command and its arguments, like the reference pool's `job(cmd, args)`.
 ///
 /// The reference's optional `cwd` and `timeout` are the builder methods [`Job::cwd`] and
-/// [`Job::timeout`].
+/// [`Job::timeout`]. A job without arguments is [`Job::new`]: an empty list `[]` has no item
+/// type for the compiler to infer.
 ///
 /// ```
 /// use std::time::Duration;
-/// use process_pool_core::job;
+/// use process_pool::{job, Job};
 ///
 /// let j = job("sleep", ["10"]).timeout(Duration::from_millis(100));
 /// assert_eq!(j.get_timeout(), Some(Duration::from_millis(100)));
+/// let files = vec!["a.txt".to_owned(), "b.txt".to_owned()];
+/// let j = job("wc", &files); // borrowed items work too
+/// assert_eq!(j.get_args().len(), 2);
+/// let no_args = Job::new("true");
+/// assert!(no_args.get_args().is_empty());
 /// ```
 pub fn job<P, I, S>(program: P, args: I) -> Job
 where
@@ -251,31 +259,97 @@ impl Job {
         self.program.to_string_lossy().into_owned()
     }
 
+    /// The program (as text), label and working directory, copied, for an interim result.
+    pub(crate) fn identity(&self) -> Identity {
+        (self.program_lossy(), self.label.clone(), self.cwd.clone())
+    }
+
     /// Moves the program (as text), label and working directory out of a job that has ended,
     /// for its result: no copy, and no allocation when the program is valid UTF-8.
-    pub(crate) fn take_identity(&mut self) -> (String, Option<String>, Option<PathBuf>) {
+    pub(crate) fn take_identity(&mut self) -> Identity {
         let program = std::mem::take(&mut self.program)
             .into_string()
             .unwrap_or_else(|raw| raw.to_string_lossy().into_owned());
         (program, self.label.take(), self.cwd.take())
     }
 
-    /// Checks what can be checked without starting anything.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks what can be checked without starting anything: a program name, a non-zero
+    /// timeout, environment names that are names (not empty, no `=`), no NUL byte anywhere an
+    /// operating system or a WASI guest would cut the text short, and a valid retry policy.
+    ///
+    /// A pool checks every job when it is submitted, so every backend refuses the same jobs
+    /// with the same [`JobError::InvalidJob`].
+    ///
+    /// ```
+    /// use process_pool::{Job, JobError};
+    ///
+    /// assert!(Job::new("env").env("LANG", "C").validate().is_ok());
+    /// let error = Job::new("env").env("A=B", "c").validate().unwrap_err();
+    /// assert!(matches!(error, JobError::InvalidJob { .. }));
+    /// assert!(error.to_string().contains("`A=B`"), "{error}");
+    /// ```
+    pub fn validate(&self) -> Result<(), JobError> {
+        self.check()
+            .map_err(|reason| JobError::InvalidJob { reason })
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let program = self.program_lossy();
         if self.program.is_empty() {
             return Err("the program name is empty".into());
         }
+        no_nul(&self.program, || "the program name".to_owned())?;
+        for (i, arg) in self.args.iter().enumerate() {
+            no_nul(arg, || format!("argument {} of `{program}`", i + 1))?;
+        }
+        for (key, value) in &self.env {
+            let name = key.to_string_lossy();
+            if key.is_empty() {
+                return Err(format!(
+                    "an environment variable of `{program}` has an empty name"
+                ));
+            }
+            if key.as_encoded_bytes().contains(&b'=') {
+                return Err(format!(
+                    "the environment variable name `{name}` of `{program}` contains `=`"
+                ));
+            }
+            no_nul(key, || {
+                format!("the environment variable name `{name}` of `{program}`")
+            })?;
+            if let Some(value) = value {
+                no_nul(value, || {
+                    format!("the value of environment variable `{name}` of `{program}`")
+                })?;
+            }
+        }
+        if let Some(cwd) = &self.cwd {
+            no_nul(cwd.as_os_str(), || {
+                format!("the working directory of `{program}`")
+            })?;
+        }
         if self.timeout == Some(Duration::ZERO) {
-            return Err(format!(
-                "the timeout of `{}` is zero",
-                self.program.to_string_lossy()
-            ));
+            return Err(format!("the timeout of `{program}` is zero"));
         }
         if let Some(policy) = &self.retry {
-            policy.validate()?;
+            policy
+                .validate()
+                .map_err(|reason| format!("`{program}`: {reason}"))?;
         }
         Ok(())
     }
+}
+
+/// Refuses text with a NUL byte, which the OS (and WASI) would cut short there.
+fn no_nul(text: &OsStr, what: impl FnOnce() -> String) -> Result<(), String> {
+    if text.as_encoded_bytes().contains(&0) {
+        return Err(format!(
+            "{} contains a NUL byte: `{}`",
+            what(),
+            text.to_string_lossy().replace('\0', "\\0")
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -308,12 +382,33 @@ mod tests {
 
     #[test]
     fn validate_rejects_empty_program_and_zero_timeout() {
-        assert!(Job::new("").validate().unwrap_err().contains("empty"));
-        let err = Job::new("sleep")
-            .timeout(Duration::ZERO)
-            .validate()
-            .unwrap_err();
+        let reason = |job: Job| job.check().unwrap_err();
+        assert!(reason(Job::new("")).contains("empty"));
+        let err = reason(Job::new("sleep").timeout(Duration::ZERO));
         assert!(err.contains("sleep"), "{err}");
-        assert!(Job::new("true").validate().is_ok());
+        assert!(Job::new("true").check().is_ok());
+    }
+
+    #[test]
+    fn validate_refuses_bad_environment_names_and_nul_bytes() {
+        let reason = |job: Job| job.check().unwrap_err();
+        assert!(reason(Job::new("x").env("A=B", "c")).contains("`A=B`"));
+        assert!(reason(Job::new("x").env("", "c")).contains("empty name"));
+        assert!(reason(Job::new("x").env_remove("")).contains("empty name"));
+        let err = reason(Job::new("x").env("ACC\0B", "c"));
+        assert!(err.contains("NUL") && err.contains("ACC\\0B"), "{err}");
+        assert!(
+            reason(Job::new("x").env("A", "v\0w")).contains("value of environment variable `A`")
+        );
+        assert!(reason(Job::new("x").arg("ok").arg("b\0d")).contains("argument 2"));
+        assert!(reason(Job::new("x\0y")).contains("program name"));
+        assert!(reason(Job::new("x").cwd("/tmp/a\0b")).contains("working directory"));
+        assert!(
+            Job::new("x")
+                .env("A", "B=C")
+                .env("PATH_2", "")
+                .check()
+                .is_ok()
+        );
     }
 }

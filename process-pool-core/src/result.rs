@@ -11,6 +11,9 @@ use bytes::Bytes;
 
 use crate::error::JobError;
 
+/// What names a job in its result: its program (as text), label and working directory.
+pub(crate) type Identity = (String, Option<String>, Option<PathBuf>);
+
 /// A pool-unique job number, in submission order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobId(pub(crate) u64);
@@ -104,20 +107,32 @@ pub struct JobResult {
 impl JobResult {
     /// The answer for a job whose result could not be had: cancelled, nothing known of it.
     pub(crate) fn lost(id: JobId) -> Self {
+        JobResult::unrun(id, 0, Identity::default(), Outcome::Cancelled, 0, None)
+    }
+
+    /// A result with this outcome and no output.
+    pub(crate) fn unrun(
+        id: JobId,
+        index: usize,
+        (program, label, cwd): Identity,
+        outcome: Outcome,
+        attempts: u32,
+        time_limit: Option<Duration>,
+    ) -> Self {
         JobResult {
             id,
-            index: 0,
-            program: String::new(),
-            label: None,
-            cwd: None,
-            outcome: Outcome::Cancelled,
+            index,
+            program,
+            label,
+            cwd,
+            outcome,
             stdout: Bytes::new(),
             stderr: Bytes::new(),
             stdout_truncated: false,
             stderr_truncated: false,
             duration: Duration::ZERO,
-            attempts: 0,
-            time_limit: None,
+            attempts,
+            time_limit,
         }
     }
 

@@ -12,7 +12,8 @@
 //! `ms:peak`, peak being the most calls it saw in flight at once), `stubborn` (ms; ignores cancels), `hang`
 //! (never answers, cancellable), `flaky` (echo that exits on every Nth call), `die` (aborts
 //! the process), `garbage` (writes non-frames to stdout), `freeze` (stops the whole process
-//! 50 ms after replying), `leak` (keeps N MiB more, touched), `limited` (fails with "rate
+//! 50 ms after replying), `wedge` (stops the whole process at once, without replying), `fail`
+//! (answers an error), `spew` (writes N MiB to stderr without a newline), `leak` (keeps N MiB more, touched), `limited` (fails with "rate
 //! limited" for the first N calls to it in this worker, then succeeds).
 
 use std::io::Write;
@@ -109,6 +110,24 @@ fn main() -> std::io::Result<()> {
                 let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
             });
             Ok::<_, String>("freezing")
+        })
+        .method("wedge", |_| async {
+            let me = rustix::process::getpid();
+            let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
+            Ok::<_, String>("never sent")
+        })
+        .method("fail", |_| async {
+            Err::<Bytes, _>("asked to fail".to_owned())
+        })
+        .blocking("spew", |input: Bytes, _call: &_| {
+            // MiB of stderr without a single newline.
+            let chunk = vec![b'x'; 1 << 20];
+            let mut err = std::io::stderr().lock();
+            for _ in 0..number(&input)? {
+                err.write_all(&chunk).map_err(|e| e.to_string())?;
+            }
+            err.flush().map_err(|e| e.to_string())?;
+            Ok::<_, String>("spewed")
         })
         .method("limited", |input: Bytes| async move {
             let free_after = usize::try_from(number(&input)?).map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use process_pool_core::CappedBuffer;
+use process_pool_core::backend::CappedBuffer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Bytes read from a pipe at a time.

@@ -124,25 +124,51 @@ fn live_member_in_proc(pgid: Pid) -> Option<bool> {
     Some(live)
 }
 
-/// Kills the group if the job's future is dropped before the job was ended properly (the
-/// runtime shutting down, say), so no process outlives its pool.
+/// A job's child, which is killed (its whole group) and reaped if the job's future is dropped
+/// before the job was ended properly (the runtime shutting down, say), so that no process, and
+/// no zombie, outlives its pool.
 #[derive(Debug)]
-pub(crate) struct GroupGuard(Option<Group>);
+pub(crate) struct ChildGuard {
+    child: Child,
+    group: Option<Group>,
+    armed: bool,
+}
 
-impl GroupGuard {
-    pub(crate) fn new(group: Option<Group>) -> Self {
-        GroupGuard(group)
+/// How long a dropped job's killed child is waited for, to reap it.
+const REAP_BOUND: Duration = Duration::from_secs(2);
+
+impl ChildGuard {
+    pub(crate) fn new(child: Child, group: Option<Group>) -> Self {
+        ChildGuard {
+            child,
+            group,
+            armed: true,
+        }
     }
 
+    pub(crate) fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// The job ended properly: its child has been reaped.
     pub(crate) fn disarm(&mut self) {
-        self.0 = None;
+        self.armed = false;
     }
 }
 
-impl Drop for GroupGuard {
+impl Drop for ChildGuard {
     fn drop(&mut self) {
-        if let Some(group) = self.0.take() {
-            group.kill();
+        if !self.armed {
+            return;
+        }
+        match self.group {
+            Some(group) => group.kill(),
+            None => drop(self.child.start_kill()),
+        }
+        // SIGKILL is prompt; without a runtime to reap it, the child would stay a zombie.
+        let deadline = std::time::Instant::now() + REAP_BOUND;
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }

@@ -13,8 +13,7 @@
 //! and closed; a job that does not read it is not disturbed.
 //!
 //! ```
-//! use process_pool_native::NativeSpawner;
-//! use process_pool_core::job;
+//! use process_pool::{job, NativeSpawner};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -3,14 +3,13 @@
 use std::io;
 use std::process::Stdio;
 
-use process_pool_core::{
-    CancellationToken, ConfigError, Exit, ExitStatus, Job, ProcessPool, RunContext, Spawner,
-    async_trait,
-};
+use process_pool_core::backend::{Exit, ExitStatus, RunContext, Spawner};
+use process_pool_core::{ConfigError, Job, ProcessPool, async_trait};
 use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
 
 use crate::capture::{feed, read_capped};
-use crate::group::{Group, GroupGuard};
+use crate::group::{ChildGuard, Group};
 
 /// Runs jobs as OS processes, each in its own process group.
 ///
@@ -19,8 +18,7 @@ use crate::group::{Group, GroupGuard};
 ///
 /// ```
 /// use std::time::Duration;
-/// use process_pool_native::NativeSpawner;
-/// use process_pool_core::{job, ProcessPool};
+/// use process_pool::{job, NativeSpawner, ProcessPool};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -85,7 +83,7 @@ impl NativeSpawner {
 #[async_trait]
 impl Spawner for NativeSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
-        let mut child = Self::command(job)
+        let child = Self::command(job)
             .spawn()
             .map_err(|error| describe_spawn_error(job, error))?;
         // The new child usually waits on this thread's CPU while the runtime carries on with its
@@ -95,7 +93,9 @@ impl Spawner for NativeSpawner {
         // loop to 1.00-1.12x.
         std::thread::yield_now();
         let group = Group::of(&child);
-        let mut guard = GroupGuard::new(group);
+        // Kills and reaps the tree if this future is dropped before the job was ended properly
+        // (the runtime shutting down, say): no process, and no zombie, outlives the pool.
+        let mut guard = ChildGuard::new(child, group);
         let grace = ctx.kill_grace();
         let limit = ctx.output_limit();
 
@@ -109,6 +109,7 @@ impl Spawner for NativeSpawner {
                 tokio::time::sleep(grace).await;
             }
         };
+        let child = guard.child();
         let stdout = read_capped(child.stdout.take(), limit, abandon());
         let stderr = read_capped(child.stderr.take(), limit, abandon());
         let stdin = feed(child.stdin.take(), job.get_stdin(), abandon());
@@ -117,7 +118,7 @@ impl Spawner for NativeSpawner {
                 biased;
                 status = child.wait() => status,
                 () = ctx.cancelled() => match group {
-                    Some(group) => group.stop(&mut child, grace).await,
+                    Some(group) => group.stop(child, grace).await,
                     // Only a child already reaped has no pid; kill it by pid if ever it does.
                     None => {
                         let _ = child.start_kill();

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use process_pool_core::{
-    StartedWorker, StderrTail, WorkerControl, WorkerId, WorkerPool, WorkerSpawner, async_trait,
+use process_pool_core::backend::{
+    ExitStatus, StartedWorker, StderrLog, StderrTail, WorkerControl, WorkerId, WorkerSpawner,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
+use process_pool_core::{ConfigError, WorkerPool, async_trait};
+use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::group::Group;
@@ -25,14 +26,15 @@ const STDERR_DRAIN: Duration = Duration::from_secs(1);
 ///
 /// Each worker runs in its own process group, which is killed whole when the worker must go.
 /// Its stdin and stdout carry the protocol; each line it writes to stderr is logged through
-/// `tracing` (target `process_pool::worker`) with the worker's id and pid, and the last 2 KiB
-/// are kept for [`CallError::WorkerCrashed`](process_pool_core::CallError::WorkerCrashed).
+/// `tracing` (target `process_pool::worker`) with the worker's id and pid (a line is cut at
+/// [`MAX_LOG_LINE`](process_pool_core::backend::MAX_LOG_LINE) bytes, so a worker writing
+/// without newlines costs the pool nothing), and the last 2 KiB are kept for
+/// [`CallError::WorkerCrashed`](process_pool_core::CallError::WorkerCrashed).
 /// The variable `PROCESS_POOL_WORKER_ID` holds the worker's id in its pool.
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use process_pool_core::WorkerPool;
-/// use process_pool_native::NativeWorker;
+/// use process_pool::{NativeWorker, WorkerPool};
 ///
 /// let pool = WorkerPool::builder()
 ///     .max_workers(2)
@@ -107,10 +109,10 @@ impl WorkerSpawner for NativeWorker {
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
-        let mut child = command.spawn().map_err(|error| {
-            let error = describe_start_error(&self.program, self.cwd.as_deref(), error);
-            io::Error::new(error.kind(), format!("`{}`: {error}", self.describe()))
-        })?;
+        // The pool names the program in its error: the reason alone here.
+        let mut child = command
+            .spawn()
+            .map_err(|error| describe_start_error(&self.program, self.cwd.as_deref(), error))?;
         let pid = child.id();
         let group = Group::of(&child);
         let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -118,13 +120,14 @@ impl WorkerSpawner for NativeWorker {
         else {
             return Err(io::Error::other("the worker's pipes were not set up"));
         };
+        let log = StderrLog::new(id, pid);
         let control = Arc::new(Control {
             pid,
             group,
             ended: AtomicBool::new(false),
-            tail: StderrTail::default(),
+            tail: log.tail(),
         });
-        let logger = tokio::spawn(log_stderr(stderr, id, pid, Arc::clone(&control)));
+        let logger = tokio::spawn(log_stderr(stderr, log));
         let watcher = Arc::clone(&control);
         let exited = Box::pin(async move {
             let status = child.wait().await;
@@ -138,7 +141,7 @@ impl WorkerSpawner for NativeWorker {
                 Ok(status) => exit_status(status),
                 Err(error) => {
                     tracing::warn!(worker = id, %error, "waiting for a worker failed");
-                    process_pool_core::ExitStatus::Code(-1)
+                    ExitStatus::Code(-1)
                 }
             }
         });
@@ -160,7 +163,7 @@ impl WorkerSpawner for NativeWorker {
 impl NativeWorker {
     /// A pool of up to `max_workers` of these workers, with the other settings at their
     /// defaults.
-    pub fn pool(self, max_workers: usize) -> Result<WorkerPool, process_pool_core::ConfigError> {
+    pub fn pool(self, max_workers: usize) -> Result<WorkerPool, ConfigError> {
         WorkerPool::builder().max_workers(max_workers).build(self)
     }
 }
@@ -172,7 +175,7 @@ struct Control {
     group: Option<Group>,
     /// Set once it has been reaped: its group id may then belong to someone else.
     ended: AtomicBool,
-    tail: StderrTail,
+    tail: Arc<StderrTail>,
 }
 
 impl WorkerControl for Control {
@@ -207,18 +210,15 @@ fn resident_bytes(pid: u32) -> Option<u64> {
     Some(pages * rustix::param::page_size() as u64)
 }
 
-/// Logs each stderr line of the worker and keeps its tail.
-async fn log_stderr(
-    stderr: tokio::process::ChildStderr,
-    id: WorkerId,
-    pid: Option<u32>,
-    control: Arc<Control>,
-) {
-    let mut lines = BufReader::new(stderr).split(b'\n');
-    while let Ok(Some(line)) = lines.next_segment().await {
-        let text = String::from_utf8_lossy(&line);
-        tracing::info!(target: "process_pool::worker", worker = id, pid, "{text}");
-        control.tail.push(&line);
-        control.tail.push(b"\n");
+/// Reads the worker's stderr into its log, a chunk at a time: memory stays bounded whatever it
+/// writes.
+async fn log_stderr(mut stderr: tokio::process::ChildStderr, mut log: StderrLog) {
+    let mut chunk = vec![0; 8 << 10];
+    while let Ok(n) = stderr.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        log.write(&chunk[..n]);
     }
+    log.finish();
 }

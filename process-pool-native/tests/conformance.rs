@@ -1,10 +1,12 @@
-//! The core conformance suite, run against `NativeSpawner`.
+//! The core conformance suites, run against `NativeSpawner` and `NativeWorker`.
+
+mod common;
 
 use std::path::Path;
 
-use process_pool_core::Job;
-use process_pool_core::conformance::Fixtures;
-use process_pool_native::NativeSpawner;
+use process_pool_core::backend::conformance::{Fixtures, WorkerFixtures};
+use process_pool_core::{Call, Job};
+use process_pool_native::{NativeSpawner, NativeWorker};
 
 /// Each behaviour expressed with `sh` and the usual POSIX tools.
 struct Native;
@@ -54,3 +56,31 @@ impl Fixtures for Native {
 }
 
 process_pool_core::conformance_tests!(Native);
+
+/// Each worker behaviour expressed with the Rust test worker (`examples/test_worker.rs`).
+struct Workers;
+
+impl WorkerFixtures for Workers {
+    type Spawner = NativeWorker;
+
+    fn workers(&self) -> NativeWorker {
+        common::test_worker()
+    }
+
+    fn missing(&self) -> NativeWorker {
+        NativeWorker::new("/no/such/worker/program")
+    }
+
+    fn crash(&self) -> Call {
+        Call::new("die", "")
+    }
+
+    fn wedge(&self) -> Call {
+        Call::new("wedge", "")
+    }
+}
+
+mod workers {
+    use super::Workers;
+    process_pool_core::worker_conformance_tests!(Workers);
+}

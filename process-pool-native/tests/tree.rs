@@ -118,3 +118,42 @@ async fn an_endless_kill_grace_does_not_break_a_finished_job() {
     let pids = pids_in(&results[0].stdout_lossy());
     assert!(!is_running(pids[0]));
 }
+
+/// Defect 9: a runtime dropped under a pool with jobs running and queued: every handle is
+/// answered, and the killed jobs' processes are reaped (no zombie) and gone.
+#[test]
+fn dropping_the_runtime_answers_every_job_and_leaves_no_zombie() {
+    let marker = "PROCESS_POOL_TEST=runtime-dropped";
+    let (key, value) = marker.split_once('=').unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (pool, handles) = runtime.block_on(async {
+        let pool = NativeSpawner::pool(2).unwrap();
+        let mut handles = Vec::new();
+        for _ in 0..6 {
+            let job = process_pool_core::Job::new("sleep")
+                .arg("600")
+                .env(key, value);
+            handles.push(pool.submit(job).await.unwrap());
+        }
+        while pool.stats().running < 2 || common::marked(marker).len() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (pool, handles)
+    });
+    drop(runtime);
+    for handle in handles {
+        let result = futures::executor::block_on(handle);
+        assert!(result.cancelled(), "{}", result.outcome);
+    }
+    drop(pool);
+    assert_eq!(common::marked(marker), Vec::<u32>::new());
+    let zombies: Vec<_> = common::children_of_self()
+        .into_iter()
+        .filter(|(_, state)| *state == 'Z')
+        .collect();
+    assert!(zombies.is_empty(), "{zombies:?}");
+}

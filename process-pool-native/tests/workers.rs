@@ -5,46 +5,16 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::HANG;
-use process_pool_core::{Call, CallError, ExitStatus, WorkerEvent, WorkerPool, WorkerPoolBuilder};
+use common::{HANG, test_worker};
+use process_pool_core::backend::ExitStatus;
+use process_pool_core::{
+    Backoff, Call, CallError, ErrorCode, RetryOn, RetryPolicy, WorkerEvent, WorkerPool,
+    WorkerPoolBuilder,
+};
 use process_pool_native::NativeWorker;
 use tokio::sync::mpsc;
-
-/// The Rust test worker, built once per test binary (`cargo test --test workers` does not
-/// build the package's examples by itself), beside this binary in `target/<profile>/`.
-fn test_worker() -> NativeWorker {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let path = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>/deps");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build.args([
-            "build",
-            "-p",
-            "process-pool-native",
-            "--example",
-            "test_worker",
-        ]);
-        build.env("CARGO_TARGET_DIR", profile_dir.parent().expect("target/"));
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo can be started");
-        assert!(
-            status.success(),
-            "building the test worker failed ({status})"
-        );
-        profile_dir.join("examples/test_worker")
-    });
-    NativeWorker::new(path)
-}
 
 /// The Python worker, if `python3` is there (it is on every machine this project runs on).
 fn python_worker() -> NativeWorker {
@@ -71,20 +41,6 @@ fn all_gone(pids: &HashSet<u32>) {
             "worker {pid} is still there (alive or a zombie)"
         );
     }
-}
-
-/// Pids of live processes whose environment holds `marker` (`KEY=value`): the workers one
-/// test started, told apart from those of the tests running beside it.
-fn marked_processes(marker: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
-        })
-        .collect()
 }
 
 /// Hooks that send each event to a channel the test awaits.
@@ -137,15 +93,15 @@ async fn echo_10k(pool: &WorkerPool) {
         assert_eq!(reply.unwrap(), expected, "call {i}");
     }
     let stats = pool.stats();
-    assert_eq!((stats.calls_done, stats.calls_failed), (10_000, 0));
-    assert_eq!(stats.crashed, 0);
+    assert_eq!((stats.succeeded, stats.failed), (10_000, 0));
+    assert_eq!(pool.workers().crashed, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_worker_answers_10k_calls_each_to_its_caller() {
     let pool = test_worker().pool(2).unwrap();
     echo_10k(&pool).await;
-    assert_eq!(pool.stats().started, 2);
+    assert_eq!(pool.workers().started, 2);
     pool.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -160,7 +116,7 @@ async fn python_worker_answers_10k_calls_and_typed_calls() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, CallError::Failed { code, message, .. } if code == "failed" && message.contains("TypeError")),
+        matches!(&error, CallError::Failed { code: ErrorCode::Failed, message, .. } if message.contains("TypeError")),
         "{error}"
     );
     pool.shutdown(Duration::from_secs(5)).await;
@@ -173,7 +129,13 @@ async fn typed_calls_to_the_rust_worker() {
     assert_eq!(sum, 42);
     let error = pool.call_json::<_, i64>("add", &"x").await.unwrap_err();
     assert!(
-        matches!(&error, CallError::Failed { code, .. } if code == "bad_request"),
+        matches!(
+            &error,
+            CallError::Failed {
+                code: ErrorCode::BadRequest,
+                ..
+            }
+        ),
         "{error}"
     );
     let error = pool
@@ -209,7 +171,7 @@ async fn eight_calls_in_flight_on_one_worker_replies_out_of_order() {
         );
         assert_eq!(peak, "8", "the worker counted 8 calls in flight at once");
     }
-    assert_eq!(pool.stats().started, 1);
+    assert_eq!(pool.workers().started, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,7 +203,7 @@ async fn unknown_methods_and_oversized_frames_are_typed_errors() {
     let strict = WorkerPool::builder()
         .max_workers(1)
         .max_frame(1024)
-        .retries(0)
+        .retry(RetryPolicy::none())
         .build(test_worker())
         .unwrap();
     let error = strict.call("echo", vec![b'y'; 2000]).await.unwrap_err();
@@ -250,13 +212,12 @@ async fn unknown_methods_and_oversized_frames_are_typed_errors() {
         "{error}"
     );
     assert_eq!(strict.call("echo", "small").await.unwrap(), "small");
-    assert_eq!(strict.stats().crashed, 1);
+    assert_eq!(strict.workers().crashed, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_program_fails_the_calls_after_bounded_attempts() {
+async fn a_missing_program_fails_the_calls_at_once_naming_it_once() {
     let pool = WorkerPool::builder()
-        .startup_retries(2, Duration::from_millis(5))
         .build(NativeWorker::new("/no/such/worker"))
         .unwrap();
     let error = hang_guard(pool.call("echo", "")).await.unwrap_err();
@@ -268,16 +229,25 @@ async fn a_missing_program_fails_the_calls_after_bounded_attempts() {
     else {
         panic!("{error}");
     };
-    assert_eq!((program.as_str(), *attempts), ("/no/such/worker", 3));
+    // A program that does not exist will not appear: no retries.
+    assert_eq!((program.as_str(), *attempts), ("/no/such/worker", 1));
     assert!(reason.contains("no such file"), "{reason}");
-    assert_eq!(pool.stats().workers, 0);
+    assert_eq!(
+        error.to_string().matches("/no/such/worker").count(),
+        1,
+        "{error}"
+    );
+    assert_eq!(pool.workers().alive, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_exits_at_start_is_retried_with_backoff_then_given_up() {
     let (builder, mut events) = with_events(WorkerPool::builder().min_workers(1));
     let pool = builder
-        .startup_retries(3, Duration::from_millis(10))
+        .startup_retry(RetryPolicy::attempts(4).backoff(Backoff::exponential(
+            Duration::from_millis(10),
+            Duration::from_secs(1),
+        )))
         .build(test_worker().env("WORKER_EXIT_AT_START", "1"))
         .unwrap();
     let error = hang_guard(pool.ready()).await.unwrap_err();
@@ -294,9 +264,9 @@ async fn a_worker_that_exits_at_start_is_retried_with_backoff_then_given_up() {
         "stderr tail: {reason}"
     );
     // No crash loop: nothing is starting now, even below min_workers.
-    let stats = pool.stats();
+    let workers = pool.workers();
     assert_eq!(
-        (stats.workers, stats.started, stats.start_failures),
+        (workers.alive, workers.started, workers.start_failures),
         (0, 0, 1)
     );
     // A call asks again, and fails the same way.
@@ -307,7 +277,11 @@ async fn a_worker_that_exits_at_start_is_retried_with_backoff_then_given_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashing_workers_are_replaced_and_every_call_answered_once() {
-    let (builder, _events) = with_events(WorkerPool::builder().max_workers(2).retries(3));
+    let (builder, _events) = with_events(
+        WorkerPool::builder()
+            .max_workers(2)
+            .retry(RetryPolicy::attempts(4).on(RetryOn::CRASH)),
+    );
     let pool = builder.build(test_worker()).unwrap();
     let mut pids = HashSet::new();
 
@@ -317,10 +291,10 @@ async fn crashing_workers_are_replaced_and_every_call_answered_once() {
     for (i, reply) in replies.into_iter().enumerate() {
         assert_eq!(reply.unwrap(), i.to_string());
     }
-    let stats = pool.stats();
-    assert!(stats.crashed >= 200 / 7 / 2, "{stats:?}");
-    assert!(stats.calls_retried >= stats.crashed, "{stats:?}");
-    assert_eq!(stats.calls_done, 200);
+    let (stats, workers) = (pool.stats(), pool.workers());
+    assert!(workers.crashed >= 200 / 7 / 2, "{workers:?}");
+    assert!(stats.retried >= workers.crashed, "{stats}");
+    assert_eq!(stats.succeeded, 200);
 
     // Aborts: retried, then a typed error with the signal and the stderr tail.
     pids.insert(pid(&pool).await);
@@ -359,18 +333,18 @@ async fn crashing_workers_are_replaced_and_every_call_answered_once() {
         .await
         .unwrap_err();
     assert!(matches!(error, CallError::TimedOut { .. }), "{error}");
-    let crashed = pool.stats().crashed;
+    let crashed = pool.workers().crashed;
 
     // Through all of it the pool kept serving.
     let replies =
         hang_guard(pool.call_many((0..50).map(|i| Call::new("echo", i.to_string())))).await;
     assert!(replies.iter().all(Result::is_ok));
     assert_eq!(
-        pool.stats().crashed,
+        pool.workers().crashed,
         crashed,
         "the hung call's worker was not killed"
     );
-    for w in pool.stats().per_worker {
+    for w in pool.workers().per_worker {
         pids.extend(w.pid);
     }
     pool.shutdown(Duration::from_secs(5)).await;
@@ -387,7 +361,7 @@ async fn a_cancel_honoured_keeps_the_worker_an_ignored_one_kills_it() {
         WorkerPool::builder()
             .max_workers(1)
             .max_calls_per_worker(2)
-            .cancel_grace(Duration::from_millis(200)),
+            .kill_grace(Duration::from_millis(200)),
     );
     let pool = builder
         .build(test_worker().env("WORKER_CONCURRENCY", "2"))
@@ -421,8 +395,7 @@ async fn a_cancel_honoured_keeps_the_worker_an_ignored_one_kills_it() {
     );
     assert!(hang_guard(neighbour).await.unwrap().starts_with(b"1000:"));
     assert_ne!(pid(&pool).await, first);
-    let stats = pool.stats();
-    assert_eq!((stats.crashed, stats.calls_retried), (1, 1));
+    assert_eq!((pool.workers().crashed, pool.stats().retried), (1, 1));
     pool.shutdown(Duration::from_secs(5)).await;
     all_gone(&HashSet::from([first]));
 }
@@ -464,7 +437,7 @@ async fn workers_are_recycled_after_n_calls_and_over_memory() {
     let distinct: HashSet<u32> = pids.iter().copied().collect();
     assert_eq!(distinct.len(), 4, "a new worker every 5 calls: {pids:?}");
     assert!(pids.chunks(5).all(|c| c.iter().all(|p| *p == c[0])));
-    assert!(pool.stats().recycled >= 3);
+    assert!(pool.workers().recycled >= 3);
     pool.shutdown(Duration::from_secs(5)).await;
     all_gone(&distinct);
 
@@ -482,7 +455,7 @@ async fn workers_are_recycled_after_n_calls_and_over_memory() {
     assert_eq!(stop.pid, Some(first));
     assert!(stop.reason.contains("memory"), "{}", stop.reason);
     assert_ne!(pid(&pool).await, first);
-    assert_eq!(pool.stats().recycled, 1);
+    assert_eq!(pool.workers().recycled, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,16 +468,16 @@ async fn scales_up_under_load_and_down_to_min_when_idle() {
     );
     let pool = builder.build(test_worker()).unwrap();
     hang_guard(pool.ready()).await.unwrap();
-    assert_eq!(pool.stats().workers, 1);
+    assert_eq!(pool.workers().alive, 1);
     let replies = hang_guard(pool.call_many((0..6).map(|_| Call::new("sleep", "200")))).await;
     assert!(replies.iter().all(Result::is_ok));
-    assert_eq!(pool.stats().started, 3, "scaled up to max under load");
+    assert_eq!(pool.workers().started, 3, "scaled up to max under load");
     for _ in 0..2 {
         let stop = next_event(&mut events, "stop").await;
         assert_eq!(stop.reason, "idle");
     }
-    assert_eq!(pool.stats().workers, 1, "down to min_workers");
-    assert_eq!(pool.stats().stopped, 2);
+    assert_eq!(pool.workers().alive, 1, "down to min_workers");
+    assert_eq!(pool.workers().stopped, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,15 +491,15 @@ async fn shutdown_answers_every_call_and_leaves_no_process() {
     let handles: Vec<_> = (0..10)
         .map(|_| pool.submit(Call::new("sleep", "200")))
         .collect();
-    while pool.stats().in_flight < 2 {
+    while pool.stats().running < 2 {
         tokio::task::yield_now().await;
     }
     // Hold the queue still, so that what shutdown finds queued is known (on a slow machine a
     // worker may have finished a call, and taken the next, before this line).
     pool.pause();
     let stats = pool.stats();
-    assert!(stats.queued >= 1 && stats.in_flight >= 1, "{stats:?}");
-    for w in stats.per_worker {
+    assert!(stats.queued >= 1 && stats.running >= 1, "{stats}");
+    for w in pool.workers().per_worker {
         pids.extend(w.pid);
     }
     hang_guard(pool.shutdown(Duration::from_secs(10))).await;
@@ -554,7 +527,7 @@ async fn shutdown_answers_every_call_and_leaves_no_process() {
     let pool = test_worker().pool(1).unwrap();
     let first = pid(&pool).await;
     let stubborn = pool.submit(Call::new("stubborn", "30000"));
-    while pool.stats().in_flight < 1 {
+    while pool.stats().running < 1 {
         tokio::task::yield_now().await;
     }
     hang_guard(pool.shutdown(Duration::from_millis(200))).await;
@@ -563,18 +536,31 @@ async fn shutdown_answers_every_call_and_leaves_no_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_the_pool_kills_its_workers() {
+async fn a_pool_stops_when_its_last_handle_goes() {
     let pool = test_worker().pool(1).unwrap();
     let first = pid(&pool).await;
-    let pending = pool.submit(Call::new("hang", ""));
+    let pending = pool.submit(Call::new("sleep", "100"));
+    // The call's handle holds the pool: dropping the pool lets the call finish.
     drop(pool);
-    assert!(matches!(
-        hang_guard(pending).await,
-        Err(CallError::PoolClosed)
-    ));
-    // Killed at once; reaped by its task soon after.
+    assert!(hang_guard(pending).await.unwrap().starts_with(b"100:"));
+    // With that handle gone too, nothing holds the pool: its worker is killed and reaped.
     hang_guard(async {
-        while std::path::Path::new(&format!("/proc/{first}")).exists() {
+        while common::is_running(first) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+
+    // A call nobody holds any more is cancelled with its pool, its worker killed.
+    let pool = test_worker().pool(1).unwrap();
+    let second = pid(&pool).await;
+    drop(pool.submit(Call::new("hang", "")));
+    while pool.stats().running < 1 {
+        tokio::task::yield_now().await;
+    }
+    drop(pool);
+    hang_guard(async {
+        while common::is_running(second) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
@@ -594,7 +580,7 @@ async fn a_paused_pool_holds_calls_and_times_are_counted() {
         .map(|i| pool.submit(Call::new("echo", i.to_string())))
         .collect();
     let stats = pool.stats();
-    assert_eq!((stats.queued, stats.in_flight, stats.paused), (3, 0, true));
+    assert_eq!((stats.queued, stats.running, stats.paused), (3, 0, true));
     pool.resume();
     for (i, handle) in handles.into_iter().enumerate() {
         assert_eq!(hang_guard(handle).await.unwrap(), i.to_string());
@@ -614,15 +600,12 @@ async fn a_paused_pool_holds_calls_and_times_are_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_classified_error_is_retried_after_a_pause() {
+    let limited = |error: &CallError| matches!(error, CallError::Failed { message, .. } if message.contains("rate limited"));
     let pool = WorkerPool::builder()
         .max_workers(1)
-        .retries(3)
-        .retry_when(|error| match error {
-            CallError::Failed { message, .. } if message.contains("rate limited") => {
-                process_pool_core::Retry::AfterPause(Duration::from_millis(100))
-            }
-            _ => process_pool_core::Retry::No,
-        })
+        .retry(RetryPolicy::attempts(4))
+        .retry_when(limited)
+        .pause_when(move |error| limited(error).then_some(Duration::from_millis(100)))
         .build(test_worker())
         .unwrap();
     let started = std::time::Instant::now();
@@ -634,18 +617,17 @@ async fn a_classified_error_is_retried_after_a_pause() {
         started.elapsed() >= Duration::from_millis(200),
         "two pauses of 100 ms"
     );
-    let stats = pool.stats();
-    assert_eq!((stats.calls_retried, stats.crashed), (2, 0));
+    assert_eq!((pool.stats().retried, pool.workers().crashed), (2, 0));
     // A `no_retry` call is not sent again, whatever the classifier says.
     let once = hang_guard(pool.submit(Call::new("limited", "100").no_retry())).await;
     assert!(matches!(once, Err(CallError::Failed { .. })), "{once:?}");
-    assert_eq!(pool.stats().calls_retried, 2);
+    assert_eq!(pool.stats().retried, 2);
     // Other errors are not retried.
     assert!(matches!(
         pool.call("nope", "").await,
         Err(CallError::UnknownMethod { .. })
     ));
-    assert_eq!(pool.stats().calls_retried, 2);
+    assert_eq!(pool.stats().retried, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -654,7 +636,7 @@ async fn a_worker_dying_right_after_its_hello_is_not_restarted_in_a_loop() {
         WorkerPool::builder()
             .min_workers(2)
             .max_workers(2)
-            .retries(1),
+            .retry(RetryPolicy::attempts(2).on(RetryOn::CRASH)),
     );
     let pool = builder
         .build(test_worker().env("WORKER_EXIT_AFTER_HELLO", "1"))
@@ -666,8 +648,8 @@ async fn a_worker_dying_right_after_its_hello_is_not_restarted_in_a_loop() {
     }
     // Absence can only be watched for: a window in which nothing more may start.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stats = pool.stats();
-    assert_eq!((stats.workers, stats.started, stats.crashed), (0, 2, 2));
+    let workers = pool.workers();
+    assert_eq!((workers.alive, workers.started, workers.crashed), (0, 2, 2));
     // Asked again, `ready` starts two more: it returns, either having seen them up for a
     // moment or saying why they are gone.
     if let Err(error) = hang_guard(pool.ready()).await {
@@ -690,7 +672,7 @@ async fn shutdown_while_a_worker_starts_returns_without_waiting_for_the_grace() 
     let marker = "PROCESS_POOL_TEST=shutdown-while-starting";
     let (key, value) = marker.split_once('=').unwrap();
     let pool = WorkerPool::builder()
-        .cancel_grace(Duration::from_secs(20))
+        .kill_grace(Duration::from_secs(20))
         .build(test_worker().env(key, value))
         .unwrap();
     let call = pool.submit(Call::new("echo", "x"));
@@ -705,7 +687,7 @@ async fn shutdown_while_a_worker_starts_returns_without_waiting_for_the_grace() 
         Err(CallError::Cancelled { .. }) => {}
         Err(other) => panic!("{other}"),
     }
-    assert_eq!(marked_processes(marker), Vec::<u32>::new());
+    assert_eq!(common::marked(marker), Vec::<u32>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -719,10 +701,15 @@ async fn ready_waits_for_a_replacement_after_recycling_and_resizing() {
     let first = pid(&pool).await;
     // The worker is recycled after that call; `ready` waits for the next one.
     hang_guard(pool.ready()).await.unwrap();
-    assert!(pool.stats().per_worker.iter().any(|w| w.pid != Some(first)));
+    assert!(
+        pool.workers()
+            .per_worker
+            .iter()
+            .any(|w| w.pid != Some(first))
+    );
     pool.resize(2, 2).unwrap();
     hang_guard(pool.ready()).await.unwrap();
-    assert!(pool.stats().workers >= 2);
+    assert!(pool.workers().alive >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -739,9 +726,9 @@ async fn a_paused_pool_does_not_churn_idle_workers_while_calls_wait() {
         .collect();
     // Many idle periods pass while the calls wait.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stats = pool.stats();
+    let workers = pool.workers();
     assert_eq!(
-        (stats.started, stats.stopped),
+        (workers.started, workers.stopped),
         (2, 0),
         "no worker retired and replaced"
     );
@@ -755,7 +742,7 @@ async fn a_paused_pool_does_not_churn_idle_workers_while_calls_wait() {
 async fn answered_calls_leave_no_timer_behind() {
     let pool = WorkerPool::builder()
         .max_workers(2)
-        .call_timeout(Duration::from_secs(3600))
+        .timeout(Duration::from_secs(3600))
         .build(test_worker())
         .unwrap();
     let replies =
@@ -774,7 +761,7 @@ async fn a_worker_taking_fewer_calls_than_announced_gets_fewer() {
     let pool = WorkerPool::builder()
         .max_workers(1)
         .max_calls_per_worker(4)
-        .retries(1)
+        .retry(RetryPolicy::attempts(2))
         .build(python_worker().env("WORKER_ANNOUNCE", "4"))
         .unwrap();
     hang_guard(pool.ready()).await.unwrap();
@@ -782,9 +769,109 @@ async fn a_worker_taking_fewer_calls_than_announced_gets_fewer() {
     for reply in &replies {
         assert_eq!(reply.as_ref().unwrap(), "slept");
     }
+    // Each refused call ran when sent again, one at a time from then on: an `overloaded`
+    // answer is neither a retry nor a failure, and nothing crashed.
     let stats = pool.stats();
-    // Each refused call ran on its second attempt, one at a time from then on.
-    assert_eq!((stats.calls_retried, stats.crashed), (3, 0));
-    assert_eq!(stats.per_worker.len(), 1);
+    assert_eq!((stats.succeeded, stats.retried, stats.failed), (4, 0, 0));
+    assert_eq!(pool.workers().crashed, 0);
+    assert_eq!(pool.workers().per_worker.len(), 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Defect 2: a shutdown while a worker is still starting (no hello yet) kills its process group
+/// within the grace, rather than waiting for the start-up timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_kills_a_worker_still_starting_with_its_tree() {
+    let marker = "PROCESS_POOL_TEST=shutdown-kills-a-starting-tree";
+    let (key, value) = marker.split_once('=').unwrap();
+    // A "worker" that never says hello, with a child of its own.
+    let pool = WorkerPool::builder()
+        .startup_timeout(Duration::from_secs(60))
+        .build(
+            NativeWorker::new("sh")
+                .args(["-c", "sleep 600 & sleep 600"])
+                .env(key, value),
+        )
+        .unwrap();
+    let call = pool.submit(Call::new("echo", "x"));
+    hang_guard(async {
+        while common::marked(marker).len() < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    hang_guard(pool.shutdown(Duration::from_millis(200))).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "waited {:?}, not the grace",
+        started.elapsed()
+    );
+    assert!(matches!(call.await, Err(CallError::Cancelled { .. })));
+    assert_eq!(common::marked(marker), Vec::<u32>::new());
+}
+
+/// Defect 3: dropping the last handle while a worker is still starting kills its process tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_pool_kills_a_worker_still_starting_with_its_tree() {
+    let marker = "PROCESS_POOL_TEST=drop-kills-a-starting-tree";
+    let (key, value) = marker.split_once('=').unwrap();
+    let pool = WorkerPool::builder()
+        .min_workers(1)
+        .startup_timeout(Duration::from_secs(60))
+        .build(
+            NativeWorker::new("sh")
+                .args(["-c", "sleep 600 & sleep 600"])
+                .env(key, value),
+        )
+        .unwrap();
+    hang_guard(async {
+        while common::marked(marker).len() < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    drop(pool);
+    hang_guard(async {
+        while !common::marked(marker).is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+/// Defect 5: a worker's stderr is read with a bound: 256 MiB without a newline does not grow
+/// the pool by 256 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_writing_stderr_without_newlines_costs_bounded_memory() {
+    let pool = test_worker().pool(1).unwrap();
+    hang_guard(pool.ready()).await.unwrap();
+    let before = common::peak_rss_kib();
+    assert_eq!(
+        hang_guard(pool.call("spew", "256")).await.unwrap(),
+        "spewed"
+    );
+    let grown_mib = (common::peak_rss_kib() - before) / 1024;
+    assert!(grown_mib < 64, "the pool grew by {grown_mib} MiB");
+    assert_eq!(pool.call("echo", "still").await.unwrap(), "still");
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Defect 6: `max_tasks_per_worker(1)` with 4 calls at once per worker is a fresh process per
+/// call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_tasks_per_worker_one_is_a_process_per_call() {
+    let pool = WorkerPool::builder()
+        .max_workers(2)
+        .max_calls_per_worker(4)
+        .max_tasks_per_worker(1)
+        .build(test_worker().env("WORKER_CONCURRENCY", "4"))
+        .unwrap();
+    let replies = hang_guard(pool.call_many((0..8).map(|_| Call::new("pid", "")))).await;
+    let pids: HashSet<String> = replies
+        .into_iter()
+        .map(|r| String::from_utf8(r.unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(pids.len(), 8, "{pids:?}");
     pool.shutdown(Duration::from_secs(5)).await;
 }

@@ -7,6 +7,9 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+/// The longest name a frame can carry (a method, an error code): its length is a `u16`.
+pub const MAX_NAME_LEN: usize = u16::MAX as usize;
+
 /// Bytes before the name: kind, flags, name length, id.
 pub const HEADER_LEN: usize = 12;
 /// The length prefix.

@@ -26,6 +26,8 @@ mod hello;
 mod worker;
 
 pub use bytes::Bytes;
-pub use frame::{DEFAULT_MAX_FRAME, Frame, FrameCodec, FrameError, HEADER_LEN, Kind, PREFIX_LEN};
+pub use frame::{
+    DEFAULT_MAX_FRAME, Frame, FrameCodec, FrameError, HEADER_LEN, Kind, MAX_NAME_LEN, PREFIX_LEN,
+};
 pub use hello::{ErrorCode, Hello, PROTOCOL_VERSION};
 pub use worker::{CallContext, Worker};

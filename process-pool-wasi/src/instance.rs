@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 
-use process_pool_core::ExitStatus;
+use process_pool_core::backend::ExitStatus;
 use wasmtime::{Store, TypedFunc};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::Command;

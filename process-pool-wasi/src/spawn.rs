@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use process_pool_core::{ConfigError, Exit, Job, ProcessPool, RunContext, Spawner, async_trait};
+use process_pool_core::backend::{Exit, RunContext, Spawner};
+use process_pool_core::{ConfigError, Job, ProcessPool, async_trait};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 
 use crate::cache::{Accept, Kind, ModuleCache};
@@ -31,7 +32,7 @@ use crate::pipe::CappedPipe;
 ///
 /// ```
 /// use process_pool_wasi::WasiSpawner;
-/// use process_pool_core::Job;
+/// use process_pool::Job;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     pub(crate) accept: Accept,
     pub(crate) grants: Grants,
     limits: Limits,
+    /// Instances that may run at once.
+    pub(crate) instances: u32,
 }
 
 /// What one job's store may hold.
@@ -266,6 +269,7 @@ impl WasiSpawnerBuilder {
                 accept: self.accept,
                 grants: self.grants,
                 limits: self.limits,
+                instances: self.instances,
             }),
         })
     }
@@ -351,6 +355,11 @@ impl WasiSpawner {
 
 #[async_trait]
 impl Spawner for WasiSpawner {
+    /// Its `max_instances`: a pool with more workers than this is refused when built.
+    fn capacity(&self) -> Option<usize> {
+        Some(self.shared.instances as usize)
+    }
+
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let shared = &self.shared;
         let path = Path::new(job.get_program());

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use process_pool_core::{
-    ExitStatus, STDERR_TAIL_BYTES, StartedWorker, StderrTail, WorkerControl, WorkerId,
-    WorkerSpawner, async_trait,
+use process_pool_core::async_trait;
+use process_pool_core::backend::{
+    ExitStatus, StartedWorker, StderrLog, StderrTail, WorkerControl, WorkerId, WorkerSpawner,
 };
 use tokio::io::AsyncWrite;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +38,7 @@ const PIPE_BUFFER: usize = 64 << 10;
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use process_pool_core::WorkerPool;
+/// use process_pool::WorkerPool;
 /// use process_pool_wasi::WasiSpawner;
 ///
 /// let spawner = WasiSpawner::builder().max_instances(4).max_memory(64 << 20).build()?;
@@ -110,16 +110,13 @@ impl WorkerSpawner for WasiWorker {
             .await?;
         let (pool_in, guest_in) = tokio::io::duplex(PIPE_BUFFER);
         let (guest_out, pool_out) = tokio::io::duplex(PIPE_BUFFER);
+        let log = StderrLog::new(id, None);
         let control = Arc::new(Control {
             kill: CancellationToken::new(),
             memory: Arc::new(AtomicU64::new(0)),
-            tail: Arc::new(StderrTail::default()),
+            tail: log.tail(),
         });
-        let stderr = StderrLog {
-            worker: id,
-            tail: Arc::clone(&control.tail),
-            line: Vec::new(),
-        };
+        let stderr = GuestStderr(log);
         let mut envs = self.envs.clone();
         envs.push(("PROCESS_POOL_WORKER_ID".into(), id.to_string()));
         let wasi = guest::worker_context(
@@ -182,30 +179,16 @@ impl WorkerControl for Control {
     }
 }
 
-/// A guest's stderr: each line to `tracing`, its tail kept.
-struct StderrLog {
-    worker: WorkerId,
-    tail: Arc<StderrTail>,
-    line: Vec<u8>,
-}
+/// A guest's stderr, into its worker's log.
+struct GuestStderr(StderrLog);
 
-impl AsyncWrite for StderrLog {
+impl AsyncWrite for GuestStderr {
     fn poll_write(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        this.tail.push(bytes);
-        for &byte in bytes {
-            if byte == b'\n' {
-                let text = String::from_utf8_lossy(&this.line);
-                tracing::info!(target: "process_pool::worker", worker = this.worker, "{text}");
-                this.line.clear();
-            } else if this.line.len() < STDERR_TAIL_BYTES {
-                this.line.push(byte);
-            }
-        }
+        self.0.write(bytes);
         Poll::Ready(Ok(bytes.len()))
     }
 

@@ -1,13 +1,13 @@
-//! The core conformance suite, run against `WasiSpawner`: once with the guests built as
-//! WASIp1 core modules, once with them built as WASIp2 command components.
+//! The core conformance suites, run against `WasiSpawner` and `WasiWorker`: once with the
+//! guests built as WASIp1 core modules, once with them built as WASIp2 command components.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use process_pool_core::Job;
-use process_pool_core::conformance::Fixtures;
-use process_pool_wasi::WasiSpawner;
+use process_pool_core::backend::conformance::{Fixtures, WorkerFixtures};
+use process_pool_core::{Call, Job};
+use process_pool_wasi::{WasiSpawner, WasiWorker};
 
 /// Each behaviour expressed with a Rust guest from `guests/`.
 struct Wasi {
@@ -65,6 +65,54 @@ mod module {
 mod component {
     use super::*;
     process_pool_core::conformance_tests!(Wasi {
+        guest: common::component
+    });
+}
+
+/// Each worker behaviour expressed with the `echo-worker` guest.
+struct Workers {
+    /// The guest's file for a name.
+    guest: fn(&str) -> PathBuf,
+}
+
+impl WorkerFixtures for Workers {
+    type Spawner = WasiWorker;
+
+    fn workers(&self) -> WasiWorker {
+        WasiSpawner::builder()
+            .max_instances(4)
+            .build()
+            .unwrap()
+            .worker((self.guest)("echo-worker"))
+    }
+
+    fn missing(&self) -> WasiWorker {
+        WasiSpawner::builder()
+            .build()
+            .unwrap()
+            .worker("/nonexistent/process-pool-no-such-worker.wasm")
+    }
+
+    fn crash(&self) -> Call {
+        Call::new("die", "")
+    }
+
+    fn wedge(&self) -> Call {
+        // A single-threaded guest spinning in a call answers nothing, pings included.
+        Call::new("spin", "")
+    }
+}
+
+mod module_workers {
+    use super::*;
+    process_pool_core::worker_conformance_tests!(Workers {
+        guest: common::guest
+    });
+}
+
+mod component_workers {
+    use super::*;
+    process_pool_core::worker_conformance_tests!(Workers {
         guest: common::component
     });
 }

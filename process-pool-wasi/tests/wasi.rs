@@ -320,7 +320,7 @@ async fn argv_zero_is_the_module_file_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_pool_runs_wasm_jobs_in_wasi_and_the_rest_natively() {
-    use process_pool_core::RoutingSpawner;
+    use process_pool_core::backend::RoutingSpawner;
     use process_pool_native::NativeSpawner;
 
     let fx = Fixtures::new();

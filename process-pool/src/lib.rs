@@ -95,19 +95,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use process_pool_core::{
-    Backoff, Bytes, CancellationToken, CappedBuffer, ConfigError, DEFAULT_KILL_GRACE,
-    DEFAULT_OUTPUT_LIMIT, Exit, ExitStatus, Job, JobError, JobHandle, JobId, JobResult, JobRetry,
-    JobStart, Outcome, Percentiles, PoolBuilder, ProcessPool, ResultStream, RetryOn, RetryPolicy,
-    RoutingSpawner, RunContext, STDERR_TAIL_BYTES, Spawner, Stats, async_trait, job,
-};
-// Warm worker pools.
 /// The worker side in Rust: serve named methods to a [`WorkerPool`] (see `PROTOCOL.md`).
 pub use process_pool_core::protocol::Worker;
 pub use process_pool_core::{
-    Call, CallError, CallHandle, CallId, DEFAULT_CANCEL_GRACE, Retry, StartedWorker, WorkerControl,
-    WorkerEvent, WorkerId, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerPoolStats,
-    WorkerSpawner, protocol,
+    Backoff, Bytes, Call, CallError, CallHandle, CallId, ConfigError, DEFAULT_KILL_GRACE,
+    DEFAULT_OUTPUT_LIMIT, ErrorCode, Job, JobError, JobHandle, JobId, JobResult, JobRetry,
+    JobStart, Outcome, Percentiles, PoolBuilder, ProcessPool, ResultStream, RetryOn, RetryPolicy,
+    STDERR_TAIL_BYTES, Stats, WorkerEvent, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerStats,
+    async_trait, backend, job, protocol,
 };
 
 #[cfg(feature = "native")]

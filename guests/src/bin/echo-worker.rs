@@ -3,7 +3,7 @@
 //!
 //! Methods: `echo`, `upper`, `id` (the worker's `PROCESS_POOL_WORKER_ID`), `leak` (keeps N MiB
 //! more of linear memory), `spin` (loops forever and never reads its cancel), `fail` (answers
-//! with an error).
+//! with an error), `die` (aborts: a trap ends the worker).
 
 use std::io::{self, Read, Write};
 
@@ -66,7 +66,7 @@ fn main() -> io::Result<()> {
     let mut input = io::stdin().lock();
     let mut out = io::stdout().lock();
     let hello = format!(
-        r#"{{"protocol": 1, "methods": ["echo", "fail", "id", "leak", "spin", "upper"], "concurrency": 1, "max_frame": {MAX_FRAME}}}"#
+        r#"{{"protocol": 1, "methods": ["die", "echo", "fail", "id", "leak", "spin", "upper"], "concurrency": 1, "max_frame": {MAX_FRAME}}}"#
     );
     write_frame(&mut out, HELLO, 0, b"", hello.as_bytes())?;
     let mut kept: Vec<Vec<u8>> = Vec::new();
@@ -86,6 +86,7 @@ fn main() -> io::Result<()> {
                         std::hint::spin_loop();
                     },
                     "fail" => Err(("failed", "asked to fail".to_owned())),
+                    "die" => std::process::abort(),
                     other => Err(("unknown_method", format!("unknown method `{other}`"))),
                 };
                 match reply {

@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::backend::{WorkerId, WorkerSpawner};
+use super::WorkerPool;
 use super::error::CallError;
-use super::pool::WorkerPool;
-use crate::{ConfigError, ExitStatus};
+use crate::ConfigError;
+use crate::backend::{ExitStatus, WorkerId, WorkerSpawner};
+use crate::engine::hooks::contain;
+use crate::engine::retry::{Backoff, RetryOn, RetryPolicy};
+use crate::pool::{DEFAULT_KILL_GRACE, default_workers};
 
 /// What a worker hook is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,28 +29,50 @@ pub struct WorkerEvent {
 }
 
 pub(crate) type WorkerHook = Arc<dyn Fn(&WorkerEvent) + Send + Sync>;
-pub(crate) type RetryClassifier = Arc<dyn Fn(&CallError) -> Retry + Send + Sync>;
+pub(crate) type RetryClassifier = Arc<dyn Fn(&CallError) -> bool + Send + Sync>;
+pub(crate) type PauseHint = Arc<dyn Fn(&CallError) -> Option<Duration> + Send + Sync>;
 
-/// What to do with a call the worker answered with an error, as a
-/// [`retry_when`](WorkerPoolBuilder::retry_when) classifier decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Retry {
-    /// Answer the caller with the error.
-    No,
-    /// Run the call again, on any worker (while it has retries left).
-    Again,
-    /// Pause dispatch for this long (a rate limit), then run the call again.
-    AfterPause(Duration),
-}
-
-/// The hooks, each called outside the pool's lock.
+/// The hooks and classifiers, each called outside the pool's lock and contained (a panic is
+/// logged, and the pool goes on as if it had returned nothing).
 #[derive(Clone, Default)]
 pub(crate) struct Hooks {
     pub(crate) start: Option<WorkerHook>,
     pub(crate) stop: Option<WorkerHook>,
     pub(crate) crash: Option<WorkerHook>,
     pub(crate) retry_when: Option<RetryClassifier>,
+    pub(crate) pause_when: Option<PauseHint>,
+}
+
+impl Hooks {
+    /// Calls a worker hook, contained.
+    pub(crate) fn worker(
+        &self,
+        hook: &Option<WorkerHook>,
+        name: &'static str,
+        event: &WorkerEvent,
+    ) {
+        if let Some(hook) = hook {
+            contain(name, || hook(event));
+        }
+    }
+
+    /// Whether there is anything to ask about an error answer.
+    pub(crate) fn classify_errors(&self) -> bool {
+        self.retry_when.is_some() || self.pause_when.is_some()
+    }
+
+    /// (`retry_when`'s verdict, `pause_when`'s pause) on `error`, contained.
+    pub(crate) fn on_error(&self, error: &CallError) -> (Option<bool>, Option<Duration>) {
+        let wanted = self
+            .retry_when
+            .as_ref()
+            .and_then(|hook| contain("retry_when", || hook(error)));
+        let pause = self
+            .pause_when
+            .as_ref()
+            .and_then(|hook| contain("pause_when", || hook(error)).flatten());
+        (wanted, pause)
+    }
 }
 
 /// The settings of a pool.
@@ -60,25 +85,38 @@ pub(crate) struct Config {
     pub(crate) max_memory_per_worker: Option<u64>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) health_check: Option<(Duration, Duration)>,
-    pub(crate) startup_retries: u32,
-    pub(crate) startup_backoff: Duration,
+    pub(crate) startup_retry: RetryPolicy,
     pub(crate) startup_timeout: Duration,
-    pub(crate) call_timeout: Option<Duration>,
-    pub(crate) retries: u32,
-    pub(crate) cancel_grace: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) kill_grace: Duration,
     pub(crate) max_frame: usize,
     pub(crate) warm_up: Option<(String, Bytes)>,
 }
 
-/// The default time a worker has to answer a cancel (or a shutdown) before it is killed.
-pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(1);
+/// The default retry policy of calls: up to 3 attempts when the worker running a call dies.
+pub(crate) fn default_call_retry() -> RetryPolicy {
+    RetryPolicy::attempts(3).on(RetryOn::CRASH)
+}
+
+/// The default policy of worker starts: up to 4 attempts, 50 ms apart, then twice that each
+/// time, at most 5 s.
+pub(crate) fn default_startup_retry() -> RetryPolicy {
+    RetryPolicy::attempts(4).backoff(Backoff::exponential(
+        Duration::from_millis(50),
+        Duration::from_secs(5),
+    ))
+}
 
 /// Builds a [`WorkerPool`].
 ///
+/// The options it shares with [`PoolBuilder`](crate::PoolBuilder) have the same names and
+/// meanings: `max_workers`, `timeout`, `retry`, `retry_when`, `pause_when`, `kill_grace`.
+///
 /// ```no_run
-/// # async fn example(spawner: impl process_pool_core::WorkerSpawner) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use process_pool_core::WorkerPool;
+/// use process_pool::{NativeWorker, RetryOn, RetryPolicy, WorkerPool};
 ///
 /// let pool = WorkerPool::builder()
 ///     .min_workers(1)
@@ -87,9 +125,9 @@ pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(1);
 ///     .max_tasks_per_worker(10_000)
 ///     .idle_timeout(Duration::from_secs(60))
 ///     .health_check(Duration::from_secs(5), Duration::from_secs(1))
-///     .call_timeout(Duration::from_secs(30))
-///     .retries(2)
-///     .build(spawner)?;
+///     .timeout(Duration::from_secs(30))
+///     .retry(RetryPolicy::attempts(3).on(RetryOn::CRASH | RetryOn::TIMEOUT))
+///     .build(NativeWorker::new("python3").arg("worker.py"))?;
 /// let reply = pool.call("upper", "hello").await?;
 /// # Ok(()) }
 /// ```
@@ -112,18 +150,17 @@ impl Default for WorkerPoolBuilder {
         WorkerPoolBuilder {
             config: Config {
                 min_workers: 0,
-                max_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                max_workers: default_workers(),
                 max_calls_per_worker: 1,
                 max_tasks_per_worker: None,
                 max_memory_per_worker: None,
                 idle_timeout: None,
                 health_check: None,
-                startup_retries: 3,
-                startup_backoff: Duration::from_millis(50),
+                startup_retry: default_startup_retry(),
                 startup_timeout: Duration::from_secs(10),
-                call_timeout: None,
-                retries: 2,
-                cancel_grace: DEFAULT_CANCEL_GRACE,
+                timeout: None,
+                retry: default_call_retry(),
+                kill_grace: DEFAULT_KILL_GRACE,
                 max_frame: process_pool_protocol::DEFAULT_MAX_FRAME,
                 warm_up: None,
             },
@@ -178,12 +215,13 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// How many more times a failed worker start is tried (default 3), waiting `backoff`,
-    /// then twice that, and so on (default 50 ms), before the queued calls fail with
-    /// [`CallError::WorkerStart`](crate::CallError::WorkerStart).
-    pub fn startup_retries(mut self, retries: u32, backoff: Duration) -> Self {
-        self.config.startup_retries = retries;
-        self.config.startup_backoff = backoff;
+    /// How failed worker starts are retried (default: up to 4 attempts, from 50 ms apart
+    /// doubling to 5 s) before the queued calls fail with
+    /// [`CallError::WorkerStart`]. The policy's attempts and backoff apply; its
+    /// [`RetryOn`] does not: every failed start is retried, except a program that does not
+    /// exist or may not be run, which a retry would not mend.
+    pub fn startup_retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.startup_retry = policy;
         self
     }
 
@@ -194,21 +232,23 @@ impl WorkerPoolBuilder {
     }
 
     /// The time limit of every call without its own (default: none).
-    pub fn call_timeout(mut self, limit: Duration) -> Self {
-        self.config.call_timeout = Some(limit);
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.config.timeout = Some(limit);
         self
     }
 
-    /// How many times a call whose worker died is run again on another (default 2), unless
-    /// it is [`no_retry`](crate::Call::no_retry).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.config.retries = retries;
+    /// The retry policy of every call without its own (default: up to 3 attempts when the
+    /// worker running the call dies, `RetryPolicy::attempts(3).on(RetryOn::CRASH)`). A
+    /// [`no_retry`](crate::Call::no_retry) call is never retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
         self
     }
 
-    /// How long a worker has to answer a cancel before it is killed (default 1 s).
-    pub fn cancel_grace(mut self, grace: Duration) -> Self {
-        self.config.cancel_grace = grace;
+    /// How long a worker has to answer a cancel (or to exit after a shutdown) before it is
+    /// killed, with its process group (default [`DEFAULT_KILL_GRACE`]).
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.config.kill_grace = grace;
         self
     }
 
@@ -226,27 +266,48 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// Classifies the errors workers answer with (never crashes, which `retries` covers): a
-    /// call may run again, at once or after pausing dispatch for a while (a rate-limit hint),
-    /// within its `retries` (never a [`no_retry`](crate::Call::no_retry) one). Runs under the pool's lock: keep it quick, and do not call the
-    /// pool from it.
+    /// Decides which error answers are retried, in place of the policy's
+    /// [`RetryOn::FAILURE`] (the policy still bounds the attempts and sets the backoff; crashes
+    /// and timeouts follow the policy's [`RetryOn`]). Never asked about a
+    /// [`no_retry`](crate::Call::no_retry) call. Runs outside the pool's lock.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// use process_pool_core::{CallError, Retry, WorkerPool};
+    /// use process_pool::{CallError, ErrorCode, RetryPolicy, WorkerPool};
     ///
-    /// let builder = WorkerPool::builder().retry_when(|error| match error {
-    ///     CallError::Failed { code, .. } if code == "rate_limited" => {
-    ///         Retry::AfterPause(Duration::from_secs(30))
-    ///     }
-    ///     _ => Retry::No,
-    /// });
+    /// let builder = WorkerPool::builder()
+    ///     .retry(RetryPolicy::attempts(5))
+    ///     .retry_when(|error| matches!(error, CallError::Failed { code: ErrorCode::Other(code), .. } if code == "busy"));
     /// ```
     pub fn retry_when(
         mut self,
-        classify: impl Fn(&CallError) -> Retry + Send + Sync + 'static,
+        classify: impl Fn(&CallError) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.hooks.retry_when = Some(Arc::new(classify));
+        self
+    }
+
+    /// Looks at every error answer and may ask to pause dispatch for a while: a rate-limit
+    /// hint. Calls in flight go on; queued calls and retries wait; the latest pause decides
+    /// when dispatch resumes (see [`WorkerPool::pause_for`]). Combine with a retry policy (or
+    /// `retry_when`) to run the limited call again after the pause. Runs outside the pool's
+    /// lock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use process_pool::{CallError, RetryPolicy, WorkerPool};
+    ///
+    /// let builder = WorkerPool::builder()
+    ///     .retry(RetryPolicy::attempts(3))
+    ///     .retry_when(|error| error.to_string().contains("rate limited"))
+    ///     .pause_when(|error| {
+    ///         error.to_string().contains("rate limited").then_some(Duration::from_secs(30))
+    ///     });
+    /// ```
+    pub fn pause_when(
+        mut self,
+        hint: impl Fn(&CallError) -> Option<Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.pause_when = Some(Arc::new(hint));
         self
     }
 
@@ -273,9 +334,7 @@ impl WorkerPoolBuilder {
     pub fn build(self, spawner: impl WorkerSpawner) -> Result<WorkerPool, ConfigError> {
         let c = &self.config;
         let invalid = |name, reason: String| Err(ConfigError::Invalid { name, reason });
-        if c.max_workers == 0 {
-            return Err(ConfigError::ZeroWorkers);
-        }
+        crate::pool::check_workers(c.max_workers, spawner.capacity())?;
         if c.min_workers > c.max_workers {
             return invalid(
                 "min_workers",
@@ -308,13 +367,23 @@ impl WorkerPoolBuilder {
                 format!("{} bytes cannot hold a frame header", c.max_frame),
             );
         }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ConfigError::NoRuntime);
+        for (name, policy) in [("retry", &c.retry), ("startup_retry", &c.startup_retry)] {
+            policy
+                .validate()
+                .map_err(|reason| ConfigError::Invalid { name, reason })?;
         }
+        if c.timeout.is_some_and(|t| t.is_zero()) {
+            return invalid(
+                "timeout",
+                "a zero timeout would stop every call at once".into(),
+            );
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         Ok(WorkerPool::start(
             Arc::new(spawner),
             self.config,
             self.hooks,
+            runtime,
         ))
     }
 }

@@ -1,6 +1,10 @@
-//! One worker's task: start it (with retries and backoff), read its hello, then pass its
-//! frames to the pool until it ends, and report how it ended.
+//! One worker's task: start it (retried under the pool's start-up policy), read its hello, then
+//! pass its frames to the pool until it ends, and report how it ended. The worker is killed
+//! (with its process group) whenever this task ends or is dropped before it was reaped.
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,58 +14,64 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use super::backend::{StartedWorker, WorkerId};
-use super::pool::Shared;
+use super::Shared;
+use super::error::{describe_status, describe_tail};
+use super::faults::Death;
+use crate::backend::{ExitStatus, StartedWorker, WorkerControl, WorkerId};
+use crate::engine::retry::{Decision, RetryOn};
 
-/// The longest wait between two start attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long frames written just before a worker exited are still read.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 
 type Frames = FramedRead<Box<dyn AsyncRead + Send + Unpin>, FrameCodec>;
+type Exited = Pin<Box<dyn Future<Output = ExitStatus> + Send>>;
+
+/// Kills a worker that its task leaves behind: the task dropped (a runtime shutting down), or
+/// ended before the worker was reaped.
+struct KillOnDrop(Option<Arc<dyn WorkerControl>>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(control) = self.0.take() {
+            control.kill();
+        }
+    }
+}
+
+/// A worker that said hello.
+struct Started {
+    frames: Frames,
+    to_worker: mpsc::UnboundedSender<Frame>,
+    exited: Exited,
+    control: Arc<dyn WorkerControl>,
+    hello: Hello,
+}
 
 /// Serves the worker `id` from its start to its end.
 pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
-    let config = &shared.config;
-    let mut attempt = 0;
-    let (mut frames, to_worker, mut exited, control, hello) = loop {
-        attempt += 1;
-        match start(&shared, id).await {
-            Ok(started) => break started,
-            Err(reason) => {
-                tracing::warn!(worker = id, attempt, %reason, "worker failed to start");
-                if attempt > config.startup_retries || shared.lock().closed {
-                    shared.start_failed(id, attempt, reason);
-                    return;
-                }
-                let backoff = config
-                    .startup_backoff
-                    .saturating_mul(1 << (attempt - 1).min(16))
-                    .min(MAX_BACKOFF);
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = shared.stopping.cancelled() => {
-                        shared.start_failed(id, attempt, reason);
-                        return;
-                    }
-                }
-            }
-        }
+    let mut guard = KillOnDrop(None);
+    let Some(started) = start_with_retries(&shared, id, &mut guard).await else {
+        return;
     };
+    let Started {
+        mut frames,
+        to_worker,
+        mut exited,
+        control,
+        hello,
+    } = started;
     let pid = control.pid();
-    if shared.worker_ready(id, to_worker, Arc::clone(&control), &hello) {
+    if shared.worker_ready(id, to_worker, &hello) {
         tracing::debug!(worker = id, pid, "worker ready");
-        if let Some(hook) = &shared.hooks.start {
-            hook(&super::WorkerEvent {
-                id,
-                pid,
-                reason: "started".to_owned(),
-                exit: None,
-            });
-        }
-    } else {
-        // Shut down, resized or killed while it started: ask it to go.
-        shared.retire_idle(&mut shared.lock());
+        let event = super::WorkerEvent {
+            id,
+            pid,
+            reason: "started".to_owned(),
+            exit: None,
+        };
+        shared
+            .hooks
+            .worker(&shared.hooks.start, "on_worker_start", &event);
     }
 
     let mut protocol = None;
@@ -83,8 +93,7 @@ pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
                 }
                 None => {
                     // Its stdout is closed: it is going, or it must.
-                    let status = tokio::time::timeout(config.cancel_grace, &mut exited).await;
-                    match status {
+                    match tokio::time::timeout(shared.config.kill_grace, &mut exited).await {
                         Ok(status) => break status,
                         Err(_) => {
                             control.kill();
@@ -107,42 +116,104 @@ pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
             }
         }
     };
-    let tail = control.stderr_tail();
-    if let Some((event, crashed)) = shared.worker_died(id, exit, tail, protocol) {
+    // Reaped: nothing left to kill (and its pid may be someone else's now).
+    guard.0 = None;
+    let death = Death {
+        exit,
+        stderr_tail: control.stderr_tail(),
+        protocol,
+    };
+    if let Some((event, crashed)) = shared.worker_died(id, death) {
+        let hooks = &shared.hooks;
         if crashed {
             tracing::warn!(worker = id, pid, reason = %event.reason, exit = ?event.exit, "worker crashed");
+            hooks.worker(&hooks.crash, "on_worker_crash", &event);
         } else {
             tracing::debug!(worker = id, pid, reason = %event.reason, "worker stopped");
-        }
-        let hook = if crashed {
-            &shared.hooks.crash
-        } else {
-            &shared.hooks.stop
-        };
-        if let Some(hook) = hook {
-            hook(&event);
+            hooks.worker(&hooks.stop, "on_worker_stop", &event);
         }
     }
 }
 
-type Started = (
-    Frames,
-    mpsc::UnboundedSender<Frame>,
-    std::pin::Pin<Box<dyn std::future::Future<Output = crate::ExitStatus> + Send>>,
-    Arc<dyn super::WorkerControl>,
-    Hello,
-);
+/// Starts the worker, retrying as the start-up policy says; `None` once it has given up (and
+/// told the pool) or the pool no longer wants it.
+async fn start_with_retries(
+    shared: &Arc<Shared>,
+    id: WorkerId,
+    guard: &mut KillOnDrop,
+) -> Option<Started> {
+    let policy = &shared.config.startup_retry;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (reason, permanent) = match start(shared, id, guard).await {
+            Ok(started) => return Some(started),
+            Err(failure) => failure,
+        };
+        tracing::warn!(worker = id, attempt, %reason, "worker failed to start");
+        let wanted = shared
+            .lock()
+            .workers
+            .get(&id)
+            .is_some_and(|s| s.killed_because.is_none());
+        let decision = policy.decide(
+            Some(RetryOn::SPAWN_FAILURE),
+            Some(wanted && !permanent),
+            attempt,
+            None,
+        );
+        let delay = match decision {
+            Decision::No => {
+                shared.start_failed(id, attempt, reason);
+                return None;
+            }
+            decision => decision.delay(),
+        };
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shared.stopping.cancelled() => {
+                shared.start_failed(id, attempt, reason);
+                return None;
+            }
+        }
+    }
+}
 
-/// Starts the worker and reads its hello (and runs the warm-up call); on failure the worker
-/// is killed and reaped, and the reason names what went wrong.
-async fn start(shared: &Arc<Shared>, id: WorkerId) -> Result<Started, String> {
+/// Starts the worker and reads its hello (and runs the warm-up call). On failure the worker is
+/// killed and reaped, and the reason says what went wrong, with whether retrying is hopeless
+/// (a program that does not exist or may not be run).
+async fn start(
+    shared: &Arc<Shared>,
+    id: WorkerId,
+    guard: &mut KillOnDrop,
+) -> Result<Started, (String, bool)> {
     let config = &shared.config;
+    let Some(killed) = shared.lock().workers.get(&id).map(|s| s.killed.clone()) else {
+        return Err(("the pool gave it up".into(), true));
+    };
+    // A start in progress (a module compiling, an allocation pending) is given up when the
+    // pool kills the worker: dropping the backend's future must end what it began.
+    let started = tokio::select! {
+        biased;
+        () = killed.cancelled() => return Err(("the pool stopped while it started".into(), true)),
+        started = shared.spawner.start(id) => started,
+    };
     let StartedWorker {
         reader,
         writer,
         mut exited,
         control,
-    } = shared.spawner.start(id).await.map_err(|e| e.to_string())?;
+    } = started.map_err(|error| {
+        let permanent = matches!(
+            error.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidInput
+        );
+        (error.to_string(), permanent)
+    })?;
+    guard.0 = Some(Arc::clone(&control));
+    if !shared.worker_spawned(id, &control) {
+        control.kill();
+    }
     let mut frames = FramedRead::new(reader, FrameCodec::new(config.max_frame));
     let (to_worker, outgoing) = mpsc::unbounded_channel();
     tokio::spawn(write_frames(writer, outgoing));
@@ -181,20 +252,27 @@ async fn start(shared: &Arc<Shared>, id: WorkerId) -> Result<Started, String> {
         Ok(hello)
     };
     match tokio::time::timeout(config.startup_timeout, greeting).await {
-        Ok(Ok(hello)) => Ok((frames, to_worker, exited, control, hello)),
+        Ok(Ok(hello)) => Ok(Started {
+            frames,
+            to_worker,
+            exited,
+            control,
+            hello,
+        }),
         outcome => {
             control.kill();
             let status = match ended {
                 Some(status) => status,
                 None => exited.await,
             };
+            guard.0 = None;
             let reason = match outcome {
                 Ok(Err(reason)) => reason,
                 _ => format!("no hello within {:?}", config.startup_timeout),
             };
-            let tail = super::error::describe_tail(&control.stderr_tail());
-            let status = super::error::describe_status(&status);
-            Err(format!("{reason} ({status}){tail}"))
+            let tail = describe_tail(&control.stderr_tail());
+            let status = describe_status(&status);
+            Err((format!("{reason} ({status}){tail}"), false))
         }
     }
 }
@@ -202,8 +280,8 @@ async fn start(shared: &Arc<Shared>, id: WorkerId) -> Result<Started, String> {
 /// The next frame during the start, or why there is none.
 async fn next_frame(
     frames: &mut Frames,
-    exited: &mut std::pin::Pin<Box<dyn std::future::Future<Output = crate::ExitStatus> + Send>>,
-    ended: &mut Option<crate::ExitStatus>,
+    exited: &mut Exited,
+    ended: &mut Option<ExitStatus>,
 ) -> Result<Frame, String> {
     tokio::select! {
         frame = frames.next() => match frame {

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::ExitStatus;
+use crate::ErrorCode;
+use crate::backend::ExitStatus;
 
 /// Why a call did not return a reply, with what is needed to act on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,21 +17,34 @@ pub enum CallError {
         /// What the worker said it serves.
         served: Vec<String>,
     },
-    /// The method ran and failed, or panicked; the worker lives on.
-    #[error("`{method}` failed ({code}): {message}")]
+    /// The method ran and failed, or panicked, or could not read its payload; the worker
+    /// lives on.
+    #[error("`{method}` failed ({}): {message}{}", code.as_str(), describe_attempts(*attempts))]
     Failed {
         /// The method.
         method: String,
-        /// The worker's error code (`failed`, `panicked`, `bad_request`, `too_large`...).
-        code: String,
+        /// The worker's error code ([`ErrorCode::Failed`], [`ErrorCode::Panicked`],
+        /// [`ErrorCode::BadRequest`], [`ErrorCode::TooLarge`], or a code of its own).
+        code: ErrorCode,
         /// The worker's message.
         message: String,
+        /// Attempts made (more than one when failures are retried).
+        attempts: u32,
+    },
+    /// The call cannot be sent as it is; nothing was sent.
+    #[error("cannot call `{method}`: {reason}")]
+    InvalidCall {
+        /// The method (cut to its first 64 bytes if it was the problem).
+        method: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The worker running the call died (or was killed) before answering, on the last
     /// attempt allowed.
     #[error(
-        "the worker running `{method}` crashed ({}) after {attempts} attempt(s){}",
+        "the worker running `{method}` crashed ({}) after {}{}",
         describe_exit(exit),
+        plural(*attempts, "attempt"),
         describe_tail(stderr_tail)
     )]
     WorkerCrashed {
@@ -45,15 +59,17 @@ pub enum CallError {
     },
     /// The worker broke the protocol (a malformed, oversized or unexpected frame) and was
     /// killed, on the last attempt allowed.
-    #[error("the worker running `{method}` broke the protocol: {reason}")]
+    #[error("the worker running `{method}` broke the protocol: {reason}{}", describe_attempts(*attempts))]
     ProtocolError {
         /// The method.
         method: String,
         /// What was wrong.
         reason: String,
+        /// Attempts made.
+        attempts: u32,
     },
     /// No worker could be started.
-    #[error("cannot start a worker (`{program}`) after {attempts} attempt(s): {reason}")]
+    #[error("cannot start a worker (`{program}`) after {}: {reason}", plural(*attempts, "attempt"))]
     WorkerStart {
         /// What the spawner starts.
         program: String,
@@ -64,12 +80,14 @@ pub enum CallError {
     },
     /// The call ran past its time limit (it was cancelled, its worker killed if it ignored
     /// the cancel).
-    #[error("`{method}` timed out after {limit:?}")]
+    #[error("`{method}` timed out after {limit:?}{}", describe_attempts(*attempts))]
     TimedOut {
         /// The method.
         method: String,
         /// The limit.
         limit: Duration,
+        /// Attempts made.
+        attempts: u32,
     },
     /// The call was cancelled (by its handle, or by a shutdown).
     #[error("`{method}` was cancelled")]
@@ -98,6 +116,24 @@ pub enum CallError {
         /// What did not convert.
         reason: String,
     },
+}
+
+/// `1 attempt`, `3 attempts`.
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// ` after N attempts` when there was more than one.
+fn describe_attempts(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    }
 }
 
 fn describe_exit(exit: &Option<ExitStatus>) -> String {

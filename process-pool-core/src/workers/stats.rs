@@ -1,14 +1,15 @@
-//! [`WorkerPoolStats`]: what a worker pool has done, and its workers now.
+//! [`WorkerStats`]: a worker pool's workers now, and what happened to them. (What happened to
+//! its calls is a [`Stats`](crate::Stats), in the same words as a job pool's.)
 
-use super::backend::WorkerId;
-use crate::Percentiles;
+use crate::backend::WorkerId;
 
-/// A snapshot of a worker pool.
+/// A snapshot of a worker pool's workers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
-pub struct WorkerPoolStats {
+pub struct WorkerStats {
     /// Workers alive now (starting, ready or stopping).
-    pub workers: usize,
+    pub alive: usize,
     /// Workers that started and said hello, ever.
     pub started: u64,
     /// Workers stopped to be replaced (after `max_tasks_per_worker` calls, or over memory).
@@ -19,28 +20,17 @@ pub struct WorkerPoolStats {
     pub stopped: u64,
     /// Series of start attempts that all failed.
     pub start_failures: u64,
-    /// Calls answered with a reply.
-    pub calls_done: u64,
-    /// Calls answered with an error (including cancels and timeouts).
-    pub calls_failed: u64,
-    /// Times a call went back to the queue after its worker died.
-    pub calls_retried: u64,
-    /// Calls waiting for a worker now.
-    pub queued: usize,
-    /// Calls on workers now.
-    pub in_flight: usize,
-    /// How long calls waited before they were first sent to a worker.
-    pub wait: Percentiles,
-    /// How long attempts took, from sending the call to its answer.
-    pub run: Percentiles,
-    /// Whether dispatch is paused ([`WorkerPool::pause`](crate::WorkerPool::pause)).
-    pub paused: bool,
+    /// The lower bound now.
+    pub min_workers: usize,
+    /// The upper bound now.
+    pub max_workers: usize,
     /// Each worker now.
     pub per_worker: Vec<WorkerInfo>,
 }
 
-/// One worker in [`WorkerPoolStats`].
+/// One worker in [`WorkerStats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct WorkerInfo {
     /// Its id in the pool.
@@ -49,7 +39,7 @@ pub struct WorkerInfo {
     pub pid: Option<u32>,
     /// Whether it takes calls (not starting, not stopping).
     pub ready: bool,
-    /// Calls on it now.
+    /// Calls on it now, those it still owes a reply after they were answered included.
     pub in_flight: usize,
     /// Calls it has answered.
     pub served: u64,

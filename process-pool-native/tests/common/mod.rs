@@ -3,9 +3,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use process_pool_core::Job;
+use process_pool_native::NativeWorker;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::unix::pipe;
 
@@ -104,4 +106,51 @@ impl Events {
             .expect("read the FIFO")
             .expect("the FIFO stays open")
     }
+}
+
+/// The Rust test worker, built once per test binary (`cargo test --test workers` does not
+/// build the package's examples by itself), beside this binary in `target/<profile>/`.
+pub fn test_worker() -> NativeWorker {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let path = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>/deps");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args([
+            "build",
+            "-p",
+            "process-pool-native",
+            "--example",
+            "test_worker",
+        ]);
+        build.env("CARGO_TARGET_DIR", profile_dir.parent().expect("target/"));
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo can be started");
+        assert!(
+            status.success(),
+            "building the test worker failed ({status})"
+        );
+        profile_dir.join("examples/test_worker")
+    });
+    NativeWorker::new(path)
+}
+
+/// Pids of live processes whose environment holds `marker` (`KEY=value`): the workers one
+/// test started, told apart from those of the tests running beside it.
+pub fn marked(marker: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+        })
+        .collect()
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ProcessPool;
+use super::hooks::{Hooks, JobRetry, JobStart};
+use crate::backend::Spawner;
+use crate::engine::retry::RetryPolicy;
 use crate::error::ConfigError;
-use crate::hooks::{Hooks, JobRetry, JobStart};
-use crate::pool::ProcessPool;
 use crate::result::JobResult;
-use crate::retry::RetryPolicy;
-use crate::spawner::Spawner;
 
 /// The default limit of bytes kept per output stream (stdout and stderr each): 64 MiB.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 64 << 20;
@@ -29,19 +29,16 @@ pub(crate) struct Config {
 
 /// Builds a [`ProcessPool`]: worker limit, queue, timeouts, retries, output limits, hooks.
 ///
+/// The options it shares with [`WorkerPoolBuilder`](crate::WorkerPoolBuilder) have the same
+/// names and meanings: `max_workers`, `timeout`, `retry`, `retry_when`, `pause_when`,
+/// `kill_grace`.
+///
 /// ```
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::time::Duration;
-/// use process_pool_core::{Backoff, ProcessPool, RetryPolicy};
-/// # use process_pool_core::{async_trait, Exit, ExitStatus, Job, RunContext, Spawner};
-/// # struct Noop;
-/// # #[async_trait]
-/// # impl Spawner for Noop {
-/// #     async fn spawn(&self, _: &Job, _: &RunContext) -> std::io::Result<Exit> {
-/// #         Ok(Exit::new(ExitStatus::Code(0)))
-/// #     }
-/// # }
+/// use process_pool::{Backoff, Job, NativeSpawner, ProcessPool, RetryOn, RetryPolicy};
+///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let done = Arc::new(AtomicUsize::new(0));
@@ -50,17 +47,18 @@ pub(crate) struct Config {
 ///     .max_workers(8)
 ///     .queue_capacity(1_000)
 ///     .timeout(Duration::from_secs(30))
-///     .retry(RetryPolicy::attempts(3).backoff(Backoff::exponential(
-///         Duration::from_millis(100),
-///         Duration::from_secs(5),
-///     )))
+///     .retry(
+///         RetryPolicy::attempts(3)
+///             .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5)))
+///             .on(RetryOn::FAILURE | RetryOn::TIMEOUT),
+///     )
 ///     .output_limit(1 << 20)
 ///     .kill_grace(Duration::from_millis(500))
 ///     .on_complete(move |_result| {
 ///         seen.fetch_add(1, Ordering::Relaxed);
 ///     })
-///     .build(Noop)?;
-/// pool.run_all([Job::new("anything")]).await?;
+///     .build(NativeSpawner::new())?;
+/// pool.run_all([Job::new("true")]).await?;
 /// assert_eq!(done.load(Ordering::Relaxed), 1);
 /// # Ok(())
 /// # }
@@ -76,7 +74,7 @@ impl Default for PoolBuilder {
     fn default() -> Self {
         PoolBuilder {
             config: Config {
-                max_workers: std::thread::available_parallelism().map_or(4, |n| n.get()),
+                max_workers: default_workers(),
                 queue_capacity: None,
                 timeout: None,
                 retry: RetryPolicy::none(),
@@ -89,7 +87,8 @@ impl Default for PoolBuilder {
 }
 
 impl PoolBuilder {
-    /// How many jobs run at once (default: the number of CPUs). Must be at least 1.
+    /// How many jobs run at once (default: the number of CPUs). Must be at least 1, and at
+    /// most what the spawner can run at once ([`Spawner::capacity`]).
     pub fn max_workers(mut self, n: usize) -> Self {
         self.config.max_workers = n;
         self
@@ -120,6 +119,26 @@ impl PoolBuilder {
         self
     }
 
+    /// Decides which failed attempts are retried, in place of the policy's
+    /// [`RetryOn`](crate::RetryOn) (the policy still bounds the attempts and sets the backoff).
+    /// Never asked about a success or a cancellation.
+    ///
+    /// ```
+    /// use process_pool::{ProcessPool, RetryPolicy};
+    ///
+    /// // Exit code 75 (EX_TEMPFAIL) is worth another try; any other failure is not.
+    /// let builder = ProcessPool::builder()
+    ///     .retry(RetryPolicy::attempts(5))
+    ///     .retry_when(|result| result.exit_code() == Some(75));
+    /// ```
+    pub fn retry_when(
+        mut self,
+        classify: impl Fn(&JobResult) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.retry_when = Some(Arc::new(classify));
+        self
+    }
+
     /// Bytes kept per output stream (default [`DEFAULT_OUTPUT_LIMIT`]); the rest is read and
     /// discarded, and the result is marked truncated.
     pub fn output_limit(mut self, bytes: usize) -> Self {
@@ -128,7 +147,9 @@ impl PoolBuilder {
     }
 
     /// How long a stopped job may take to exit after the polite signal (SIGTERM to its process
-    /// group) before it is killed (default [`DEFAULT_KILL_GRACE`]).
+    /// group) before it is killed (default [`DEFAULT_KILL_GRACE`]). A backend that has not
+    /// returned a stopped job a second after this grace has its job answered without it (and
+    /// an error logged), so a misbehaving backend never holds a worker or a shutdown.
     pub fn kill_grace(mut self, grace: Duration) -> Self {
         self.config.kill_grace = grace;
         self
@@ -171,7 +192,7 @@ impl PoolBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use process_pool_core::ProcessPool;
+    /// use process_pool::ProcessPool;
     ///
     /// // A job exiting with EX_TEMPFAIL (75) says "too many requests": hold off for 30 s.
     /// let builder = ProcessPool::builder().pause_when(|result| {
@@ -188,13 +209,12 @@ impl PoolBuilder {
 
     /// Builds the pool on the current tokio runtime, running jobs with `spawner`.
     ///
-    /// Fails with a [`ConfigError`] for zero workers, a zero-capacity queue, a retry policy
-    /// with zero attempts, a zero timeout, or when called outside a tokio runtime.
+    /// Fails with a [`ConfigError`] for zero workers, more workers than the spawner can run at
+    /// once, a zero-capacity queue, a retry policy with zero attempts, a zero timeout, or when
+    /// called outside a tokio runtime.
     pub fn build(self, spawner: impl Spawner) -> Result<ProcessPool, ConfigError> {
         let config = self.config;
-        if config.max_workers == 0 {
-            return Err(ConfigError::ZeroWorkers);
-        }
+        check_workers(config.max_workers, spawner.capacity())?;
         if config.queue_capacity == Some(0) {
             return Err(ConfigError::ZeroQueueCapacity);
         }
@@ -218,5 +238,24 @@ impl PoolBuilder {
             self.hooks,
             runtime,
         ))
+    }
+}
+
+/// The default worker limit of both pools: the CPUs this process may use (1 if unknown).
+pub(crate) fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Checks a worker limit against zero and against what the spawner can run at once.
+pub(crate) fn check_workers(n: usize, capacity: Option<usize>) -> Result<(), ConfigError> {
+    if n == 0 {
+        return Err(ConfigError::ZeroWorkers);
+    }
+    match capacity {
+        Some(capacity) if n > capacity => Err(ConfigError::OverCapacity {
+            max_workers: n,
+            capacity,
+        }),
+        _ => Ok(()),
     }
 }

@@ -1,11 +1,11 @@
-//! [`Hooks`]: closures the pool calls as jobs start, end, fail and retry.
+//! The job pool's hooks: closures it calls as jobs start, end, fail and retry, and what they
+//! are told.
 
-use std::any::Any;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::hooks::contain;
 use crate::job::Job;
 use crate::result::{JobId, JobResult};
 
@@ -38,16 +38,15 @@ pub struct JobRetry<'a> {
 pub(crate) type StartHook = Arc<dyn for<'a> Fn(&JobStart<'a>) + Send + Sync>;
 pub(crate) type ResultHook = Arc<dyn Fn(&JobResult) + Send + Sync>;
 pub(crate) type RetryHook = Arc<dyn for<'a> Fn(&JobRetry<'a>) + Send + Sync>;
-pub(crate) type PauseHook = Arc<dyn Fn(&JobResult) -> Option<std::time::Duration> + Send + Sync>;
+pub(crate) type PauseHook = Arc<dyn Fn(&JobResult) -> Option<Duration> + Send + Sync>;
+pub(crate) type RetryClassifier = Arc<dyn Fn(&JobResult) -> bool + Send + Sync>;
 
-/// The pool's event hooks, set through the pool's builder (`on_start`, `on_complete`,
-/// `on_error`, `on_retry`).
+/// The pool's event hooks and classifiers, set through the pool's builder.
 ///
 /// Hooks run where a job ends, before its result is handed out (on a worker task; for a queued
 /// job that is cancelled, in the call that cancelled it), so by the time `run_all` returns every
-/// hook has seen every result. Keep them quick. A hook that panics is
-/// caught and logged (`tracing`, target `process_pool_core::hooks`), and the pool and the job's
-/// result go on as if it had returned.
+/// hook has seen every result. Each runs outside the pool's lock and contained: a hook that
+/// panics is logged, and the pool and the job's result go on as if it had returned nothing.
 #[derive(Clone, Default)]
 pub(crate) struct Hooks {
     pub(crate) on_start: Option<StartHook>,
@@ -55,6 +54,7 @@ pub(crate) struct Hooks {
     pub(crate) on_error: Option<ResultHook>,
     pub(crate) on_retry: Option<RetryHook>,
     pub(crate) pause_when: Option<PauseHook>,
+    pub(crate) retry_when: Option<RetryClassifier>,
 }
 
 impl fmt::Debug for Hooks {
@@ -65,6 +65,7 @@ impl fmt::Debug for Hooks {
             .field("on_error", &self.on_error.is_some())
             .field("on_retry", &self.on_retry.is_some())
             .field("pause_when", &self.pause_when.is_some())
+            .field("retry_when", &self.retry_when.is_some())
             .finish()
     }
 }
@@ -93,36 +94,17 @@ impl Hooks {
             contain("on_retry", || hook(event));
         }
     }
-}
 
-impl Hooks {
     /// How long `pause_when` asks to pause dispatch after this attempt, if at all.
-    pub(crate) fn pause_after(&self, result: &JobResult) -> Option<std::time::Duration> {
+    pub(crate) fn pause_after(&self, result: &JobResult) -> Option<Duration> {
         let hook = self.pause_when.as_ref()?;
-        let mut pause = None;
-        contain("pause_when", || pause = hook(result));
-        pause
+        contain("pause_when", || hook(result)).flatten()
     }
-}
 
-/// Runs a hook, logging instead of unwinding if it panics.
-fn contain(name: &'static str, call: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(call)) {
-        tracing::error!(
-            hook = name,
-            panic = %panic_message(payload.as_ref()),
-            "a pool hook panicked; the pool goes on"
-        );
-    }
-}
-
-/// The text of a panic payload, when it has one.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-text panic payload".to_owned()
+    /// Whether `retry_when` wants this attempt retried; `None` when it is not set (or
+    /// panicked), leaving it to the policy's outcomes.
+    pub(crate) fn wants_retry(&self, result: &JobResult) -> Option<bool> {
+        let hook = self.retry_when.as_ref()?;
+        contain("retry_when", || hook(result))
     }
 }

@@ -1,22 +1,39 @@
-//! [`ProcessPool`]: accepts jobs, queues them, and runs at most `max_workers` at a time.
+//! [`ProcessPool`]: accepts jobs, queues them, and runs at most `max_workers` at a time through a
+//! [`Spawner`], on the engine it shares with the worker pool.
+
+mod batch;
+mod builder;
+mod handle;
+mod hooks;
+mod runner;
+mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::builder::{Config, PoolBuilder};
+pub use self::batch::ResultStream;
+pub use self::builder::{DEFAULT_KILL_GRACE, DEFAULT_OUTPUT_LIMIT, PoolBuilder};
+pub use self::handle::JobHandle;
+pub use self::hooks::{JobRetry, JobStart};
+
+pub(crate) use self::builder::{check_workers, default_workers};
+
+use self::builder::Config;
+use self::handle::{JobTicket, Owner, cancel_and_reap};
+use self::hooks::Hooks;
+use self::state::{Cancelled, Entry, State};
+use crate::Stats;
+use crate::backend::Spawner;
+use crate::engine::queue::QueueKey;
+use crate::engine::ticket::{Pending, Ticket};
+use crate::engine::{self, Core, Engine, Lease};
 use crate::error::{ConfigError, JobError};
-use crate::handle::{JobHandle, Owner, Pending, Ticket, cancel_and_reap};
-use crate::hooks::Hooks;
 use crate::job::Job;
-use crate::queue::QueueKey;
 use crate::result::{JobId, JobResult, Outcome};
-use crate::spawner::Spawner;
-use crate::state::{Cancelled, Entry, HandOver, Next, Placement, State};
-use crate::stats::{Report, Stats};
 
 /// A bounded pool of workers running [`Job`]s through a [`Spawner`].
 ///
@@ -24,23 +41,40 @@ use crate::stats::{Report, Stats};
 /// wait in a priority queue. Every accepted job yields exactly one [`JobResult`], whatever
 /// happens to it (exit, signal, timeout, cancel, spawn failure, shutdown).
 ///
-/// Dropping the pool does not stop accepted jobs: they run to the end and answer their handles.
-/// Call [`ProcessPool::shutdown`] to stop them.
+/// **A pool lives as long as a handle on it**: a clone of the pool, a [`ResultStream`], or the
+/// [`JobHandle`] of a job not yet awaited. When the last one goes, the pool stops at once, as
+/// `shutdown(Duration::ZERO)` would: jobs still queued or running, which nobody can see any
+/// more, are cancelled and their process trees killed. So dropping a job's handle detaches the
+/// job while the pool is held, and dropping the pool lets the handles still held get their
+/// results; call [`shutdown`](Self::shutdown) or [`drain`](Self::drain) first to let detached
+/// jobs finish. (This is the same rule as [`WorkerPool`](crate::WorkerPool)'s.)
 ///
-/// [`JobResult`]: crate::JobResult
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use process_pool::{job, NativeSpawner};
+///
+/// let pool = NativeSpawner::pool(4)?;
+/// let results = pool.run_all([job("echo", ["hello"]), job("echo", ["world"])]).await?;
+/// assert_eq!(results[1].stdout_lossy(), "world\n");
+/// let stats = pool.shutdown(Duration::from_secs(5)).await;
+/// assert_eq!(stats.succeeded, 2);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ProcessPool {
     pub(crate) inner: Arc<Inner>,
+    pub(crate) lease: Arc<Lease<Inner>>,
 }
 
-/// What all clones of a pool share.
+/// What all clones of a pool, its handles and its workers share.
 pub(crate) struct Inner {
     pub(crate) spawner: Arc<dyn Spawner>,
     pub(crate) config: Config,
     pub(crate) hooks: Hooks,
     pub(crate) runtime: Handle,
     state: Mutex<State>,
-    pub(crate) pending: Arc<Pending>,
+    pending: Arc<Pending>,
     /// One permit per free place in a bounded queue.
     room: Option<Arc<Semaphore>>,
     next_id: AtomicU64,
@@ -80,31 +114,35 @@ impl ProcessPool {
     ) -> Self {
         let room = config.queue_capacity.map(|n| Arc::new(Semaphore::new(n)));
         let state = State::new(config.max_workers);
+        let inner = Arc::new(Inner {
+            spawner,
+            config,
+            hooks,
+            runtime,
+            state: Mutex::new(state),
+            pending: Arc::default(),
+            room,
+            next_id: AtomicU64::new(0),
+        });
         ProcessPool {
-            inner: Arc::new(Inner {
-                spawner,
-                config,
-                hooks,
-                runtime,
-                state: Mutex::new(state),
-                pending: Arc::default(),
-                room,
-                next_id: AtomicU64::new(0),
-            }),
+            lease: Lease::new(&inner),
+            inner,
         }
     }
 
     /// Submits one job, waiting for room if the queue is bounded and full.
     ///
-    /// Fails with [`JobError::InvalidJob`] for a job that cannot run (an empty program name, a
-    /// zero timeout) and [`JobError::PoolClosed`] once the pool is closed.
+    /// Fails with [`JobError::InvalidJob`] for a job that cannot run (see [`Job::validate`])
+    /// and [`JobError::PoolClosed`] once the pool is closed.
     pub async fn submit(&self, job: Job) -> Result<JobHandle, JobError> {
-        self.inner.submit(job, 0, Owner::Caller).await
+        self.inner
+            .submit(job, 0, Owner::Caller(Arc::clone(&self.lease)))
+            .await
     }
 
     /// Submits one job if there is room now; fails with [`JobError::QueueFull`] otherwise.
     pub fn try_submit(&self, job: Job) -> Result<JobHandle, JobError> {
-        validate(&job, None)?;
+        job.validate()?;
         let room = match &self.inner.room {
             None => None,
             Some(room) => Some(Arc::clone(room).try_acquire_owned().map_err(|e| match e {
@@ -114,7 +152,8 @@ impl ProcessPool {
                 },
             })?),
         };
-        self.inner.admit(job, 0, room, Owner::Caller)
+        self.inner
+            .admit(job, 0, room, Owner::Caller(Arc::clone(&self.lease)))
     }
 
     /// Waits until every accepted job has been answered. The pool stays open.
@@ -124,42 +163,39 @@ impl ProcessPool {
 
     /// Refuses new jobs from now on ([`JobError::PoolClosed`]); accepted jobs go on.
     pub fn close(&self) {
-        self.inner.lock().closed = true;
-        if let Some(room) = &self.inner.room {
-            room.close();
-        }
+        Engine::close(&*self.inner);
     }
 
-    /// Whether [`ProcessPool::close`] (or a shutdown) has been called.
+    /// Whether [`close`](Self::close) (or a shutdown) has been called.
     pub fn is_closed(&self) -> bool {
-        self.inner.lock().closed
+        !self.inner.lock().core.is_open()
     }
 
     /// Closes the pool, lets accepted jobs finish for up to `grace`, then cancels the rest:
     /// queued jobs are answered `Cancelled` at once, running ones are stopped (their whole
     /// process tree) and answered `Cancelled`. Returns when every job has its result, with the
     /// final counters.
+    ///
+    /// A backend that does not stop a cancelled job within the pool's kill grace does not hold
+    /// the shutdown up: its job is answered all the same (see
+    /// [`PoolBuilder::kill_grace`]), so this returns within about `grace` plus twice the kill
+    /// grace whatever a backend does.
     pub async fn shutdown(&self, grace: Duration) -> Stats {
         self.close();
-        if tokio::time::timeout(grace, self.drain()).await.is_err() {
-            tracing::debug!(?grace, "shutdown grace over; cancelling what is left");
-            let queued = self.inner.lock().stop();
-            for entry in queued {
-                self.inner.finish_unrun(entry, Outcome::Cancelled);
-            }
-            self.drain().await;
-        }
+        engine::shutdown(&self.inner, grace).await;
         self.stats()
     }
 
     /// Changes the worker limit of a running pool. Growing starts queued jobs at once;
     /// shrinking lets running jobs finish and starts no new ones until below the new limit.
+    ///
+    /// Fails for 0, and for more than the spawner can run at once
+    /// ([`Spawner::capacity`]).
     pub fn set_max_workers(&self, n: usize) -> Result<(), ConfigError> {
-        if n == 0 {
-            return Err(ConfigError::ZeroWorkers);
-        }
-        self.inner.lock().max_workers = n;
-        self.inner.start_queued();
+        builder::check_workers(n, self.inner.spawner.capacity())?;
+        let mut state = self.inner.lock();
+        state.max_workers = n;
+        self.inner.dispatch(state);
         Ok(())
     }
 
@@ -168,44 +204,40 @@ impl ProcessPool {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # use process_pool_core::{async_trait, Exit, ExitStatus, Job, ProcessPool, RunContext, Spawner};
-    /// # struct Noop;
-    /// # #[async_trait] impl Spawner for Noop {
-    /// #     async fn spawn(&self, _: &Job, _: &RunContext) -> std::io::Result<Exit> { Ok(Exit::new(ExitStatus::Code(0))) }
-    /// # }
-    /// let pool = ProcessPool::new(Noop, 2)?;
+    /// use process_pool::{Job, NativeSpawner};
+    ///
+    /// let pool = NativeSpawner::pool(2)?;
     /// pool.pause();
-    /// let handle = pool.submit(Job::new("later")).await?;
+    /// let handle = pool.submit(Job::new("true")).await?;
     /// assert_eq!(pool.stats().queued, 1);
     /// pool.resume();
     /// assert!(handle.await.success());
     /// # Ok(()) }
     /// ```
     pub fn pause(&self) {
-        self.inner.set_paused(true);
+        engine::set_paused(&self.inner, true);
     }
 
     /// Resumes dispatch after [`pause`](Self::pause): queued jobs start, up to the limit.
     pub fn resume(&self) {
-        self.inner.set_paused(false);
-        self.inner.start_queued();
+        engine::set_paused(&self.inner, false);
     }
 
     /// Pauses dispatch for `time`, then resumes it (after a rate-limit hint, say; see
-    /// [`PoolBuilder::pause_when`](crate::PoolBuilder::pause_when)), unless a `pause`,
-    /// `resume` or `pause_for` came meanwhile: the latest one decides.
-    pub fn pause_for(&self, time: std::time::Duration) {
-        self.inner.pause_for(time);
+    /// [`PoolBuilder::pause_when`]), unless a `pause`, `resume` or `pause_for` came meanwhile:
+    /// the latest one decides.
+    pub fn pause_for(&self, time: Duration) {
+        engine::pause_for(&self.inner, &mut self.inner.lock(), time);
     }
 
     /// The current worker limit.
     pub fn max_workers(&self) -> usize {
-        self.inner.max_workers()
+        self.inner.lock().max_workers
     }
 
     /// Jobs waiting in the queue now.
     pub fn queue_len(&self) -> usize {
-        self.inner.lock().queue_len()
+        self.inner.lock().core.queue.len()
     }
 
     /// A snapshot of the pool's counters.
@@ -216,67 +248,81 @@ impl ProcessPool {
 
 /// Drops jobs the pool did not accept, without answering them: their submitter is told.
 fn refuse(entries: impl Iterator<Item = Box<Entry>>) {
-    for mut entry in entries {
-        entry.ticket.refuse();
+    for entry in entries {
+        let Entry { ticket, .. } = *entry;
+        ticket.refuse();
     }
 }
 
 /// Checks a job before it is accepted, naming it by its batch index when it has one.
 pub(crate) fn validate(job: &Job, index: Option<usize>) -> Result<(), JobError> {
-    job.validate().map_err(|reason| JobError::InvalidJob {
-        reason: match index {
-            Some(i) => format!("job {i}: {reason}"),
-            None => reason,
+    job.validate().map_err(|error| match (error, index) {
+        (JobError::InvalidJob { reason }, Some(i)) => JobError::InvalidJob {
+            reason: format!("job {i}: {reason}"),
         },
+        (error, _) => error,
     })
 }
 
-impl Inner {
+impl Engine for Inner {
+    type Item = Box<Entry>;
+    type State = State;
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is only changed in short sections that cannot panic half-way, so a
+        // poisoned lock still holds consistent data.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn core(state: &mut State) -> &mut Core<Box<Entry>> {
+        &mut state.core
+    }
+
+    fn runtime(&self) -> &Handle {
+        &self.runtime
+    }
+
+    fn pending(&self) -> &Pending {
+        &self.pending
+    }
+
     /// Starts workers for queued jobs, as many as the limit allows.
-    pub(crate) fn start_queued(self: &Arc<Self>) {
-        let starts: Vec<_> = {
-            let mut state = self.lock();
-            std::iter::from_fn(|| state.pop_for_new_worker()).collect()
-        };
+    fn dispatch(self: &Arc<Self>, mut state: MutexGuard<'_, State>) {
+        let starts: Vec<_> = std::iter::from_fn(|| state.pop_for_new_worker()).collect();
+        drop(state);
         for (entry, slot, token) in starts {
             self.start_worker(entry, slot, token);
         }
     }
 
-    /// Pauses or resumes dispatch; returns the pause epoch this change made.
-    fn set_paused(&self, paused: bool) -> u64 {
-        let mut state = self.lock();
-        state.paused = paused;
-        state.pause_epoch += 1;
-        state.pause_epoch
+    /// Closes the pool: new jobs are refused, waiting submitters woken.
+    fn close(&self) {
+        self.lock().core.close();
+        if let Some(room) = &self.room {
+            room.close();
+        }
     }
 
-    /// [`ProcessPool::pause_for`].
-    pub(crate) fn pause_for(self: &Arc<Self>, time: std::time::Duration) {
-        let epoch = self.set_paused(true);
-        let inner = Arc::downgrade(self);
-        self.runtime.spawn(async move {
-            tokio::time::sleep(time).await;
-            if let Some(inner) = inner.upgrade()
-                && inner.lock().pause_epoch == epoch
-            {
-                inner.set_paused(false);
-                inner.start_queued();
-            }
-        });
+    fn stop(self: &Arc<Self>) {
+        let left = self.lock().stop();
+        for entry in left {
+            self.finish_unrun(entry, Outcome::Cancelled);
+        }
+    }
+
+    async fn ended(self: &Arc<Self>) {
+        // A job's processes are gone when it is answered: nothing else to wait for.
+    }
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        Engine::lock(self)
     }
 
     /// The current worker limit.
     pub(crate) fn max_workers(&self) -> usize {
         self.lock().max_workers
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is only changed in short sections that cannot panic half-way, so a
-        // poisoned lock still holds consistent data.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Accepts a job once there is room for it.
@@ -286,7 +332,7 @@ impl Inner {
         index: usize,
         owner: Owner,
     ) -> Result<JobHandle, JobError> {
-        validate(&job, (!matches!(owner, Owner::Caller)).then_some(index))?;
+        validate(&job, (!matches!(owner, Owner::Caller(_))).then_some(index))?;
         let room = match &self.room {
             None => None,
             Some(room) => Some(
@@ -304,7 +350,7 @@ impl Inner {
         self.room.is_some()
     }
 
-    /// Accepts a job that has room: starts it if a worker is free, else queues it.
+    /// Accepts a valid job that has room: starts it if a worker is free, else queues it.
     pub(crate) fn admit(
         self: &Arc<Self>,
         job: Job,
@@ -313,7 +359,7 @@ impl Inner {
         owner: Owner,
     ) -> Result<JobHandle, JobError> {
         self.pending.add(1);
-        let (entry, handle) = self.prepare(job, index, room, owner, Instant::now());
+        let (entry, handle) = self.prepare(job, index, room, &owner, Instant::now());
         let mut entries = std::iter::once(entry);
         if let Err(error) = self.enter(&mut entries) {
             refuse(entries);
@@ -323,8 +369,8 @@ impl Inner {
     }
 
     /// Accepts a batch of valid jobs into an unbounded queue, a chunk per lock. If the pool
-    /// closes half-way, the jobs already accepted are cancelled and reaped (the others, refused,
-    /// are answered `Cancelled`), then the error is returned.
+    /// closes half-way, the jobs already accepted are cancelled and reaped (the others are
+    /// refused), then the error is returned.
     pub(crate) async fn admit_batch(
         self: &Arc<Self>,
         jobs: Vec<Job>,
@@ -336,7 +382,7 @@ impl Inner {
         // One time for the whole batch, taken before any of it is accepted.
         let submitted = Instant::now();
         for (index, job) in jobs.into_iter().enumerate() {
-            let (entry, handle) = self.prepare(job, index, None, owner.clone(), submitted);
+            let (entry, handle) = self.prepare(job, index, None, &owner, submitted);
             entries.push(entry);
             handles.push(handle);
         }
@@ -361,11 +407,20 @@ impl Inner {
         job: Job,
         index: usize,
         room: Option<OwnedSemaphorePermit>,
-        owner: Owner,
+        owner: &Owner,
         submitted: Instant,
     ) -> (Box<Entry>, JobHandle) {
-        let id = JobId(self.next_id.fetch_add(1, Relaxed));
-        let (ticket, handle) = Ticket::issue(self, id, index, job, owner);
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let priority = job.get_priority();
+        let (ticket, receipt): (JobTicket, _) = Ticket::issue(
+            id,
+            index,
+            priority,
+            job,
+            &owner.destination(),
+            &self.pending,
+        );
+        let handle = JobHandle::new(receipt, &ticket, self, owner);
         let entry = Box::new(Entry {
             ticket,
             attempts: 0,
@@ -376,103 +431,28 @@ impl Inner {
     }
 
     /// Places prepared jobs under one lock, then starts the workers they need. A closed pool
-    /// refuses them all (their tickets, dropped, answer `Cancelled` to nobody).
+    /// refuses them all, leaving them in `entries`.
     fn enter(self: &Arc<Self>, entries: impl Iterator<Item = Box<Entry>>) -> Result<(), JobError> {
-        let mut placed = Vec::new();
+        let mut starts = Vec::new();
         {
             let mut state = self.lock();
-            if state.closed {
+            if !state.core.is_open() {
                 return Err(JobError::PoolClosed);
             }
             for entry in entries {
-                state.tally.submitted += 1;
-                match state.place(entry) {
-                    Placement::Queued => {}
-                    other => placed.push(other),
-                }
+                state.core.tally.submitted(1);
+                starts.extend(state.place(entry));
             }
         }
-        for placement in placed {
-            self.dispatch(placement);
-        }
-        Ok(())
-    }
-
-    /// Starts a worker for a placed job, or answers a refused one; outside the lock.
-    fn dispatch(self: &Arc<Self>, placement: Placement) {
-        match placement {
-            Placement::Run(entry, slot, token) => self.start_worker(entry, slot, token),
-            Placement::Queued => {}
-            Placement::Refused(entry) => self.finish_unrun(entry, Outcome::Cancelled),
-        }
-    }
-
-    /// Counts what the worker in `slot` reports, and gives it its next job or retires it.
-    pub(crate) fn next_job(&self, slot: usize, report: &Report) -> Next {
-        self.lock().next(slot, report)
-    }
-
-    /// Answers a job whose retry wait was cancelled.
-    fn finish_retry_cancelled(&self, entry: Box<Entry>) {
-        self.lock().retry_wait_cancelled();
-        self.finish_unrun(entry, Outcome::Cancelled);
-    }
-
-    /// Hands a job that will be retried over from the worker in `slot` to its retry. Gives
-    /// the job back if it was cancelled since its attempt ended.
-    pub(crate) fn retry(
-        self: &Arc<Self>,
-        slot: usize,
-        entry: Box<Entry>,
-        delay: Duration,
-    ) -> Result<(), Box<Entry>> {
-        let handed = self.lock().hand_over_for_retry(slot, entry, delay);
-        match handed {
-            HandOver::Cancelled(entry) => return Err(entry),
-            HandOver::Placed(placement) => self.dispatch(placement),
-            HandOver::Waiting(entry, wait) => {
-                let inner = Arc::clone(self);
-                self.runtime.spawn(async move {
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => inner.requeue(entry),
-                        () = wait.cancelled() => inner.finish_retry_cancelled(entry),
-                    }
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Puts a job whose retry wait is over back in line, unless a cancel ended the wait first.
-    fn requeue(self: &Arc<Self>, entry: Box<Entry>) {
-        let placement = {
-            let mut state = self.lock();
-            if state.end_retry_wait(entry.ticket.id) {
-                state.place(entry)
-            } else {
-                state.retry_wait_cancelled();
-                Placement::Refused(entry)
-            }
-        };
-        self.dispatch(placement);
-    }
-
-    /// A worker task died without retiring: give its place back, and hand it on to a queued
-    /// job if one is waiting.
-    pub(crate) fn retire_abnormally(self: &Arc<Self>, slot: usize) {
-        let next = {
-            let mut state = self.lock();
-            state.vacate(slot);
-            state.pop_for_new_worker()
-        };
-        if let Some((entry, slot, token)) = next {
+        for (entry, slot, token) in starts {
             self.start_worker(entry, slot, token);
         }
+        Ok(())
     }
 
-    /// Cancels a job wherever it is; a queued job is answered at once.
+    /// Cancels a job wherever it is; a queued or waiting job is answered at once.
     pub(crate) fn cancel(&self, id: JobId, key: &QueueKey) {
-        let found = self.lock().cancel(id, key);
+        let found = self.lock().cancel(id.0, key);
         if let Cancelled::Withdrawn(entry) = found {
             self.finish_unrun(entry, Outcome::Cancelled);
         }

@@ -7,10 +7,11 @@ use std::task::{Context, Poll};
 
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 
+use super::handle::{JobHandle, Owner, cancel_and_reap};
+use super::{Inner, ProcessPool, validate};
+use crate::engine::ticket::Collector;
 use crate::error::JobError;
-use crate::handle::{Collector, JobHandle, Owner, cancel_and_reap};
 use crate::job::Job;
-use crate::pool::{Inner, ProcessPool, validate};
 use crate::result::{JobId, JobResult};
 
 impl ProcessPool {
@@ -115,12 +116,29 @@ impl ProcessPool {
     /// not accepted (invalid, or the pool closed; after `PoolClosed` no further job is
     /// submitted). Each result's `index` is its position in `jobs`. Dropping the stream cancels
     /// the jobs still running.
-    pub fn stream<I>(&self, jobs: I) -> ResultStream
+    ///
+    /// The jobs may borrow what they are made from: the stream lives no longer than that.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures::StreamExt;
+    /// use process_pool::{job, NativeSpawner};
+    ///
+    /// let pool = NativeSpawner::pool(2)?;
+    /// let words = vec!["a".to_owned(), "b".to_owned()];
+    /// let mut results = pool.stream(words.iter().map(|w| job("echo", [w])));
+    /// while let Some(result) = results.next().await {
+    ///     assert!(result?.success());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream<'a, I>(&self, jobs: I) -> ResultStream<'a>
     where
         I: IntoIterator<Item = Job>,
-        I::IntoIter: Send + 'static,
+        I::IntoIter: Send + 'a,
     {
         ResultStream {
+            _pool: self.clone(),
             inner: Arc::clone(&self.inner),
             jobs: Box::new(jobs.into_iter()),
             next_index: 0,
@@ -165,9 +183,11 @@ type Submission = Pin<Box<dyn Future<Output = Result<JobHandle, JobError>> + Sen
 
 /// The results of [`ProcessPool::stream`], in completion order.
 #[must_use = "streams do nothing unless polled"]
-pub struct ResultStream {
+pub struct ResultStream<'a> {
+    /// The pool lives while the stream does.
+    _pool: ProcessPool,
     inner: Arc<Inner>,
-    jobs: Box<dyn Iterator<Item = Job> + Send>,
+    jobs: Box<dyn Iterator<Item = Job> + Send + 'a>,
     next_index: usize,
     exhausted: bool,
     /// A submission waiting for room in a bounded queue.
@@ -175,7 +195,7 @@ pub struct ResultStream {
     in_flight: FuturesUnordered<JobHandle>,
 }
 
-impl std::fmt::Debug for ResultStream {
+impl std::fmt::Debug for ResultStream<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResultStream")
             .field("submitted", &self.next_index)
@@ -185,7 +205,7 @@ impl std::fmt::Debug for ResultStream {
     }
 }
 
-impl ResultStream {
+impl ResultStream<'_> {
     /// Submits jobs until one has to wait for room or none are left. `Some` carries a job that
     /// was not accepted.
     fn submit_ready(&mut self, cx: &mut Context<'_>) -> Option<JobError> {
@@ -227,7 +247,7 @@ impl ResultStream {
 
     /// How many of the stream's jobs may be in the pool at once.
     fn window(&self) -> usize {
-        2 * self.inner.max_workers()
+        self.inner.max_workers().saturating_mul(2)
     }
 
     /// Submits nothing more and cancels the jobs in flight; the stream then yields their
@@ -256,7 +276,7 @@ impl ResultStream {
     }
 }
 
-impl Stream for ResultStream {
+impl Stream for ResultStream<'_> {
     type Item = Result<JobResult, JobError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

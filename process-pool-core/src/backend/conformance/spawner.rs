@@ -1,14 +1,6 @@
 //! The conformance suite every [`Spawner`] must pass: exit codes, stdout and stderr, stdin,
-//! environment, working directory, timeout, cancel, huge output and a missing program.
-//!
-//! A backend describes how to express each behaviour by implementing [`Fixtures`], then
-//! generates one test per check with [`conformance_tests!`](crate::conformance_tests):
-//!
-//! ```text
-//! struct Native;
-//! impl process_pool_core::conformance::Fixtures for Native { /* ... */ }
-//! process_pool_core::conformance_tests!(Native);
-//! ```
+//! environment, working directory, timeout, cancel, huge output, a missing program, and the
+//! same refusal of invalid jobs.
 
 use std::io::ErrorKind;
 use std::path::Path;
@@ -17,10 +9,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::{Job, JobError, Outcome, ProcessPool, Spawner};
+use crate::backend::Spawner;
+use crate::{Job, JobError, Outcome, ProcessPool};
 
-/// A bound that only catches a hang: no check waits on a job longer than this.
-pub const HANG_BOUND: Duration = Duration::from_secs(20);
+use super::HANG_BOUND;
 
 /// How a backend expresses the behaviours the suite checks.
 pub trait Fixtures: Send + Sync + 'static {
@@ -241,7 +233,7 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
-                $crate::conformance::$check(&$fixtures).await;
+                $crate::backend::conformance::spawner::$check(&$fixtures).await;
             }
         )*
     };

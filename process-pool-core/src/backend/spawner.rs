@@ -22,7 +22,8 @@ use crate::job::Job;
 ///
 /// ```
 /// use std::io;
-/// use process_pool_core::{async_trait, Exit, ExitStatus, Job, RunContext, Spawner};
+/// use process_pool::backend::{Exit, ExitStatus, RunContext, Spawner};
+/// use process_pool::{async_trait, Job};
 ///
 /// /// Succeeds at once, for measuring the scheduler alone.
 /// struct Noop;
@@ -44,6 +45,14 @@ pub trait Spawner: Send + Sync + 'static {
     /// wrong: the program, the path, the cwd); everything after a successful start is an
     /// [`Exit`], including a job killed because `ctx` was cancelled.
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit>;
+
+    /// How many jobs it can run at once, if it has a limit (a WASI spawner's instances): a
+    /// pool refuses a worker limit above it when it is built
+    /// ([`ConfigError::OverCapacity`](crate::ConfigError::OverCapacity)). `None`, the default,
+    /// means no limit of its own.
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
 }
 
 #[async_trait]
@@ -51,12 +60,20 @@ impl<S: Spawner + ?Sized> Spawner for Arc<S> {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         (**self).spawn(job, ctx).await
     }
+
+    fn capacity(&self) -> Option<usize> {
+        (**self).capacity()
+    }
 }
 
 #[async_trait]
 impl<S: Spawner + ?Sized> Spawner for Box<S> {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         (**self).spawn(job, ctx).await
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        (**self).capacity()
     }
 }
 

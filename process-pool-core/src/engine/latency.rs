@@ -6,19 +6,46 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 /// The distribution of a time over a pool's jobs or calls so far.
+///
+/// Serialized (feature `serde`) with its times in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Percentiles {
     /// How many were recorded.
     pub count: u64,
     /// The median.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
     pub p50: Duration,
     /// 90% took at most this.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
     pub p90: Duration,
     /// 99% took at most this.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
     pub p99: Duration,
     /// The longest.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
     pub max: Duration,
+}
+
+impl std::fmt::Display for Percentiles {
+    /// `p50 1.2ms p90 3ms p99 4.1ms max 5ms`, or `none` before anything was recorded.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.count == 0 {
+            return f.write_str("none");
+        }
+        write!(
+            f,
+            "p50 {:.1?} p90 {:.1?} p99 {:.1?} max {:.1?}",
+            self.p50, self.p90, self.p99, self.max
+        )
+    }
+}
+
+/// Serializes a duration as seconds (a float), as JSON readers expect.
+#[cfg(feature = "serde")]
+pub(crate) fn seconds<S: serde::Serializer>(time: &Duration, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_f64(time.as_secs_f64())
 }
 
 impl Percentiles {

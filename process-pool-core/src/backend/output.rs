@@ -8,7 +8,7 @@ use bytes::Bytes;
 /// pool no more than the limit, while the job itself never blocks on a full pipe.
 ///
 /// ```
-/// use process_pool_core::CappedBuffer;
+/// use process_pool::backend::CappedBuffer;
 ///
 /// let mut out = CappedBuffer::new(4);
 /// out.extend(b"hello");

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::spawner::{Exit, RunContext, Spawner};
 use crate::job::Job;
-use crate::spawner::{Exit, RunContext, Spawner};
 
 type Rule = Box<dyn Fn(&Job) -> bool + Send + Sync>;
 
@@ -17,7 +17,8 @@ type Rule = Box<dyn Fn(&Job) -> bool + Send + Sync>;
 /// native processes.
 ///
 /// ```
-/// use process_pool_core::{async_trait, Exit, ExitStatus, Job, ProcessPool, RoutingSpawner, RunContext, Spawner};
+/// use process_pool::backend::{Exit, ExitStatus, RoutingSpawner, RunContext, Spawner};
+/// use process_pool::{async_trait, Job, ProcessPool};
 ///
 /// /// A stand-in backend that exits with its own code.
 /// struct Exits(i32);
@@ -105,6 +106,16 @@ fn has_extension(program: &OsStr, extensions: &[&str]) -> bool {
 impl Spawner for RoutingSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         self.pick(job).spawn(job, ctx).await
+    }
+
+    /// The smallest capacity of its backends: any of them may get every job.
+    fn capacity(&self) -> Option<usize> {
+        self.routes
+            .iter()
+            .map(|(_, spawner)| spawner)
+            .chain([&self.fallback])
+            .filter_map(|spawner| spawner.capacity())
+            .min()
     }
 }
 
