@@ -92,7 +92,8 @@ fn program(name: &str, args: &str, target: &Path) -> Result<String, String> {
 /// `python hq_run.py 2`, HyperQueue as an `xargs` (see `peers/hq_run.py`).
 fn hyperqueue(target: &Path) -> Result<String, String> {
     // Pinned: `hq_run.py` uses this version's `LocalCluster` API.
-    let python = tools::python_with(target, "hyperqueue==0.27.0", "hyperqueue")?;
+    let package = format!("hyperqueue=={}", crate::bench::HYPERQUEUE);
+    let python = tools::python_with(target, &package, "hyperqueue")?;
     let script = target.join("peers/hq_run.py");
     std::fs::write(&script, HQ_RUN).map_err(|e| format!("{}: {e}", script.display()))?;
     Ok(format!(

@@ -6,6 +6,7 @@
 //! - `cargo xtask tools`: install the peers from crates.io into `target/tools/`.
 
 mod bench;
+mod build;
 mod chart;
 mod checks;
 mod cmd;
