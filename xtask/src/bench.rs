@@ -86,16 +86,12 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let md_path = target.join("bench-report.md");
     fs::write(&md_path, &markdown).with_context(|| format!("writing {}", md_path.display()))?;
     let json_path = target.join("bench-report.json");
-    let json = serde_json::to_string_pretty(&report.to_json())? + "\n";
-    fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
-    let ours_wasi = report.per_job_us("wasi_instantiate/pool_hello_p1/2");
-    let bars = chart::bars(&report.external, &report.peers, ours_wasi);
+    let json = report.to_json();
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    fs::write(&json_path, text).with_context(|| format!("writing {}", json_path.display()))?;
     let svg_path = target.join("bench-report.svg");
-    fs::write(
-        &svg_path,
-        chart::svg(&report.measurements, &bars, report.cpus),
-    )
-    .with_context(|| format!("writing {}", svg_path.display()))?;
+    fs::write(&svg_path, chart::svg(&json))
+        .with_context(|| format!("writing {}", svg_path.display()))?;
     eprintln!(
         "\nwrote {}, {} and {}",
         md_path.display(),

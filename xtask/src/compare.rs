@@ -118,16 +118,6 @@ pub(crate) struct Timing {
     pub(crate) ms: Result<(f64, f64), String>,
 }
 
-impl Timing {
-    /// The median per job in µs, if timed.
-    pub(crate) fn us_per_job(&self) -> Option<f64> {
-        self.ms
-            .as_ref()
-            .ok()
-            .map(|(_, median)| median * 1e3 / self.jobs as f64)
-    }
-}
-
 /// Times every tool (see [`tools()`]) on every workload, `runs` times each.
 pub(crate) fn compare(workloads: &[Workload], tools: &[Tool], runs: usize) -> Vec<Timing> {
     let mut timings = Vec::new();
