@@ -142,27 +142,35 @@ fn plan(quick: bool, target: &Path) -> String {
         "  3. the criterion benchmarks: about {}",
         if quick { QUICK_BENCHES } else { FULL_BENCHES }
     );
+    // (program, as named here)
     let tools = [
-        "xargs",
-        "parallel",
-        "rust-parallel",
-        "wasmtime",
-        "hyperfine",
+        ("xargs", "xargs"),
+        ("parallel", "GNU parallel"),
+        ("rust-parallel", "rust-parallel"),
+        ("wasmtime", "the wasmtime CLI"),
     ];
-    let (found, missing): (Vec<&str>, Vec<&str>) = tools
+    let (found, missing): (Vec<_>, Vec<_>) = tools
         .into_iter()
-        .partition(|tool| tools::find(tool, target).is_some());
+        .partition(|(program, _)| tools::find(program, target).is_some());
+    let names = |tools: Vec<(&str, &'static str)>| -> Vec<&'static str> {
+        tools.into_iter().map(|(_, name)| name).collect()
+    };
+    let timer = if tools::find("hyperfine", target).is_some() {
+        "timed by hyperfine"
+    } else {
+        "timed by the xtask (no hyperfine)"
+    };
     let _ = writeln!(
         out,
-        "  4. the same work through other tools: {}{}",
-        found.join(", "),
+        "  4. the same work through other tools, {timer}: {}{}",
+        names(found).join(", "),
         if missing.is_empty() {
             String::new()
         } else {
             format!(
                 "; not installed, skipped: {} (`cargo xtask tools` installs rust-parallel and \
-                 wasmtime)",
-                missing.join(", ")
+                 the wasmtime CLI)",
+                names(missing).join(", ")
             )
         }
     );
