@@ -59,11 +59,8 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let pool_run = built.binaries.get("pool_run").cloned();
     let report = Report {
         timestamp: date::iso_utc(started),
-        command: format!(
-            "{}, then each benchmark executable with `{}`",
-            build::command(),
-            criterion::flags(quick).join(" ")
-        ),
+        command: build::command().to_string(),
+        bench_flags: criterion::flags(quick).join(" "),
         xtask: if quick {
             "cargo xtask bench --quick"
         } else {
@@ -120,7 +117,7 @@ fn plan(quick: bool, target: &Path) -> String {
     let _ = writeln!(
         out,
         "  1. build the WASI guests (guests/, wasm32-wasip1 and wasip2, with rustup adding \
-         those targets if missing) into {}: about 1 minute the first time",
+         those targets if missing) into {}: under a minute",
         target.join("guests").display()
     );
     let binaries: Vec<&str> = build::TARGETS
@@ -208,7 +205,7 @@ fn plan(quick: bool, target: &Path) -> String {
 
 /// About how long the one build takes on a fresh clone (see `plan`), measured on this
 /// project's machine.
-const FIRST_BUILD: &str = "35 minutes";
+const FIRST_BUILD: &str = "20 minutes";
 /// About how long the benchmarks take with `--quick`, and without.
 const QUICK_BENCHES: &str = "2 minutes";
 const FULL_BENCHES: &str = "15 minutes";

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::build::Built;
-use crate::report::{duration, number};
+use crate::report::{count, duration};
 
 /// How the benches announce their jobs per iteration (see `process_pool_benches::JOBS_PER_ITERATION`).
 const JOBS_PER_ITERATION: &str = "process-pool-bench: jobs-per-iteration";
@@ -82,7 +82,7 @@ impl Measurement {
                 "{:<44} {:>10} per job  ({per_iteration} of {} jobs)",
                 self.id,
                 duration(per_job),
-                number(jobs as f64)
+                count(jobs)
             ),
             _ => format!("{:<44} {per_iteration}", self.id),
         }

@@ -85,8 +85,10 @@ impl Limit {
 pub(crate) struct Report {
     /// When the benchmarks started, ISO 8601 UTC.
     pub(crate) timestamp: String,
-    /// The exact command that produced the results.
+    /// The cargo command that built the benchmarks.
     pub(crate) command: String,
+    /// The flags each benchmark executable was run with.
+    pub(crate) bench_flags: String,
     /// The xtask invocation that ran it.
     pub(crate) xtask: String,
     /// Whether the benches ran in quick mode.
@@ -504,7 +506,11 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(out, "# process-pool benchmark report\n");
         let _ = writeln!(out, "- Date: {}", self.timestamp);
-        let _ = writeln!(out, "- Command: `{}` (via `{}`)", self.command, self.xtask);
+        let _ = writeln!(
+            out,
+            "- Command: `{}`, built by `{}`, each benchmark run with `{}`",
+            self.xtask, self.command, self.bench_flags
+        );
         let _ = writeln!(out, "- Mode: {mode}");
         let _ = writeln!(out, "- Machine: {cpus} CPUs, {model}");
         if let Err(why) = &self.guests {
@@ -577,9 +583,7 @@ impl Report {
         );
         let _ = writeln!(out, "|---|--:|--:|--:|--:|");
         for m in &self.measurements {
-            let jobs = m
-                .elements
-                .map_or_else(|| "—".to_owned(), |n| number(n as f64));
+            let jobs = m.elements.map_or_else(|| "—".to_owned(), count);
             let per_job = m
                 .median_ns_per_job()
                 .map_or_else(|| "—".to_owned(), duration);
@@ -638,6 +642,7 @@ impl Report {
             "date": self.timestamp.get(..10),
             "timestamp": self.timestamp,
             "command": self.command,
+            "bench_flags": self.bench_flags,
             "xtask": self.xtask,
             "quick": self.quick,
             "cpus": self.cpus,
@@ -678,14 +683,24 @@ pub(crate) fn number(x: f64) -> String {
     };
     let (sign, rest) = text.split_at(usize::from(text.starts_with('-')));
     let (int, frac) = rest.split_at(rest.find('.').unwrap_or(rest.len()));
+    format!("{sign}{}{frac}", thousands(int))
+}
+
+/// A count for people: thousands grouped.
+pub(crate) fn count(n: u64) -> String {
+    thousands(&n.to_string())
+}
+
+/// Digits with a comma between each group of three.
+fn thousands(digits: &str) -> String {
     let mut grouped = String::new();
-    for (i, digit) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
     }
-    format!("{sign}{grouped}{frac}")
+    grouped
 }
 
 /// Nanoseconds in the largest unit (ns, µs, ms, s) that keeps them at least 1.
@@ -710,7 +725,8 @@ mod tests {
     fn report(measurements: Vec<Measurement>) -> Report {
         Report {
             timestamp: "2026-01-02T03:04:05Z".to_owned(),
-            command: "cargo bench -p process-pool-benches --benches".to_owned(),
+            command: "cargo build --profile bench".to_owned(),
+            bench_flags: "--bench".to_owned(),
             xtask: "cargo xtask bench".to_owned(),
             quick: false,
             cpus: Some(2),
@@ -924,7 +940,8 @@ mod tests {
         assert!(md.starts_with("# process-pool benchmark report\n"));
         assert!(md.contains("- Date: 2026-01-02T03:04:05Z\n"));
         assert!(md.contains(
-            "- Command: `cargo bench -p process-pool-benches --benches` (via `cargo xtask bench`)"
+            "- Command: `cargo xtask bench`, built by `cargo build --profile bench`, each \
+             benchmark run with `--bench`\n"
         ));
         assert!(md.contains("- Machine: 2 CPUs, AMD EPYC\n"));
         let targets: Vec<&str> = md
@@ -1052,6 +1069,8 @@ mod tests {
         assert_eq!(number(145.04), "145.0");
         assert_eq!(number(1261.0), "1,261");
         assert_eq!(number(100_000.0), "100,000");
+        assert_eq!(count(16), "16");
+        assert_eq!(count(100_000), "100,000");
         assert_eq!(number(1_234_567.8), "1,234,568");
         assert_eq!(number(-1234.0), "-1,234");
         assert_eq!(duration(145.0), "145.00 ns");
