@@ -155,7 +155,7 @@ fn data(report: &Value) -> Data {
         report["date"].as_str().unwrap_or("an unknown date"),
         machine,
         if report["quick"] == true {
-            " (quick: indicative)"
+            "; quick mode, indicative"
         } else {
             ""
         }
@@ -209,7 +209,7 @@ fn data(report: &Value) -> Data {
         native_heading.get_or_insert_with(|| {
             format!(
                 "OS processes: {} jobs of `true`",
-                crate::report::number(jobs)
+                crate::report::count(jobs as u64)
             )
         });
         native.push(Bar {
@@ -451,9 +451,10 @@ fn costs(area: &Area<'_>, data: &Data) -> DrawResult {
     let n = rows.len();
     let y_of = |row: usize| (n - 1 - row) as f64;
     let (low, high) = decades(&bars);
+    // Decades, but none so close to the end that its label would be cut.
     let key_points: Vec<f64> = (0..)
         .map(|i| low * 10f64.powi(i))
-        .take_while(|&x| x <= high * 1.0001)
+        .take_while(|&x| x <= high / 1.5)
         .collect();
     // A tick and a name for each bar; none for the headings.
     let centers: Vec<f64> = (0..n)
