@@ -95,17 +95,22 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         json_path.display(),
         svg_path.display()
     );
-    let missing = report.missing();
-    if !missing.is_empty() {
-        let ids: Vec<String> = missing.iter().map(|id| format!("`{id}`")).collect();
-        bail!(
-            "no result for {}: the bench executable named by the first part of each id ran \
-             and printed no `test <id> ... bench: <n> ns/iter` line for it (criterion's \
-             `--output-format bencher`, read from its output above); those rows say MISSING",
-            ids.join(", ")
-        );
+    all_there(&report.missing())
+}
+
+/// An error naming every result the report needed and did not get, if any.
+fn all_there(missing: &[String]) -> Result<()> {
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let ids: Vec<String> = missing.iter().map(|id| format!("`{id}`")).collect();
+    bail!(
+        "no result for {}: the bench executable named by the first part of each id ran and \
+         printed no `test <id> ... bench: <n> ns/iter` line for it (criterion's \
+         `--output-format bencher`, read from its output above); those rows of the report say \
+         MISSING",
+        ids.join(", ")
+    )
 }
 
 /// What the run will do, one line a step, with what it builds and installs and about how long
@@ -306,6 +311,18 @@ mod tests {
         assert!(!parse_args(&args(&[])).unwrap());
         assert!(parse_args(&args(&["--quick"])).unwrap());
         assert!(parse_args(&args(&["--slow"])).is_err());
+    }
+
+    #[test]
+    fn a_missing_result_fails_the_run_naming_it() {
+        assert!(all_there(&[]).is_ok());
+        let error = all_there(&["wordcount/wasi_reference/2".to_owned()]).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no result for `wordcount/wasi_reference/2`: the bench executable"),
+            "{text}"
+        );
+        assert!(text.contains("MISSING"), "{text}");
     }
 
     #[test]
