@@ -2,9 +2,9 @@
 //! on 2 threads (`status()`, and `output()` with a process group: what the pool also does).
 //! Target: the pool within 1.15× of the `status()` loop. `--quick` runs 500 jobs.
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use process_pool::{NativeSpawner, ProcessPool};
-use process_pool_benches::{jobs, quick, std_piped_loop, std_status_loop};
+use process_pool_benches::{jobs, jobs_per_iteration, quick, std_piped_loop, std_status_loop};
 
 const WORKERS: usize = 2;
 const PROGRAM: &str = "true";
@@ -20,7 +20,7 @@ fn native_spawn(c: &mut Criterion) {
         .block_on(async { NativeSpawner::pool(WORKERS) })
         .expect("a pool");
     let mut group = c.benchmark_group("native_spawn");
-    group.throughput(Throughput::Elements(jobs_per_run as u64));
+    jobs_per_iteration(&mut group, "native_spawn", jobs_per_run);
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("std_loop", WORKERS), |b| {
         b.iter(|| {

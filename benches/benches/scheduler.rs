@@ -2,9 +2,9 @@
 //! beside hand-rolled worker tasks on a shared deque (the floor of a scheduler on tokio).
 //! Target: under 500 ns per job (loomy, a Go pool, reports 1,261 ns/op).
 
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use process_pool::ProcessPool;
-use process_pool_benches::{NoopSpawner, jobs, raw_workers};
+use process_pool_benches::{NoopSpawner, jobs, jobs_per_iteration, raw_workers};
 
 const JOBS: usize = 100_000;
 
@@ -15,7 +15,7 @@ fn scheduler(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     let mut group = c.benchmark_group("scheduler");
-    group.throughput(Throughput::Elements(JOBS as u64));
+    jobs_per_iteration(&mut group, "scheduler", JOBS);
     group.sample_size(10);
     for workers in [1, 2] {
         let pool = runtime

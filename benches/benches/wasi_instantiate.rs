@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use process_pool::{Job, NativeSpawner, ProcessPool, WasiSpawner};
 use process_pool_benches::wasi_floor::WasiFloor;
-use process_pool_benches::{guest, jobs, quick};
+use process_pool_benches::{guest, jobs, jobs_per_iteration, quick};
 
 /// A module that returns at once: what is left is the cost of an instance.
 const TRIVIAL: &str = r#"(module (memory (export "memory") 1) (func (export "_start")))"#;
@@ -36,7 +36,7 @@ fn wasi_instantiate(c: &mut Criterion) {
     }
 
     let mut group = c.benchmark_group("wasi_instantiate");
-    group.throughput(Throughput::Elements(jobs_per_iter as u64));
+    jobs_per_iteration(&mut group, "wasi_instantiate", jobs_per_iter);
     for workers in [1, 2] {
         let runtime = runtime(workers);
         for (name, path, expected) in &cases {
@@ -64,7 +64,7 @@ fn wasi_instantiate(c: &mut Criterion) {
         .block_on(async { NativeSpawner::pool(2) })
         .expect("a pool");
     let mut group = c.benchmark_group("wasi_instantiate");
-    group.throughput(Throughput::Elements(native_jobs as u64));
+    jobs_per_iteration(&mut group, "wasi_instantiate", native_jobs);
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("native_true", 2), |b| {
         b.to_async(&runtime).iter(|| {

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use process_pool::{DirAccess, Job, JobResult, NativeSpawner, ProcessPool, WasiSpawner};
 use process_pool_benches::corpus::{self, Scale};
-use process_pool_benches::{guest, quick, target_dir};
+use process_pool_benches::{guest, jobs_per_iteration, quick, target_dir};
 
 const WORKERS: [usize; 4] = [1, 2, 4, 8];
 
@@ -30,7 +30,7 @@ fn wordcount(c: &mut Criterion) {
     for &scale in scales {
         let docs = corpus::ensure(&target.join("corpus"), scale).expect("the corpus");
         let dir = docs[0].parent().expect("a corpus directory").to_path_buf();
-        group.throughput(Throughput::Elements(scale.docs as u64));
+        jobs_per_iteration(&mut group, "wordcount", scale.docs);
         for workers in WORKERS {
             if let Some(program) = &native {
                 let pool = runtime

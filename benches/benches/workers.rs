@@ -9,8 +9,9 @@
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use process_pool::{Call, Job, NativeSpawner, NativeWorker, WorkerPool};
+use process_pool_benches::jobs_per_iteration;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_echo_worker");
 const CALLS: usize = 2_000;
@@ -52,7 +53,7 @@ fn workers(c: &mut Criterion) {
     group.sample_size(10);
 
     // Latency: one call at a time.
-    group.throughput(Throughput::Elements(CALLS as u64));
+    jobs_per_iteration(&mut group, "workers", CALLS);
     for (name, spin_us) in [("", "0"), ("_spin", SPIN_US)] {
         let one = pool(&runtime, 1, 1, spin_us);
         group.bench_function(BenchmarkId::new(format!("roundtrip_pool{name}"), 1), |b| {
@@ -103,7 +104,7 @@ fn workers(c: &mut Criterion) {
     drop(procspawn_pool);
 
     // A process per call: the native backend running `cat` on the payload.
-    group.throughput(Throughput::Elements(SPAWNED as u64));
+    jobs_per_iteration(&mut group, "workers", SPAWNED);
     let spawner = runtime
         .block_on(async { NativeSpawner::pool(2) })
         .expect("a pool");

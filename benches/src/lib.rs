@@ -11,8 +11,23 @@ use std::time::Duration;
 pub mod corpus;
 pub mod wasi_floor;
 
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Throughput};
 use process_pool::backend::{CancellationToken, Exit, ExitStatus, RunContext, Spawner};
 use process_pool::{Job, async_trait};
+
+/// How a bench announces its jobs per iteration on stdout, followed by the group and the
+/// number: `cargo xtask bench` reads it (with criterion's `--output-format bencher` lines) to
+/// give figures per job.
+pub const JOBS_PER_ITERATION: &str = "process-pool-bench: jobs-per-iteration";
+
+/// Sets how many jobs each iteration of the benchmarks added next to `group` runs: criterion's
+/// throughput, and a line on stdout for `cargo xtask bench` ([`JOBS_PER_ITERATION`]). `name`
+/// is the group's name, as given to `benchmark_group`.
+pub fn jobs_per_iteration(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, jobs: usize) {
+    group.throughput(Throughput::Elements(jobs as u64));
+    println!("{JOBS_PER_ITERATION} {name} {jobs}");
+}
 
 /// Succeeds at once without doing anything: what is left is the scheduler's own cost.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,10 +1,47 @@
-//! Run many jobs in parallel under a bounded pool: OS processes today, sandboxed WebAssembly
-//! (WASI) modules with the same API to come.
+//! Run many jobs in parallel under a bounded pool, from async Rust: OS processes, and
+//! WebAssembly (WASI) modules sandboxed in wasmtime, through the same API; and warm workers,
+//! long-lived programs that each serve many calls.
+//!
+//! - [`ProcessPool`] runs jobs ([`Job`], [`job`]), one process or one fresh WASI instance
+//!   each, at most `max_workers` at a time: every job gives exactly one [`JobResult`], under
+//!   timeouts, cancels, retries and shutdown, and a native job's whole process tree is ended.
+//! - [`WorkerPool`] keeps workers alive and sends them calls ([`Call`]): a call costs a message
+//!   round trip, not a spawn. Workers speak a small framed protocol on their stdin and stdout
+//!   (`PROTOCOL.md` in the repository), in any language; [`Worker`] is the Rust side.
 //!
 //! This is the facade: it re-exports [`process_pool_core`] (jobs, results, errors, the
-//! scheduler) and, by cargo feature, the backends: `native` (on by default) brings
-//! `NativeSpawner`, `wasi` brings `WasiSpawner` (a WASI pool of 4 workers is
-//! `WasiSpawner::pool(4)?`).
+//! scheduler, the worker pool) and, by cargo feature, the backends:
+//!
+//! | feature | default | brings |
+//! |---|---|---|
+//! | `native` | on | `NativeSpawner` (OS processes, one process group per job: `NativeSpawner::pool(4)?`) and `NativeWorker` (worker processes for a `WorkerPool`) |
+//! | `json` | on | typed calls, as JSON: `WorkerPool::call_json`, `Worker::typed` |
+//! | `wasi` | off | `WasiSpawner` (WASIp1 modules and WASIp2 components in wasmtime, a fresh sandboxed instance per job: `WasiSpawner::pool(4)?`) and `WasiWorker` (a guest as a warm worker) |
+//!
+//! Until it is published, depend on it from its repository:
+//!
+//! ```toml
+//! [dependencies]
+//! process-pool = { git = "https://github.com/process-pool/process-pool" } # native, json
+//! # or, for WASI jobs too:
+//! # process-pool = { git = "https://github.com/process-pool/process-pool", features = ["wasi"] }
+//! tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+//! ```
+//!
+//! # Warm workers
+//!
+//! A pool of up to 2 workers running the repository's Python worker
+//! (`process-pool-protocol/examples/python_worker.py`, standard library only), which serves
+//! an `upper` method among others:
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use process_pool::{NativeWorker, WorkerPool};
+//!
+//! let worker = NativeWorker::new("python3").arg("process-pool-protocol/examples/python_worker.py");
+//! let pool = WorkerPool::builder().max_workers(2).build(worker)?;
+//! assert_eq!(pool.call("upper", "hello").await?, "HELLO");
+//! # Ok(()) }
+//! ```
 //!
 //! # The reference pool's examples, in Rust
 //!
@@ -42,11 +79,11 @@
 //! **With error checking**: `run_all_checked` turns the first failure into a [`JobError`].
 //! ```
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use process_pool::{job, JobError, NativeSpawner};
+//! use process_pool::{job, Job, JobError, NativeSpawner};
 //!
 //! let pool = NativeSpawner::pool(2)?;
 //! let checked = pool
-//!     .run_all_checked([job("echo", ["hello"]), job("false", [] as [&str; 0])])
+//!     .run_all_checked([job("echo", ["hello"]), Job::new("false")])
 //!     .await;
 //!
 //! let caught = matches!(checked, Err(JobError::ProcessFailed { index: 1, exit_code: Some(1), .. }));

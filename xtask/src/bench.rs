@@ -1,29 +1,15 @@
 //! `cargo xtask bench [--quick]`: run the criterion benches and report on the project's targets.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::num::NonZero;
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd::Cargo;
 use crate::report::{self, Report};
-use crate::{chart, compare, criterion, date, target_dir};
-
-/// Criterion flags for `--quick`: a short warm-up and measurement, the fewest samples allowed,
-/// and no plots (criterion draws several per benchmark).
-const QUICK_FLAGS: &[&str] = &[
-    "--warm-up-time",
-    "0.5",
-    "--measurement-time",
-    "1",
-    "--sample-size",
-    "10",
-    "--noplot",
-];
-
-/// Allowance for coarse file timestamps when telling this run's results from older ones.
-const MTIME_SLACK: Duration = Duration::from_secs(2);
+use crate::{build, chart, compare, criterion, date, target_dir, tools};
 
 /// Whether `--quick` was given; anything else is an error.
 fn parse_args(args: &[String]) -> Result<bool> {
@@ -37,43 +23,44 @@ fn parse_args(args: &[String]) -> Result<bool> {
     Ok(quick)
 }
 
-/// The `cargo bench` command. `--bench '*'` selects every bench target (unlike `--benches`,
-/// which also takes the library) so that the flags after `--` reach criterion only, not the
-/// library's libtest harness, which would reject them.
-fn bench_command(quick: bool) -> Cargo {
-    let cargo = Cargo::new(&["bench", "-p", "process-pool-benches", "--bench", "*"]);
-    if quick {
-        cargo
-            .env("PROCESS_POOL_BENCH_QUICK", "1")
-            .args(&["--"])
-            .args(QUICK_FLAGS)
-    } else {
-        cargo
-    }
-}
-
-/// Runs the benches with progress on the terminal, then prints the report and writes it to
-/// `target/bench-report.md` and `target/bench-report.json`. Fails only if the benches fail (or
-/// the report cannot be written); missing results show as "not run".
+/// Builds everything once, runs the benches with their results on the terminal, then the other
+/// tools, and prints the report and writes it to `target/bench-report.md`, `.json` and `.svg`.
+/// Fails if a build or a bench fails, or if a result the report needs is missing (after
+/// writing the report, with those rows marked MISSING); what is left out on purpose (the
+/// large corpus in `--quick`, the WASI guests where they cannot be built, a tool that is not
+/// installed) says so in the report.
 pub(crate) fn bench(args: &[String]) -> Result<()> {
     let quick = parse_args(args)?;
-    // The WASI benchmarks run the Rust guests; without them those rows say "not run".
-    if let Err(error) = crate::guests::build() {
-        eprintln!("warning: {error:#}\nwarning: the benchmarks of the WASI guests are skipped");
-    }
-    let command = bench_command(quick);
-    let started = SystemTime::now();
-    eprintln!("==> {command}");
-    command
-        .run()
-        .context("the benchmarks failed; no report written")?;
-
     let target = target_dir();
+    eprint!("{}", plan(quick, &target));
+    // The WASI benchmarks run the Rust guests; without them those rows say "not run".
+    let guests = crate::guests::build().map_err(|error| format!("{error:#}"));
+    if let Err(error) = &guests {
+        eprintln!("warning: {error}\nwarning: the benchmarks of the WASI guests are skipped");
+    }
+    let built = build::build()?;
+    let started = SystemTime::now();
     let results_dir = target.join("criterion");
-    let fresh_since = started.checked_sub(MTIME_SLACK).unwrap_or(started);
+    let (results, noise) = criterion::run(&built, quick, &results_dir)?;
+    if noise.short_time > 0 {
+        eprintln!(
+            "\nnote: criterion warned {} times that 10 samples did not fit in its measurement \
+             time ({}): those benchmarks took their 10 samples anyway, just for longer{}.",
+            noise.short_time,
+            if quick { "1 s with --quick" } else { "5 s" },
+            if quick {
+                "; expected with --quick, whose time is short"
+            } else {
+                ""
+            }
+        );
+    }
+
+    let pool_run = built.binaries.get("pool_run").cloned();
     let report = Report {
         timestamp: date::iso_utc(started),
-        command: command.to_string(),
+        command: build::command().to_string(),
+        bench_flags: criterion::flags(quick).join(" "),
         xtask: if quick {
             "cargo xtask bench --quick"
         } else {
@@ -83,11 +70,11 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         quick,
         cpus: std::thread::available_parallelism().ok().map(NonZero::get),
         cpu_model: report::cpu_model(),
-        measurements: criterion::collect(&results_dir, Some(fresh_since)),
-        external: external_tools(quick),
+        guests,
+        measurements: results.measurements,
+        external: external_tools(quick, pool_run.as_deref()),
         peers: wasi_peers(quick),
-        python_pool: crate::pool_peers::measure(&target_dir(), if quick { 2_000 } else { 10_000 }),
-        results_dir,
+        python_pool: crate::pool_peers::measure(&target, if quick { 2_000 } else { 10_000 }),
     };
 
     let markdown = report.to_markdown();
@@ -96,42 +83,148 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let md_path = target.join("bench-report.md");
     fs::write(&md_path, &markdown).with_context(|| format!("writing {}", md_path.display()))?;
     let json_path = target.join("bench-report.json");
-    let json = serde_json::to_string_pretty(&report.to_json())? + "\n";
-    fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
-    let ours_wasi = report.per_job_us("wasi_instantiate/pool_hello_p1/2");
-    let bars = chart::bars(&report.external, &report.peers, ours_wasi);
+    let json = report.to_json();
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    fs::write(&json_path, text).with_context(|| format!("writing {}", json_path.display()))?;
     let svg_path = target.join("bench-report.svg");
-    fs::write(
-        &svg_path,
-        chart::svg(&report.measurements, &bars, report.cpus),
-    )
-    .with_context(|| format!("writing {}", svg_path.display()))?;
+    fs::write(&svg_path, chart::svg(&json))
+        .with_context(|| format!("writing {}", svg_path.display()))?;
     eprintln!(
         "\nwrote {}, {} and {}",
         md_path.display(),
         json_path.display(),
         svg_path.display()
     );
-    Ok(())
+    all_there(&report.missing())
 }
+
+/// An error naming every result the report needed and did not get, if any.
+fn all_there(missing: &[String]) -> Result<()> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = missing.iter().map(|id| format!("`{id}`")).collect();
+    bail!(
+        "no result for {}: the bench executable named by the first part of each id ran and \
+         printed no `test <id> ... bench: <n> ns/iter` line for it (criterion's \
+         `--output-format bencher`, read from its output above); those rows of the report say \
+         MISSING",
+        ids.join(", ")
+    )
+}
+
+/// What the run will do, one line a step, with what it builds and installs and about how long
+/// each step takes on this project's 2-CPU machine.
+fn plan(quick: bool, target: &Path) -> String {
+    let mut out = String::new();
+    let mode = if quick { " --quick" } else { "" };
+    let _ = writeln!(out, "cargo xtask bench{mode}, in order:");
+    let _ = writeln!(
+        out,
+        "  1. build the WASI guests (guests/, wasm32-wasip1 and wasip2, with rustup adding \
+         those targets if missing) into {}: under a minute",
+        target.join("guests").display()
+    );
+    let binaries: Vec<&str> = build::TARGETS
+        .iter()
+        .map(|(package, selection)| match selection {
+            [_, "*"] => *package,
+            [_, name, ..] => name,
+            _ => package,
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "  2. one cargo build under the bench profile ({}): about {FIRST_BUILD} on a fresh \
+         clone (wasmtime is most of it), seconds once built",
+        binaries.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "  3. the criterion benchmarks: about {}",
+        if quick { QUICK_BENCHES } else { FULL_BENCHES }
+    );
+    // (program, as named here)
+    let tools = [
+        ("xargs", "xargs"),
+        ("parallel", "GNU parallel"),
+        ("rust-parallel", "rust-parallel"),
+        ("wasmtime", "the wasmtime CLI"),
+    ];
+    let (found, missing): (Vec<_>, Vec<_>) = tools
+        .into_iter()
+        .partition(|(program, _)| tools::find(program, target).is_some());
+    let names = |tools: Vec<(&str, &'static str)>| -> Vec<&'static str> {
+        tools.into_iter().map(|(_, name)| name).collect()
+    };
+    let timer = if tools::find("hyperfine", target).is_some() {
+        "timed by hyperfine"
+    } else {
+        "timed by the xtask (no hyperfine)"
+    };
+    let _ = writeln!(
+        out,
+        "  4. the same work through other tools, {timer}: {}{}",
+        names(found).join(", "),
+        if missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; not installed, skipped: {} (`cargo xtask tools` installs rust-parallel and \
+                 the wasmtime CLI)",
+                names(missing).join(", ")
+            )
+        }
+    );
+    let venv = target.join("peers/venv");
+    let python = if tools::find("python3", target).is_none() {
+        "no python3: the Python peers are skipped".to_owned()
+    } else if tools::python_has(target, &["hyperqueue", "wasmtime"]) {
+        format!(
+            "PyPI hyperqueue and wasmtime, installed in {}",
+            venv.display()
+        )
+    } else {
+        format!(
+            "pip installs PyPI hyperqueue=={HYPERQUEUE} and wasmtime into {} (first run only, \
+             about 1 minute)",
+            venv.display()
+        )
+    };
+    let _ = writeln!(
+        out,
+        "  5. the Python peers (ProcessPoolExecutor, HyperQueue, wasmtime): {python}"
+    );
+    let _ = writeln!(
+        out,
+        "  6. the report: {}",
+        ["md", "json", "svg"]
+            .map(|ext| target
+                .join(format!("bench-report.{ext}"))
+                .display()
+                .to_string())
+            .join(", ")
+    );
+    out
+}
+
+/// About how long the one build takes on a fresh clone (see `plan`), measured on this
+/// project's machine.
+const FIRST_BUILD: &str = "20 minutes";
+/// About how long the benchmarks take with `--quick`, and without.
+const QUICK_BENCHES: &str = "2 minutes";
+const FULL_BENCHES: &str = "15 minutes";
+/// The HyperQueue release the driver (`peers/hq_run.py`) is written against.
+pub(crate) const HYPERQUEUE: &str = "0.27.0";
 
 /// The external tools beside our pool (see [`compare`]): 2,000 × `true` (500
 /// with `--quick`), and the word count of the large corpus (the reference one with `--quick`). A workload whose
 /// inputs are missing is left out with a warning; it never fails the run.
-fn external_tools(quick: bool) -> Vec<compare::Timing> {
-    let build = Cargo::new(&[
-        "build",
-        "--release",
-        "-p",
-        "process-pool",
-        "--example",
-        "pool_run",
-    ]);
-    eprintln!("\n==> {build}");
-    if let Err(error) = build.run() {
-        eprintln!("warning: {error:#}; the external tools are not compared");
+fn external_tools(quick: bool, pool_run: Option<&Path>) -> Vec<compare::Timing> {
+    let Some(pool_run) = pool_run else {
+        eprintln!("warning: the build gave no pool_run; the external tools are not compared");
         return Vec::new();
-    }
+    };
     let target = target_dir();
     let dir = target.join("compare");
     if let Err(error) = fs::create_dir_all(&dir) {
@@ -169,8 +262,7 @@ fn external_tools(quick: bool) -> Vec<compare::Timing> {
         }
         _ => eprintln!("warning: no {scale} corpus or native wordcount: word count not compared"),
     }
-    let pool_run = target.join("release/examples/pool_run");
-    let tools = compare::tools(&pool_run, &target);
+    let tools = compare::tools(pool_run, &target);
     compare::compare(&workloads, &tools, if quick { 2 } else { 10 })
 }
 
@@ -222,15 +314,34 @@ mod tests {
     }
 
     #[test]
-    fn builds_the_commands() {
-        assert_eq!(
-            bench_command(false).to_string(),
-            "cargo bench -p process-pool-benches --bench '*'"
+    fn a_missing_result_fails_the_run_naming_it() {
+        assert!(all_there(&[]).is_ok());
+        let error = all_there(&["wordcount/wasi_reference/2".to_owned()]).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no result for `wordcount/wasi_reference/2`: the bench executable"),
+            "{text}"
         );
-        assert_eq!(
-            bench_command(true).to_string(),
-            "PROCESS_POOL_BENCH_QUICK=1 cargo bench -p process-pool-benches --bench '*' -- \
-             --warm-up-time 0.5 --measurement-time 1 --sample-size 10 --noplot"
+        assert!(text.contains("MISSING"), "{text}");
+    }
+
+    #[test]
+    fn says_what_it_will_do_step_by_step() {
+        let target = Path::new("/nonexistent-target");
+        let plan = plan(true, target);
+        let lines: Vec<&str> = plan.lines().collect();
+        assert_eq!(lines[0], "cargo xtask bench --quick, in order:");
+        assert_eq!(lines.len(), 7, "{plan}");
+        assert!(
+            lines[2].contains("(process-pool-benches, pool_run)"),
+            "{plan}"
         );
+        assert!(lines[3].contains(QUICK_BENCHES), "{plan}");
+        assert!(lines[4].contains("xargs"), "{plan}");
+        assert!(
+            lines[6].ends_with("/nonexistent-target/bench-report.svg"),
+            "{plan}"
+        );
+        assert!(super::plan(false, target).contains(FULL_BENCHES));
     }
 }

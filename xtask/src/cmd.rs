@@ -37,9 +37,8 @@ impl Cargo {
         self
     }
 
-    /// Runs the command from the workspace root with inherited stdio, so its progress shows on
-    /// the terminal; fails if it cannot be started or exits unsuccessfully.
-    pub(crate) fn run(&self) -> Result<()> {
+    /// The command, ready to run from the workspace root.
+    pub(crate) fn command(&self) -> Command {
         // `$CARGO` is the cargo that runs xtask (same toolchain); fall back to the one on PATH.
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
@@ -51,7 +50,14 @@ impl Cargo {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let status = command
+        command
+    }
+
+    /// Runs the command from the workspace root with inherited stdio, so its progress shows on
+    /// the terminal; fails if it cannot be started or exits unsuccessfully.
+    pub(crate) fn run(&self) -> Result<()> {
+        let status = self
+            .command()
             .status()
             .with_context(|| format!("could not start `{self}`"))?;
         if !status.success() {

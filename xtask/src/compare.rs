@@ -92,7 +92,8 @@ fn program(name: &str, args: &str, target: &Path) -> Result<String, String> {
 /// `python hq_run.py 2`, HyperQueue as an `xargs` (see `peers/hq_run.py`).
 fn hyperqueue(target: &Path) -> Result<String, String> {
     // Pinned: `hq_run.py` uses this version's `LocalCluster` API.
-    let python = tools::python_with(target, "hyperqueue==0.27.0", "hyperqueue")?;
+    let package = format!("hyperqueue=={}", crate::bench::HYPERQUEUE);
+    let python = tools::python_with(target, &package, "hyperqueue")?;
     let script = target.join("peers/hq_run.py");
     std::fs::write(&script, HQ_RUN).map_err(|e| format!("{}: {e}", script.display()))?;
     Ok(format!(
@@ -115,16 +116,6 @@ pub(crate) struct Timing {
     pub(crate) target: Option<(&'static str, f64)>,
     /// Min and median wall time in ms, or why there are none.
     pub(crate) ms: Result<(f64, f64), String>,
-}
-
-impl Timing {
-    /// The median per job in µs, if timed.
-    pub(crate) fn us_per_job(&self) -> Option<f64> {
-        self.ms
-            .as_ref()
-            .ok()
-            .map(|(_, median)| median * 1e3 / self.jobs as f64)
-    }
 }
 
 /// Times every tool (see [`tools()`]) on every workload, `runs` times each.

@@ -1,11 +1,13 @@
 //! Project tasks, run as `cargo xtask <task>` (see <https://github.com/matklad/cargo-xtask>).
 //!
 //! - `cargo xtask bench [--quick]`: run the criterion benches and write a report.
+//! - `cargo xtask chart [REPORT [SVG]]`: draw the bench chart again from a saved report.
 //! - `cargo xtask guests`: build the WASI guest programs into `target/guests/`.
 //! - `cargo xtask test`: run the full check and test sequence.
 //! - `cargo xtask tools`: install the peers from crates.io into `target/tools/`.
 
 mod bench;
+mod build;
 mod chart;
 mod checks;
 mod cmd;
@@ -23,7 +25,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// What `cargo xtask` prints when asked for help or given no or an unknown task.
 const USAGE: &str = "\
@@ -34,6 +36,9 @@ Tasks:
                     target/bench-report.md and target/bench-report.json;
                     --quick: short warm-up and measurement, 10 samples, fewer jobs,
                     the word count at the reference scale only (under 3 minutes)
+  chart [REPORT [SVG]]
+                    draw the chart again from a saved report (default:
+                    target/bench-report.json into target/bench-report.svg)
   guests            build the WASI guests in guests/ for wasm32-wasip1 and
                     wasm32-wasip2 (and wordcount natively) into target/guests/
   test              build the guests, then cargo fmt --check, clippy -D warnings,
@@ -68,6 +73,7 @@ fn run(args: Vec<String>) -> Result<()> {
     };
     match task {
         "bench" => bench::bench(rest),
+        "chart" => chart_task(rest),
         "guests" => guests::guests(rest),
         "test" => checks::test(rest),
         "tools" => tools::install(rest, &target_dir()),
@@ -80,6 +86,32 @@ fn run(args: Vec<String>) -> Result<()> {
             bail!("unknown task `{other}`")
         }
     }
+}
+
+/// `cargo xtask chart [REPORT [SVG]]`: the chart of a saved report, drawn again.
+fn chart_task(args: &[String]) -> Result<()> {
+    let target = target_dir();
+    let (report, svg) = match args {
+        [] => (
+            target.join("bench-report.json"),
+            target.join("bench-report.svg"),
+        ),
+        [report] => (PathBuf::from(report), target.join("bench-report.svg")),
+        [report, svg] => (PathBuf::from(report), PathBuf::from(svg)),
+        _ => bail!("`cargo xtask chart` takes at most a report and an SVG to write"),
+    };
+    let text = std::fs::read_to_string(&report).with_context(|| {
+        format!(
+            "reading {} (written by `cargo xtask bench`)",
+            report.display()
+        )
+    })?;
+    let json = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a report's JSON", report.display()))?;
+    std::fs::write(&svg, chart::svg(&json))
+        .with_context(|| format!("writing {}", svg.display()))?;
+    eprintln!("wrote {}", svg.display());
+    Ok(())
 }
 
 /// The workspace root: the parent of this crate's directory.

@@ -2,7 +2,6 @@
 //! and as JSON.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
@@ -86,8 +85,10 @@ impl Limit {
 pub(crate) struct Report {
     /// When the benchmarks started, ISO 8601 UTC.
     pub(crate) timestamp: String,
-    /// The exact command that produced the results.
+    /// The cargo command that built the benchmarks.
     pub(crate) command: String,
+    /// The flags each benchmark executable was run with.
+    pub(crate) bench_flags: String,
     /// The xtask invocation that ran it.
     pub(crate) xtask: String,
     /// Whether the benches ran in quick mode.
@@ -96,9 +97,9 @@ pub(crate) struct Report {
     pub(crate) cpus: Option<usize>,
     /// The CPU model, if known.
     pub(crate) cpu_model: Option<String>,
-    /// Where criterion's results were read from.
-    pub(crate) results_dir: PathBuf,
-    /// All results found there.
+    /// Whether the WASI guests were built, or why not.
+    pub(crate) guests: Result<(), String>,
+    /// Every benchmark's result, as the benches printed them.
     pub(crate) measurements: Vec<Measurement>,
     /// The external tools on the same work.
     pub(crate) external: Vec<crate::compare::Timing>,
@@ -115,8 +116,13 @@ pub(crate) enum Status {
     Pass,
     /// Measured and outside the target.
     Miss,
-    /// A result needed for the verdict is missing.
+    /// A result needed for the verdict was not measured on purpose (the WASI guests not
+    /// built, a tool not installed).
     NotRun,
+    /// A result only the full run measures (`--quick` leaves it out).
+    FullRunOnly,
+    /// A result the benches should have given is missing: the run fails.
+    Missing,
     /// A baseline, measured for comparison only.
     Baseline,
     /// A comparison with no target, for information only.
@@ -130,6 +136,8 @@ impl Status {
             Self::Pass => "PASS",
             Self::Miss => "MISS",
             Self::NotRun => "not run",
+            Self::FullRunOnly => "full run only",
+            Self::Missing => "MISSING",
             Self::Baseline | Self::Info => "—",
         }
     }
@@ -140,6 +148,8 @@ impl Status {
             Self::Pass => "pass",
             Self::Miss => "miss",
             Self::NotRun => "not_run",
+            Self::FullRunOnly => "full_run_only",
+            Self::Missing => "missing",
             Self::Baseline => "baseline",
             Self::Info => "info",
         }
@@ -151,6 +161,8 @@ impl Status {
 pub(crate) struct Reference {
     /// What it is.
     pub(crate) name: &'static str,
+    /// Its benchmark id, if it is one of this run's benchmarks.
+    pub(crate) benchmark: Option<&'static str>,
     /// Its value, or why there is none.
     pub(crate) value: Result<f64, &'static str>,
     /// The unit of `value`.
@@ -189,27 +201,72 @@ const US_PER_JOB: Unit = Unit("µs/job", 1000.0);
 /// Milliseconds per job.
 const MS_PER_JOB: Unit = Unit("ms/job", 1e6);
 
+/// Why a benchmark has no value: only the full run measures it.
+const FULL_RUN_ONLY: &str = "full run only";
+/// Why a benchmark has no value: it runs a WASI guest, and they were not built.
+const NO_GUESTS: &str = "not run: no WASI guests";
+/// Why a benchmark has no value: the benches gave none (the run fails).
+const MISSING: &str = "MISSING";
+
+/// Whether the benchmark `id` is measured by the full run only (the large corpus).
+fn full_run_only(id: &str) -> bool {
+    id.starts_with("wordcount/") && id.contains("_large/")
+}
+
+/// Whether the benchmark `id` runs one of the Rust guests (`cargo xtask guests`).
+fn needs_guests(id: &str) -> bool {
+    id.starts_with("wordcount/") || id.contains("_hello_")
+}
+
+/// The status of a row whose value or reference is absent for `why`.
+fn absent(why: &str) -> Status {
+    match why {
+        FULL_RUN_ONLY => Status::FullRunOnly,
+        MISSING => Status::Missing,
+        _ => Status::NotRun,
+    }
+}
+
 impl Report {
     /// The median per job, in `unit`, of the benchmark `group/function/parameter` from this run,
     /// or why there is none.
     fn per_job(&self, benchmark: &str, Unit(_, ns_per_unit): Unit) -> Result<f64, &'static str> {
-        let mut parts = benchmark.splitn(3, '/');
-        let mut part = || parts.next().unwrap_or_default();
-        let (group, function, parameter) = (part(), part(), part());
-        let mut found = self
-            .measurements
-            .iter()
-            .filter(|m| m.is(group, function, parameter));
-        let Some(m) = found.clone().find(|m| !m.stale) else {
-            return Err(if found.next().is_some() {
-                "not run (stale result ignored)"
-            } else {
-                "not run"
-            });
+        let Some(m) = self.measurements.iter().find(|m| m.id == benchmark) else {
+            return Err(self.why_absent(benchmark));
         };
         m.median_ns_per_job()
             .map(|ns| ns / ns_per_unit)
-            .ok_or("no throughput recorded")
+            .ok_or("no jobs per iteration")
+    }
+
+    /// Why the benchmark `id` has no result in this run: on purpose, or missing.
+    fn why_absent(&self, id: &str) -> &'static str {
+        if self.quick && full_run_only(id) {
+            FULL_RUN_ONLY
+        } else if self.guests.is_err() && needs_guests(id) {
+            NO_GUESTS
+        } else {
+            MISSING
+        }
+    }
+
+    /// Every benchmark the report reads that this run should have measured and did not, in
+    /// the order the report reads them: a result lost on the way, never skipped on purpose.
+    pub(crate) fn missing(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for row in self.target_rows() {
+            ids.push(row.benchmark.to_owned());
+            ids.extend(row.reference.and_then(|r| r.benchmark).map(str::to_owned));
+        }
+        ids.extend(crate::wordcount::ids());
+        let mut missing: Vec<String> = Vec::new();
+        for id in ids {
+            let found = self.measurements.iter().any(|m| m.id == id);
+            if !found && self.why_absent(&id) == MISSING && !missing.contains(&id) {
+                missing.push(id);
+            }
+        }
+        missing
     }
 
     /// A row comparing two benchmarks of this run: `benchmark`'s median per job against
@@ -234,16 +291,18 @@ impl Report {
             reference: Some(Reference {
                 // Within its group: `std_loop/2` for `native_spawn/std_loop/2`.
                 name: reference.split_once('/').map_or(reference, |(_, id)| id),
+                benchmark: Some(reference),
                 value: reference_value,
                 unit: unit.0,
             }),
             ratio,
             target: target.map_or("—", |(text, _)| text),
-            status: match (ratio, target) {
-                (None, _) => Status::NotRun,
-                (Some(_), None) => Status::Info,
-                (Some(r), Some((_, limit))) if limit.met(r) => Status::Pass,
-                (Some(_), Some(_)) => Status::Miss,
+            status: match (ratio, target, value, reference_value) {
+                (None, _, Err(why), _) | (None, _, Ok(_), Err(why)) => absent(why),
+                (None, _, Ok(_), Ok(_)) => Status::NotRun,
+                (Some(_), None, ..) => Status::Info,
+                (Some(r), Some((_, limit)), ..) if limit.met(r) => Status::Pass,
+                (Some(_), Some(_), ..) => Status::Miss,
             },
         }
     }
@@ -264,6 +323,7 @@ impl Report {
                 unit: NS_PER_JOB.0,
                 reference: Some(Reference {
                     name: "loomy (seed)",
+                    benchmark: None,
                     value: Ok(LOOMY_NS_PER_OP),
                     unit: "ns/op",
                 }),
@@ -272,7 +332,7 @@ impl Report {
                 status: match value {
                     Ok(ns) if ns < SCHEDULER_TARGET_NS => Status::Pass,
                     Ok(_) => Status::Miss,
-                    Err(_) => Status::NotRun,
+                    Err(why) => absent(why),
                 },
             }
         };
@@ -302,10 +362,9 @@ impl Report {
                 reference: None,
                 ratio: None,
                 target: "baseline",
-                status: if std_loop.is_ok() {
-                    Status::Baseline
-                } else {
-                    Status::NotRun
+                status: match std_loop {
+                    Ok(_) => Status::Baseline,
+                    Err(why) => absent(why),
                 },
             },
             self.ratio_row(
@@ -387,7 +446,7 @@ impl Report {
             roundtrip.status = match roundtrip.value {
                 Ok(us) if us <= WORKER_ROUNDTRIP_TARGET_US => Status::Pass,
                 Ok(_) => Status::Miss,
-                Err(_) => Status::NotRun,
+                Err(why) => absent(why),
             };
             rows.push(roundtrip);
         }
@@ -447,10 +506,19 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(out, "# process-pool benchmark report\n");
         let _ = writeln!(out, "- Date: {}", self.timestamp);
-        let _ = writeln!(out, "- Command: `{}` (via `{}`)", self.command, self.xtask);
+        let _ = writeln!(
+            out,
+            "- Command: `{}`, built by `{}`, each benchmark run with `{}`",
+            self.xtask, self.command, self.bench_flags
+        );
         let _ = writeln!(out, "- Mode: {mode}");
         let _ = writeln!(out, "- Machine: {cpus} CPUs, {model}");
-        let _ = writeln!(out, "- Results: `{}`", self.results_dir.display());
+        if let Err(why) = &self.guests {
+            let _ = writeln!(
+                out,
+                "- WASI guests: not built ({why}); their benchmarks not run"
+            );
+        }
         if self.quick {
             let _ = writeln!(
                 out,
@@ -493,7 +561,11 @@ impl Report {
             );
         }
 
-        out.push_str(&crate::wordcount::markdown(&self.measurements, self.cpus));
+        out.push_str(&crate::wordcount::markdown(
+            &self.measurements,
+            self.cpus,
+            self.quick,
+        ));
         out.push_str(&crate::compare::markdown(&self.external));
         let ours = self.per_job_us("wasi_instantiate/pool_hello_p1/2");
         out.push_str(&crate::wasi_peers::markdown(&self.peers, ours));
@@ -507,29 +579,20 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "| Benchmark | Jobs/iter | Median/iter | Mean/iter | Median/job | Mean/job |"
+            "| Benchmark | Jobs/iter | Median/iter | Std dev/iter | Median/job |"
         );
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|");
-        let per_job = |ns: Option<f64>| ns.map_or_else(|| "—".to_owned(), duration);
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|");
         for m in &self.measurements {
-            let stale = if m.stale { " (stale)" } else { "" };
-            let jobs = m
-                .elements
-                .map_or_else(|| "—".to_owned(), |n| number(n as f64));
+            let jobs = m.elements.map_or_else(|| "—".to_owned(), count);
+            let per_job = m
+                .median_ns_per_job()
+                .map_or_else(|| "—".to_owned(), duration);
             let _ = writeln!(
                 out,
-                "| `{}`{stale} | {jobs} | {} | {} | {} | {} |",
+                "| `{}` | {jobs} | {} | {} | {per_job} |",
                 m.id,
                 duration(m.median_ns),
-                duration(m.mean_ns),
-                per_job(m.median_ns_per_job()),
-                per_job(m.mean_ns_per_job()),
-            );
-        }
-        if self.measurements.iter().any(|m| m.stale) {
-            let _ = writeln!(
-                out,
-                "\n(stale): left from an earlier run, not produced by this command."
+                duration(m.std_dev_ns),
             );
         }
         out
@@ -570,10 +633,8 @@ impl Report {
                     "parameter": m.parameter,
                     "jobs_per_iteration": m.elements,
                     "median_ns": m.median_ns,
-                    "mean_ns": m.mean_ns,
+                    "std_dev_ns": m.std_dev_ns,
                     "median_ns_per_job": m.median_ns_per_job(),
-                    "mean_ns_per_job": m.mean_ns_per_job(),
-                    "stale": m.stale,
                 })
             })
             .collect();
@@ -581,11 +642,12 @@ impl Report {
             "date": self.timestamp.get(..10),
             "timestamp": self.timestamp,
             "command": self.command,
+            "bench_flags": self.bench_flags,
             "xtask": self.xtask,
             "quick": self.quick,
             "cpus": self.cpus,
             "cpu_model": self.cpu_model,
-            "results_dir": self.results_dir.display().to_string(),
+            "guests": self.guests.as_ref().err().map_or("built", String::as_str),
             "targets": targets,
             "wordcount": crate::wordcount::json(&self.measurements),
             "external_tools": crate::compare::json(&self.external),
@@ -613,7 +675,7 @@ fn cpu_model_in(cpuinfo: &str) -> Option<String> {
 }
 
 /// A number for people: thousands grouped, one decimal below 1,000 and none from there.
-fn number(x: f64) -> String {
+pub(crate) fn number(x: f64) -> String {
     let text = if x.abs() < 1000.0 {
         format!("{x:.1}")
     } else {
@@ -621,18 +683,28 @@ fn number(x: f64) -> String {
     };
     let (sign, rest) = text.split_at(usize::from(text.starts_with('-')));
     let (int, frac) = rest.split_at(rest.find('.').unwrap_or(rest.len()));
+    format!("{sign}{}{frac}", thousands(int))
+}
+
+/// A count for people: thousands grouped.
+pub(crate) fn count(n: u64) -> String {
+    thousands(&n.to_string())
+}
+
+/// Digits with a comma between each group of three.
+fn thousands(digits: &str) -> String {
     let mut grouped = String::new();
-    for (i, digit) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
     }
-    format!("{sign}{grouped}{frac}")
+    grouped
 }
 
 /// Nanoseconds in the largest unit (ns, µs, ms, s) that keeps them at least 1.
-fn duration(ns: f64) -> String {
+pub(crate) fn duration(ns: f64) -> String {
     let (value, unit) = if ns < 1e3 {
         (ns, "ns")
     } else if ns < 1e6 {
@@ -648,28 +720,36 @@ fn duration(ns: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::criterion::{self, fake::Tree};
+    use crate::criterion::fake;
 
-    fn report(tree: &Tree) -> Report {
+    fn report(measurements: Vec<Measurement>) -> Report {
         Report {
             timestamp: "2026-01-02T03:04:05Z".to_owned(),
-            command: "cargo bench -p process-pool-benches --benches".to_owned(),
+            command: "cargo build --profile bench".to_owned(),
+            bench_flags: "--bench".to_owned(),
             xtask: "cargo xtask bench".to_owned(),
             quick: false,
             cpus: Some(2),
             cpu_model: Some("AMD EPYC".to_owned()),
-            results_dir: tree.path().to_path_buf(),
-            measurements: criterion::collect(tree.path(), None),
+            guests: Ok(()),
+            measurements,
             external: Vec::new(),
             peers: Vec::new(),
             python_pool: Err("not run".to_owned()),
         }
     }
 
+    /// [`fake::full`] with one result changed or added.
+    fn full_with(id: &str, median: f64, jobs: u64) -> Vec<Measurement> {
+        let mut results = fake::full();
+        results.retain(|m| m.id != id);
+        results.extend(fake::measurements(&[(id, median, jobs)]));
+        results
+    }
+
     #[test]
     fn checks_the_targets() {
-        let tree = Tree::full("targets");
-        let rows = report(&tree).target_rows();
+        let rows = report(fake::full()).target_rows();
         let close = |ratio: Option<f64>, expected: f64| (ratio.unwrap() - expected).abs() < 1e-12;
         assert_eq!(rows.len(), 27);
         // 14.5 ms / 100,000 jobs = 145 ns: PASS; 62 ms / 100,000 = 620 ns: MISS.
@@ -725,9 +805,7 @@ mod tests {
 
     #[test]
     fn spawn_ratio_above_target_misses() {
-        let tree = Tree::full("spawn-miss");
-        tree.add("new", ("native_spawn", "pool", "2"), 1000e6, 1000e6, 2_000);
-        let rows = report(&tree).target_rows();
+        let rows = report(full_with("native_spawn/pool/2", 1000e6, 2_000)).target_rows();
         assert!((rows[6].ratio.unwrap() - 1.25).abs() < 1e-12);
         assert_eq!(rows[6].status, Status::Miss);
         // Without a target, a comparison never misses.
@@ -735,91 +813,135 @@ mod tests {
     }
 
     #[test]
-    fn missing_results_are_not_run() {
-        let tree = Tree::new("partial");
-        tree.add("new", ("native_spawn", "pool", "2"), 880e6, 900e6, 2_000);
-        let report = report(&tree);
+    fn missing_results_are_marked_and_listed() {
+        let report = report(fake::measurements(&[("native_spawn/pool/2", 880e6, 2_000)]));
         let rows = report.target_rows();
-        assert_eq!(rows[0].value, Err("not run"));
-        assert_eq!(rows[0].status, Status::NotRun);
-        assert_eq!(rows[2].status, Status::NotRun);
-        assert_eq!(rows[4].status, Status::NotRun);
-        assert_eq!(rows[5].status, Status::NotRun);
+        assert_eq!(rows[0].value, Err("MISSING"));
+        assert_eq!(rows[0].status, Status::Missing);
+        assert_eq!(rows[2].status, Status::Missing);
+        assert_eq!(rows[4].status, Status::Missing);
+        assert_eq!(rows[5].status, Status::Missing);
         for row in &rows[6..8] {
             assert_eq!(row.value, Ok(440.0));
             assert_eq!(row.ratio, None);
-            assert_eq!(row.status, Status::NotRun);
+            assert_eq!(row.status, Status::Missing);
         }
+        let missing = report.missing();
+        assert_eq!(missing[..2], ["scheduler/pool/1", "scheduler/pool/2"]);
+        assert!(missing.contains(&"native_spawn/std_loop/2".to_owned()));
+        assert!(missing.contains(&"wordcount/wasi_large/8".to_owned()));
+        assert!(!missing.contains(&"native_spawn/pool/2".to_owned()));
+        let unique: std::collections::HashSet<&String> = missing.iter().collect();
+        assert_eq!(unique.len(), missing.len());
 
         let md = report.to_markdown();
         for row in [
-            "| Scheduler overhead, 1 worker | `scheduler/pool/1` | not run | \
-             loomy (seed) 1,261 ns/op | — | < 500 ns/job | not run |",
+            "| Scheduler overhead, 1 worker | `scheduler/pool/1` | MISSING | \
+             loomy (seed) 1,261 ns/op | — | < 500 ns/job | MISSING |",
             "| Native spawn, pool | `native_spawn/pool/2` | 440.0 µs/job | \
-             std_loop/2: not run | — | ≤ 1.15× std_loop | not run |",
-            "| Native spawn, pool vs std loop with the same work | `native_spawn/pool/2` | \
-             440.0 µs/job | std_piped/2: not run | — | — | not run |",
+             std_loop/2: MISSING | — | ≤ 1.15× std_loop | MISSING |",
         ] {
             assert!(md.contains(row), "missing row {row}\nin\n{md}");
         }
+    }
+
+    #[test]
+    fn what_is_left_out_on_purpose_is_not_missing() {
+        // Quick mode without the guests: no large corpus, no `hello`, no word count.
+        let mut results: Vec<Measurement> = fake::full()
+            .into_iter()
+            .filter(|m| !m.id.contains("_hello_"))
+            .collect();
+        results.extend(workers());
+        let mut report = report(results);
+        report.quick = true;
+        report.guests = Err("no wasm32-wasip1".to_owned());
+        assert_eq!(report.missing(), Vec::<String>::new());
+        let rows = report.target_rows();
+        let row = |metric: &str| rows.iter().find(|r| r.metric.starts_with(metric)).unwrap();
+        let hello = row("WASI hello (WASIp1 module), pool vs floor, 1 worker");
+        assert_eq!(
+            (hello.value, hello.status),
+            (Err("not run: no WASI guests"), Status::NotRun)
+        );
+        let large = row("Word count, large scale, native");
+        assert_eq!(
+            (large.value, large.status),
+            (Err("full run only"), Status::FullRunOnly)
+        );
+        let md = report.to_markdown();
+        assert!(
+            md.contains("- WASI guests: not built (no wasm32-wasip1)"),
+            "{md}"
+        );
+        assert!(md.contains("| full run only |"), "{md}");
+        // With the guests, the word count at the reference scale is expected, not the large.
+        report.guests = Ok(());
+        assert!(
+            report
+                .missing()
+                .contains(&"wordcount/native_reference/1".to_owned())
+        );
+        assert!(!report.missing().iter().any(|id| id.contains("_large/")));
     }
 
     #[test]
     fn comparisons_need_both_results() {
-        let tree = Tree::new("one-sided");
-        tree.add("new", ("scheduler", "pool", "1"), 14.5e6, 14.4e6, 100_000)
-            .add(
-                "new",
-                ("native_spawn", "std_piped", "2"),
-                840e6,
-                850e6,
-                2_000,
-            );
-        let report = report(&tree);
+        let report = report(fake::measurements(&[
+            ("scheduler/pool/1", 14.5e6, 100_000),
+            ("native_spawn/std_piped/2", 840e6, 2_000),
+        ]));
         let rows = report.target_rows();
         assert_eq!(rows[0].status, Status::Pass);
         for i in [2, 5, 7] {
             assert_eq!(rows[i].ratio, None, "row {i}");
-            assert_eq!(rows[i].status, Status::NotRun, "row {i}");
+            assert_eq!(rows[i].status, Status::Missing, "row {i}");
         }
         let md = report.to_markdown();
         for row in [
             "| Scheduler, 1 worker vs hand-rolled floor | `scheduler/pool/1` | 145.0 ns/job | \
-             raw_workers/1: not run | — | — | not run |",
+             raw_workers/1: MISSING | — | — | MISSING |",
             "| Native spawn, std loop with the pool's work (group + pipes) | \
-             `native_spawn/std_piped/2` | 420.0 µs/job | std_loop/2: not run | — | — | not run |",
+             `native_spawn/std_piped/2` | 420.0 µs/job | std_loop/2: MISSING | — | — | MISSING |",
             "| Native spawn, pool vs std loop with the same work | `native_spawn/pool/2` | \
-             not run | std_piped/2 420.0 µs/job | — | — | not run |",
+             MISSING | std_piped/2 420.0 µs/job | — | — | MISSING |",
         ] {
             assert!(md.contains(row), "missing row {row}\nin\n{md}");
         }
     }
 
-    #[test]
-    fn stale_results_do_not_count() {
-        let tree = Tree::full("stale-report");
-        let mut report = report(&tree);
-        for m in &mut report.measurements {
-            m.stale = m.id == "scheduler/pool/2";
+    /// The warm workers' results.
+    fn workers() -> Vec<Measurement> {
+        let mut results: Vec<(String, f64, u64)> = Vec::new();
+        for (function, workers, ms) in [
+            ("roundtrip_pool", "1", 30.0),
+            ("roundtrip_floor", "1", 24.0),
+            ("roundtrip_pool_spin", "1", 50.0),
+            ("roundtrip_floor_spin", "1", 40.0),
+            ("roundtrip_procspawn", "1", 120.0),
+            ("throughput_pool", "1", 30.0),
+            ("throughput_pool", "2", 20.0),
+            ("multiplexed_8_pool", "2", 5.0),
+            ("throughput_procspawn", "2", 15.0),
+        ] {
+            results.push((format!("workers/{function}/{workers}"), ms * 1e6, 2_000));
         }
-        let rows = report.target_rows();
-        assert_eq!(rows[1].value, Err("not run (stale result ignored)"));
-        assert_eq!(rows[1].status, Status::NotRun);
-        assert_eq!(rows[3].value, Err("not run (stale result ignored)"));
-        assert_eq!(rows[3].status, Status::NotRun);
-        let md = report.to_markdown();
-        assert!(md.contains("| `scheduler/pool/2` (stale) | 100,000 |"));
-        assert!(md.contains("(stale): left from an earlier run"));
+        results.push(("workers/spawn_per_call/2".to_owned(), 200e6, 200));
+        let results: Vec<(&str, f64, u64)> = results
+            .iter()
+            .map(|(id, ns, jobs)| (id.as_str(), *ns, *jobs))
+            .collect();
+        fake::measurements(&results)
     }
 
     #[test]
     fn formats_markdown() {
-        let tree = Tree::full("markdown");
-        let md = report(&tree).to_markdown();
+        let md = report(fake::full()).to_markdown();
         assert!(md.starts_with("# process-pool benchmark report\n"));
         assert!(md.contains("- Date: 2026-01-02T03:04:05Z\n"));
         assert!(md.contains(
-            "- Command: `cargo bench -p process-pool-benches --benches` (via `cargo xtask bench`)"
+            "- Command: `cargo xtask bench`, built by `cargo build --profile bench`, each \
+             benchmark run with `--bench`\n"
         ));
         assert!(md.contains("- Machine: 2 CPUs, AMD EPYC\n"));
         let targets: Vec<&str> = md
@@ -860,48 +982,24 @@ mod tests {
              78.00× | ≥ 80× | MISS |"
         ));
         for row in [
-            "| `scheduler/pool/1` | 100,000 | 14.50 ms | 14.40 ms | 145.00 ns | 144.00 ns |",
-            "| `native_spawn/pool/2` | 2,000 | 880.00 ms | 900.00 ms | 440.00 µs | 450.00 µs |",
+            "| `scheduler/pool/1` | 100,000 | 14.50 ms | 1.00 µs | 145.00 ns |",
+            "| `native_spawn/pool/2` | 2,000 | 880.00 ms | 1.00 µs | 440.00 µs |",
         ] {
             assert!(md.contains(row), "missing row {row}\nin\n{md}");
         }
-        assert!(!md.contains("stale"));
     }
 
     #[test]
     fn no_results_at_all() {
-        let tree = Tree::new("empty");
-        let md = report(&tree).to_markdown();
-        let not_run = md.lines().filter(|l| l.ends_with("| not run |"));
-        // Every target row, and the Python pool's line.
-        assert_eq!(not_run.count(), 28);
+        let md = report(Vec::new()).to_markdown();
+        let missing = md.lines().filter(|l| l.ends_with("| MISSING |"));
+        assert_eq!(missing.count(), 27);
         assert!(md.contains("No criterion results found."));
     }
 
     #[test]
     fn checks_the_warm_worker_targets() {
-        let tree = Tree::new("workers");
-        for (function, workers, ms) in [
-            ("roundtrip_pool", "1", 30.0),
-            ("roundtrip_floor", "1", 24.0),
-            ("roundtrip_pool_spin", "1", 50.0),
-            ("roundtrip_floor_spin", "1", 40.0),
-            ("roundtrip_procspawn", "1", 120.0),
-            ("throughput_pool", "1", 30.0),
-            ("throughput_pool", "2", 20.0),
-            ("multiplexed_8_pool", "2", 5.0),
-            ("throughput_procspawn", "2", 15.0),
-        ] {
-            tree.add(
-                "new",
-                ("workers", function, workers),
-                ms * 1e6,
-                ms * 1e6,
-                2_000,
-            );
-        }
-        tree.add("new", ("workers", "spawn_per_call", "2"), 200e6, 200e6, 200);
-        let rows = report(&tree).target_rows();
+        let rows = report(workers()).target_rows();
         let row = |metric: &str| rows.iter().find(|r| r.metric.starts_with(metric)).unwrap();
         // 30 ms / 2,000 calls = 15 µs: within 20 µs.
         let roundtrip = row("Warm worker echo round trip");
@@ -926,8 +1024,7 @@ mod tests {
 
     #[test]
     fn formats_json() {
-        let tree = Tree::full("json");
-        let json = report(&tree).to_json();
+        let json = report(fake::full()).to_json();
         assert_eq!(json["date"], "2026-01-02");
         assert_eq!(json["cpus"], 2);
         assert_eq!(json["cpu_model"], "AMD EPYC");
@@ -951,11 +1048,10 @@ mod tests {
         assert_eq!(json["benchmarks"][3]["jobs_per_iteration"], 100_000);
         assert_eq!(json["benchmarks"][3]["median_ns_per_job"], 145.0);
         // Missing values are null, with the reason alongside.
-        let empty = Tree::new("json-empty");
-        let json = report(&empty).to_json();
+        let json = report(Vec::new()).to_json();
         assert_eq!(json["targets"][0]["value"], Value::Null);
-        assert_eq!(json["targets"][0]["missing"], "not run");
-        assert_eq!(json["targets"][0]["status"], "not_run");
+        assert_eq!(json["targets"][0]["missing"], "MISSING");
+        assert_eq!(json["targets"][0]["status"], "missing");
     }
 
     #[test]
@@ -973,6 +1069,8 @@ mod tests {
         assert_eq!(number(145.04), "145.0");
         assert_eq!(number(1261.0), "1,261");
         assert_eq!(number(100_000.0), "100,000");
+        assert_eq!(count(16), "16");
+        assert_eq!(count(100_000), "100,000");
         assert_eq!(number(1_234_567.8), "1,234,568");
         assert_eq!(number(-1234.0), "-1,234");
         assert_eq!(duration(145.0), "145.00 ns");

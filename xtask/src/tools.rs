@@ -39,13 +39,23 @@ pub(crate) fn find(program: &str, target: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Whether the venv under `target/peers/` can import every one of `modules`.
+pub(crate) fn python_has(target: &Path, modules: &[&str]) -> bool {
+    let python = target.join("peers/venv/bin/python");
+    let import = format!("import {}", modules.join(", "));
+    Command::new(python)
+        .args(["-c", &import])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// A Python with the PyPI `package` importable as `module`: the venv's under `target/peers/`,
 /// made and given the package on first use. Errors say why, ready for a "skipped" line.
 pub(crate) fn python_with(target: &Path, package: &str, module: &str) -> Result<PathBuf, String> {
     let venv = target.join("peers/venv");
     let python = venv.join("bin/python");
     let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
-    if ok(Command::new(&python).args(["-c", &format!("import {module}")])) {
+    if python_has(target, &[module]) {
         return Ok(python);
     }
     let Some(python3) = find("python3", target) else {

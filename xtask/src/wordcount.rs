@@ -36,14 +36,28 @@ pub(crate) fn cells(measurements: &[Measurement], backend: &str, scale: &str) ->
             workers,
             ms: measurements
                 .iter()
-                .find(|m| !m.stale && m.is("wordcount", &function, &workers.to_string()))
+                .find(|m| m.is("wordcount", &function, &workers.to_string()))
                 .map(|m| m.median_ns / 1e6),
         })
         .collect()
 }
 
-/// The section of the Markdown report: one table per scale, a row per worker count.
-pub(crate) fn markdown(measurements: &[Measurement], cpus: Option<usize>) -> String {
+/// Every benchmark id of the tables, at every scale.
+pub(crate) fn ids() -> Vec<String> {
+    let mut ids = Vec::new();
+    for (scale, _) in SCALES {
+        for (backend, _) in BACKENDS {
+            for workers in WORKERS {
+                ids.push(format!("wordcount/{backend}_{scale}/{workers}"));
+            }
+        }
+    }
+    ids
+}
+
+/// The section of the Markdown report: one table per scale, a row per worker count. `quick`:
+/// the large scale is left out on purpose.
+pub(crate) fn markdown(measurements: &[Measurement], cpus: Option<usize>, quick: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n## Word count (the main job)\n");
     let _ = writeln!(
@@ -58,7 +72,12 @@ pub(crate) fn markdown(measurements: &[Measurement], cpus: Option<usize>) -> Str
             .map(|(backend, _)| cells(measurements, backend, scale))
             .collect();
         if columns.iter().flatten().all(|c| c.ms.is_none()) {
-            let _ = writeln!(out, "### {description} ({scale}): not run\n");
+            let why = if quick && scale == "large" {
+                "measured by the full run only (`cargo xtask bench`)"
+            } else {
+                "not run"
+            };
+            let _ = writeln!(out, "### {description} ({scale}): {why}\n");
             continue;
         }
         let _ = writeln!(out, "### {description} ({scale})\n");
@@ -137,34 +156,30 @@ fn ms(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::criterion::{self, fake::Tree};
+    use crate::criterion::fake;
 
-    /// A tree of word-count results, its own per test (tests run in parallel).
-    fn tree(name: &str) -> Tree {
-        let tree = Tree::new(name);
+    /// Word-count results: the reference scale, and the large one natively.
+    fn results() -> Vec<Measurement> {
+        let mut results = Vec::new();
         for (function, times) in [
             ("native_reference", [26e6, 13e6, 13e6, 13e6]),
             ("wasi_reference", [18e6, 10e6, 8e6, 8e6]),
             ("native_large", [1000e6, 540e6, 530e6, 520e6]),
         ] {
             for (workers, ns) in WORKERS.iter().zip(times) {
-                tree.add(
-                    "new",
-                    ("wordcount", function, &workers.to_string()),
-                    ns,
-                    ns,
-                    16,
-                );
+                results.push((format!("wordcount/{function}/{workers}"), ns));
             }
         }
-        tree
+        let results: Vec<(&str, f64, u64)> = results
+            .iter()
+            .map(|(id, ns)| (id.as_str(), *ns, 16))
+            .collect();
+        fake::measurements(&results)
     }
 
     #[test]
     fn tables_each_scale_with_speedups_and_the_reference() {
-        let tree = tree("wordcount-tables");
-        let found = criterion::collect(tree.path(), None);
-        let md = markdown(&found, Some(2));
+        let md = markdown(&results(), Some(2), false);
         assert!(md.contains("### 16 documents × 5,000 words (reference)"));
         assert!(md.contains("| 1 | 26.0 ms | 1.00× | 18.0 ms | 1.00× | 0.69× | 632 ms | 1.00× |"));
         assert!(md.contains("| 2 | 13.0 ms | 2.00× | 10.0 ms | 1.80× | 0.77× | 315 ms | 2.01× |"));
@@ -175,17 +190,26 @@ mod tests {
 
     #[test]
     fn says_when_a_scale_was_not_run() {
-        let md = markdown(&[], None);
+        let md = markdown(&[], None, false);
         assert!(md.contains("(reference): not run"));
         assert!(md.contains("(large): not run"));
+        let md = markdown(&[], None, true);
+        assert!(md.contains("(large): measured by the full run only"));
         let json = json(&[]);
         assert_eq!(json["large"]["wasi"][0]["median_ms"], Value::Null);
     }
 
     #[test]
+    fn names_every_benchmark() {
+        let ids = ids();
+        assert_eq!(ids.len(), 16);
+        assert_eq!(ids[0], "wordcount/native_reference/1");
+        assert_eq!(ids[15], "wordcount/wasi_large/8");
+    }
+
+    #[test]
     fn writes_json() {
-        let tree = tree("wordcount-json");
-        let json = json(&criterion::collect(tree.path(), None));
+        let json = json(&results());
         assert_eq!(json["reference"]["native"][1]["workers"], 2);
         assert_eq!(json["reference"]["native"][1]["median_ms"], 13.0);
         assert_eq!(json["reference_ms"][0][1], 632.0);
