@@ -40,8 +40,9 @@ pub struct WasiSpawnerBuilder {
     limits: Limits,
 }
 
-/// The default of [`WasiSpawnerBuilder::compile_timeout`].
-pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default of [`WasiSpawnerBuilder::compile_timeout`]: generous, for a large module in a
+/// debug build.
+const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for WasiSpawnerBuilder {
     fn default() -> Self {
@@ -116,7 +117,7 @@ impl WasiSpawnerBuilder {
         self
     }
 
-    /// The longest a file may take to compile (default [`DEFAULT_COMPILE_TIMEOUT`], 60 s).
+    /// The longest a file may take to compile (default 60 s).
     ///
     /// Compiling is the spawner's work, shared by every job of a file, not one job's: it
     /// does not count against a job's timeout once the module is compiled (see
@@ -158,8 +159,9 @@ impl WasiSpawnerBuilder {
         self
     }
 
-    /// What a guest may do in its job's working directory ([`Job::cwd`]), which it sees as `.`
-    /// (default [`DirAccess::ReadWrite`], as a process may in its own). A job without a working
+    /// What a guest may do in its job's working directory
+    /// ([`Job::cwd`](process_pool_core::Job::cwd)), which it sees as `.` (default
+    /// [`DirAccess::ReadWrite`], as a process may in its own). A job without a working
     /// directory is given none.
     pub fn cwd_access(mut self, access: DirAccess) -> Self {
         self.grants.cwd_access = access;

@@ -23,7 +23,7 @@ mod pipe;
 mod spawn;
 mod worker;
 
-pub use builder::{DEFAULT_COMPILE_TIMEOUT, WasiSpawnerBuilder};
+pub use builder::WasiSpawnerBuilder;
 pub use guest::DirAccess;
 pub use spawn::WasiSpawner;
 pub use worker::WasiWorker;

@@ -199,7 +199,8 @@ impl Spawner for WasiSpawner {
         let shared = &self.shared;
         let path = Path::new(job.get_program());
         // The compile is not this job's to stop: a stopped job stops waiting, and the compile
-        // goes on for the next job of the file.
+        // goes on for the next job of the file. (The pool's timer runs meanwhile: a job whose
+        // timeout must not include a compile has its file compiled ahead, by `compile`.)
         let prepared = tokio::select! {
             biased;
             () = ctx.cancelled() => return Ok(Exit::new(ExitStatus::Signal(9))),

@@ -208,6 +208,29 @@ async fn fuel_running_out_in_a_workers_start_function_fails_its_start_as_a_trap(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_cannot_be_instantiated_fails_its_start_saying_why() {
+    // One instance for two workers: the second cannot be instantiated.
+    let module = common::guest("echo-worker");
+    let spawner = WasiSpawner::builder().max_instances(1).build().unwrap();
+    let pool = WorkerPool::builder()
+        .min_workers(2)
+        .max_workers(2)
+        .startup_retries(0, Duration::from_millis(10))
+        .build(spawner.worker(&module))
+        .unwrap();
+    let error = within(pool.ready()).await.unwrap_err();
+    let CallError::WorkerStart { reason, .. } = &error else {
+        panic!("{error}");
+    };
+    // As a program its loader cannot load: exit code 127, the reason on stderr.
+    assert!(reason.contains("exit code 127"), "{reason}");
+    assert!(reason.contains("cannot instantiate"), "{reason}");
+    assert!(reason.contains(&*module.to_string_lossy()), "{reason}");
+    assert_eq!(within(pool.call("echo", "on")).await.unwrap(), "on");
+    within(pool.shutdown(Duration::from_secs(1))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_asleep_in_a_host_call_is_stopped_with_its_worker() {
     let cancel_grace = Duration::from_millis(100);
     for (build, module) in [
