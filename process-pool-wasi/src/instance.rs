@@ -105,7 +105,8 @@ impl Prepared {
 
 impl Entry {
     /// Runs the guest until it returns, or until `stop` completes first (then its call is
-    /// dropped, which stops it at its next epoch tick). How it ended, for [`status`].
+    /// dropped: a guest computing stops at its next epoch tick, one in a host call at once).
+    /// How it ended, for [`status`].
     async fn run(self, store: &mut Store<Guest>, stop: impl Future<Output = ()>) -> Ran {
         match self {
             Entry::Module(start) => tokio::select! {
