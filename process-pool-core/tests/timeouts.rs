@@ -131,3 +131,27 @@ async fn a_spawner_that_ignores_its_stop_holds_no_slot_and_no_result() {
     );
     assert_eq!(stats.completed(), stats.submitted, "{stats}");
 }
+
+/// A backend may hold a job's timeout while it does work that is not the job's (a compile many
+/// jobs share): that time is not counted, the rest is, and a cancel still stops it.
+#[tokio::test(start_paused = true)]
+async fn a_held_timeout_does_not_count_the_backends_own_work() {
+    let probe = Probe::new();
+    let pool = pool(&probe, 1);
+    let limit = Duration::from_secs(1);
+    let job = script("compiled", &["held:5000", "sleep:900"]).timeout(limit);
+    let result = within(pool.submit(job).await.unwrap()).await;
+    assert!(result.success(), "{}", result.outcome);
+    let job = script("slow", &["held:5000", "sleep:1100"]).timeout(limit);
+    let result = within(pool.submit(job).await.unwrap()).await;
+    assert!(result.timed_out(), "{}", result.outcome);
+    let handle = pool
+        .submit(script("held", &["held:60000"]).timeout(limit))
+        .await
+        .unwrap();
+    probe.wait_until("it runs", |p| p.running() == 1).await;
+    let cancelled_at = Instant::now();
+    handle.cancel();
+    assert!(within(handle).await.cancelled());
+    assert!(cancelled_at.elapsed() < Duration::from_millis(10));
+}

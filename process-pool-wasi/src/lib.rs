@@ -12,7 +12,9 @@
 //! (`wasm32-wasip2`).
 #![deny(missing_docs)]
 
+mod builder;
 mod cache;
+mod compile;
 mod engine;
 mod guest;
 mod instance;
@@ -21,6 +23,7 @@ mod pipe;
 mod spawn;
 mod worker;
 
+pub use builder::WasiSpawnerBuilder;
 pub use guest::DirAccess;
-pub use spawn::{WasiSpawner, WasiSpawnerBuilder};
+pub use spawn::WasiSpawner;
 pub use worker::WasiWorker;

@@ -1,19 +1,20 @@
 //! [`WasiSpawner`]: run a job's `.wasm` module in a fresh, sandboxed instance.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
-use process_pool_core::backend::{Exit, RunContext, Spawner};
+use process_pool_core::backend::{Exit, ExitStatus, RunContext, Spawner};
 use process_pool_core::{ConfigError, Job, ProcessPool, async_trait};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 
-use crate::cache::{Accept, Kind, ModuleCache};
-use crate::engine::{self, PER_COMPONENT, Sizing};
-use crate::guest::{self, DirAccess, Grants, Guest, Limiter, Preopen};
+use crate::builder::WasiSpawnerBuilder;
+use crate::cache::ModuleCache;
+use crate::compile::Kind;
+use crate::engine::PER_COMPONENT;
+use crate::guest::{self, Grants, Guest, Limiter};
 use crate::instance::status;
-use crate::linker::Linkers;
 use crate::pipe::CappedPipe;
 
 /// Runs jobs whose program is a WebAssembly file in wasmtime, each in a fresh instance with
@@ -26,9 +27,15 @@ use crate::pipe::CappedPipe;
 /// It runs WASIp1 core modules (`wasm32-wasip1`, or WAT text) and WASIp2 command components
 /// (`wasm32-wasip2`), told apart by their first bytes, and, if trusted, precompiled `.cwasm`
 /// files (see [`WasiSpawnerBuilder::trust_precompiled`]). A file is compiled once and kept ready
-/// to instantiate; a file that changes (size or modification time) is compiled again. A guest
-/// yields to the runtime at every epoch tick (1 ms), so one in an endless loop neither blocks a
-/// runtime thread nor escapes its timeout.
+/// to instantiate; a file that changes (size or modification time) is compiled again. Compiling
+/// is the spawner's work, bounded by its [`compile_timeout`](WasiSpawnerBuilder::compile_timeout)
+/// and shared by the jobs of a file; [`compile`](WasiSpawner::compile) does it ahead of them.
+///
+/// Every phase of a job stops when the pool stops it (a timeout, a cancel, a shutdown): its
+/// wait for the compile, its instantiation with the module's start function, its run. A guest
+/// yields to the runtime at every epoch tick (1 ms) and a guest in a host call (a sleep, a
+/// read) is dropped there, so one in an endless loop neither blocks a runtime thread nor
+/// escapes its timeout.
 ///
 /// ```
 /// use process_pool_wasi::WasiSpawner;
@@ -55,223 +62,29 @@ pub struct WasiSpawner {
 
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
-    pub(crate) linkers: Arc<Linkers>,
     pub(crate) cache: ModuleCache,
-    pub(crate) accept: Accept,
     pub(crate) grants: Grants,
-    limits: Limits,
+    pub(crate) limits: Limits,
     /// Instances that may run at once.
     pub(crate) instances: u32,
 }
 
 /// What one job's store may hold.
 #[derive(Debug, Clone, Copy)]
-struct Limits {
-    max_memory: usize,
-    max_table_elements: usize,
-    trap_on_grow_failure: bool,
-    fuel: Option<u64>,
+pub(crate) struct Limits {
+    pub(crate) max_memory: usize,
+    pub(crate) max_table_elements: usize,
+    pub(crate) trap_on_grow_failure: bool,
+    pub(crate) fuel: Option<u64>,
 }
 
 impl std::fmt::Debug for WasiSpawner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasiSpawner")
             .field("cache", &self.shared.cache)
-            .field("accept", &self.shared.accept)
             .field("grants", &self.shared.grants)
             .field("limits", &self.shared.limits)
             .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`WasiSpawner`].
-///
-/// ```
-/// use process_pool_wasi::{DirAccess, WasiSpawner};
-///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let data = tempfile::tempdir()?;
-/// let spawner = WasiSpawner::builder()
-///     .max_instances(4)
-///     .max_memory(64 << 20)
-///     .preopen(data.path(), "/data", DirAccess::ReadOnly)
-///     .build()?;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct WasiSpawnerBuilder {
-    instances: u32,
-    cache_capacity: usize,
-    recheck_after: Duration,
-    accept: Accept,
-    grants: Grants,
-    limits: Limits,
-}
-
-impl Default for WasiSpawnerBuilder {
-    fn default() -> Self {
-        WasiSpawnerBuilder {
-            instances: 16,
-            cache_capacity: 64,
-            recheck_after: Duration::ZERO,
-            accept: Accept {
-                components: true,
-                precompiled: false,
-            },
-            grants: Grants {
-                preopens: Vec::new(),
-                cwd_access: DirAccess::ReadWrite,
-            },
-            limits: Limits {
-                max_memory: 256 << 20,
-                max_table_elements: 20_000,
-                trap_on_grow_failure: false,
-                fuel: None,
-            },
-        }
-    }
-}
-
-impl WasiSpawnerBuilder {
-    /// Instances that may run at once: at least the pool's `max_workers` (default 16).
-    pub fn max_instances(mut self, n: u32) -> Self {
-        self.instances = n;
-        self
-    }
-
-    /// The most linear memory a guest may have, in bytes (default 256 MiB). A guest that grows
-    /// past it sees `memory.grow` fail (or traps, with
-    /// [`trap_on_grow_failure`](Self::trap_on_grow_failure)); the host never allocates it.
-    pub fn max_memory(mut self, bytes: usize) -> Self {
-        self.limits.max_memory = bytes;
-        self
-    }
-
-    /// The most elements a guest's table may have (default 20,000): a module that declares
-    /// more fails to start, and `table.grow` past it fails.
-    pub fn max_table_elements(mut self, elements: usize) -> Self {
-        self.limits.max_table_elements = elements;
-        self
-    }
-
-    /// Whether a guest that asks for more memory or table than allowed traps (`true`) rather
-    /// than seeing its `memory.grow`/`table.grow` fail (`false`, the default).
-    pub fn trap_on_grow_failure(mut self, trap: bool) -> Self {
-        self.limits.trap_on_grow_failure = trap;
-        self
-    }
-
-    /// How many compiled files are kept (default 64); the least recently used goes first.
-    pub fn cache_capacity(mut self, modules: usize) -> Self {
-        self.cache_capacity = modules;
-        self
-    }
-
-    /// Trusts a file found unchanged for `window` before looking at it again (default zero).
-    ///
-    /// By default a job runs its file as it was at some moment after the job was submitted:
-    /// the spawner looks at the file (`stat`, about 1.3 µs on a virtual machine) unless it has
-    /// already looked since the job's submission, so a batch costs one look, but jobs
-    /// submitted one at a time cost one each. With a window, a file rewritten less than
-    /// `window` after it was last looked at may run its previous version once more. Use it
-    /// when files do not change while jobs run.
-    pub fn recheck_after(mut self, window: Duration) -> Self {
-        self.recheck_after = window;
-        self
-    }
-
-    /// Gives every job a budget of `units` of fuel (about one per wasm instruction): a guest
-    /// that uses it up traps, after the same work on every run, whatever the machine's speed.
-    /// Off by default (counting fuel slows guests down).
-    pub fn fuel(mut self, units: u64) -> Self {
-        self.limits.fuel = Some(units);
-        self
-    }
-
-    /// Gives every guest the host directory `host` at the path `guest` (for example `/data`),
-    /// read-only or read-write. A guest cannot reach anything outside it: not through `..`,
-    /// absolute paths or symlinks. The directory must exist when the spawner is built.
-    pub fn preopen(
-        mut self,
-        host: impl Into<PathBuf>,
-        guest: impl Into<String>,
-        access: DirAccess,
-    ) -> Self {
-        self.grants.preopens.push(Preopen {
-            host: host.into(),
-            guest: guest.into(),
-            access,
-        });
-        self
-    }
-
-    /// What a guest may do in its job's working directory ([`Job::cwd`]), which it sees as `.`
-    /// (default [`DirAccess::ReadWrite`], as a process may in its own). A job without a working
-    /// directory is given none.
-    pub fn cwd_access(mut self, access: DirAccess) -> Self {
-        self.grants.cwd_access = access;
-        self
-    }
-
-    /// Whether WASIp2 command components are run (default `true`); with `false`, a component is
-    /// a spawn failure saying so.
-    pub fn components(mut self, allow: bool) -> Self {
-        self.accept.components = allow;
-        self
-    }
-
-    /// Runs precompiled `.cwasm` files, made by [`WasiSpawner::precompile`] (or by wasmtime
-    /// 48 with the same configuration). Off by default, and a `.cwasm` is then refused:
-    /// wasmtime loads compiled code without checking it, so a forged or corrupted file could
-    /// do anything the host process can. Turn it on only for files you built yourself. A file
-    /// from another wasmtime version or configuration is refused with an error.
-    pub fn trust_precompiled(mut self) -> Self {
-        self.accept.precompiled = true;
-        self
-    }
-
-    /// Builds the spawner: its engine, its linkers and its epoch ticker.
-    pub fn build(self) -> Result<WasiSpawner, ConfigError> {
-        let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
-        if self.instances == 0 {
-            return Err(invalid("max_instances", "must be at least 1".into()));
-        }
-        for dir in &self.grants.preopens {
-            if !dir.host.is_dir() {
-                return Err(invalid(
-                    "preopen",
-                    format!("`{}` is not a directory", dir.host.display()),
-                ));
-            }
-        }
-        let engine = engine::engine(Sizing {
-            instances: self.instances,
-            max_memory: self.limits.max_memory,
-            max_table_elements: self.limits.max_table_elements,
-            fuel: self.limits.fuel.is_some(),
-        })
-        .map_err(|e| {
-            invalid(
-                "engine",
-                format!("wasmtime refused the configuration: {e:#}"),
-            )
-        })?;
-        let linkers = Linkers::new(&engine)
-            .map_err(|e| invalid("linker", format!("cannot link WASI: {e:#}")))?;
-        engine::start_ticker(&engine);
-        Ok(WasiSpawner {
-            shared: Arc::new(Shared {
-                engine,
-                linkers: Arc::new(linkers),
-                cache: ModuleCache::new(self.cache_capacity, self.recheck_after),
-                accept: self.accept,
-                grants: self.grants,
-                limits: self.limits,
-                instances: self.instances,
-            }),
-        })
     }
 }
 
@@ -294,6 +107,34 @@ impl WasiSpawner {
     /// How many files this spawner has compiled: a file run again unchanged is not.
     pub fn modules_compiled(&self) -> u64 {
         self.shared.cache.compiled()
+    }
+
+    /// Compiles the file at `path` ahead of its jobs, so that none waits for it: the first
+    /// job of a file then costs what the next ones do. A file already compiled (and
+    /// unchanged) is not compiled again, and jobs that want the file while it compiles wait
+    /// for this compile rather than start their own.
+    ///
+    /// Fails, naming the file, if it cannot be read, compiled or linked, or with
+    /// [`TimedOut`](io::ErrorKind::TimedOut) if it takes longer than the
+    /// [`compile_timeout`](WasiSpawnerBuilder::compile_timeout). Dropping the future stops
+    /// waiting, not the compile. Must be called inside a tokio runtime.
+    ///
+    /// ```
+    /// # use process_pool_wasi::WasiSpawner;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let module = dir.path().join("noop.wat");
+    /// # std::fs::write(&module, r#"(module (func (export "_start")))"#)?;
+    /// let spawner = WasiSpawner::builder().build()?;
+    /// spawner.compile(&module).await?;
+    /// assert_eq!(spawner.modules_compiled(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn compile(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.shared.cache.get(path.as_ref(), Instant::now()).await?;
+        Ok(())
     }
 
     /// Compiles the module or component at `wasm` for this spawner's configuration and writes
@@ -357,28 +198,28 @@ impl WasiSpawner {
 impl Spawner for WasiSpawner {
     /// Its `max_instances`: a pool with more workers than this is refused when built.
     fn capacity(&self) -> Option<usize> {
-        Some(self.shared.instances as usize)
+        usize::try_from(self.shared.instances).ok()
     }
 
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let shared = &self.shared;
         let path = Path::new(job.get_program());
-        let prepared = shared
-            .cache
-            .get(
-                &shared.engine,
-                &shared.linkers,
-                shared.accept,
-                path,
-                ctx.submitted_at(),
-            )
-            .await?;
+        // The compile is the spawner's work, shared by the file's jobs, not this job's: its
+        // time does not count against the job's timeout (the spawner's `compile_timeout`
+        // bounds it), and a stopped job stops waiting while the compile goes on for the next.
+        let prepared = {
+            let _hold = ctx.hold_timeout();
+            tokio::select! {
+                biased;
+                () = ctx.cancelled() => return Ok(Exit::new(ExitStatus::Signal(9))),
+                prepared = shared.cache.get(path, ctx.submitted_at()) => prepared?,
+            }
+        };
         let stdout = CappedPipe::new(ctx.output_limit());
         let stderr = CappedPipe::new(ctx.output_limit());
         let wasi = guest::context(job, path, &stdout, &stderr, &shared.grants)?;
         let mut store = self.store(wasi, prepared.is_component(), None)?;
-        let entry = prepared.instantiate(&mut store, path).await?;
-        let ran = entry.run(&mut store, ctx.cancelled()).await;
+        let ran = prepared.run(&mut store, path, ctx.cancelled()).await?;
         drop(store);
         let (out, out_truncated) = stdout.finish();
         let (err, err_truncated) = stderr.finish();

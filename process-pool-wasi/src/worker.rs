@@ -24,6 +24,10 @@ use crate::spawn::WasiSpawner;
 /// How many bytes each direction of a worker's stdio buffers.
 const PIPE_BUFFER: usize = 64 << 10;
 
+/// The exit code of a worker that could not be instantiated (as a loader's that cannot load
+/// its program, `ld.so`'s or a shell's).
+const LOADER_FAILED: i32 = 127;
+
 /// Starts a WASI module or component as a warm worker for a
 /// [`WorkerPool`](process_pool_core::WorkerPool): made by [`WasiSpawner::worker`], it shares
 /// that spawner's engine, module cache, directories and limits (`max_memory` caps each
@@ -32,9 +36,16 @@ const PIPE_BUFFER: usize = 64 << 10;
 ///
 /// The guest speaks the protocol of `PROTOCOL.md` on its stdin and stdout; its stderr goes to
 /// `tracing` (target `process_pool::worker`) and its last 2 KiB to crash reports. A worker is
-/// killed by dropping its running call (a guest computing is stopped within an epoch tick);
+/// killed by dropping its running call, in its start function as in its entry point (a guest
+/// computing is stopped within an epoch tick, one waiting in a host call at once);
 /// recycling it is a fresh instance of the compiled module. The variable
 /// `PROCESS_POOL_WORKER_ID` holds its id in the pool.
+///
+/// A module is compiled before the worker is handed to the pool (bounded by the spawner's
+/// [`compile_timeout`](crate::WasiSpawnerBuilder::compile_timeout), not by the pool's startup
+/// timeout); its instantiation and start function run after, within the startup timeout. A
+/// module that cannot be instantiated (over a limit) ends as a program a loader cannot load:
+/// exit code 127, the reason on its stderr.
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -95,19 +106,15 @@ impl WasiWorker {
 
 #[async_trait]
 impl WorkerSpawner for WasiWorker {
+    /// Compiles the module (or waits for its compile, up to the spawner's
+    /// [`compile_timeout`](crate::WasiSpawnerBuilder::compile_timeout)), then hands the worker
+    /// to the pool before any of its code runs: its instantiation, start function included,
+    /// is part of its start-up, bounded by the pool's startup timeout and stopped by
+    /// [`WorkerControl::kill`].
     async fn start(&self, id: WorkerId) -> io::Result<StartedWorker> {
         let shared = &self.spawner.shared;
-        let module = &self.module;
-        let prepared = shared
-            .cache
-            .get(
-                &shared.engine,
-                &shared.linkers,
-                shared.accept,
-                module,
-                Instant::now(),
-            )
-            .await?;
+        let module = self.module.clone();
+        let prepared = shared.cache.get(&module, Instant::now()).await?;
         let (pool_in, guest_in) = tokio::io::duplex(PIPE_BUFFER);
         let (guest_out, pool_out) = tokio::io::duplex(PIPE_BUFFER);
         let log = StderrLog::new(id, None);
@@ -120,7 +127,7 @@ impl WorkerSpawner for WasiWorker {
         let mut envs = self.envs.clone();
         envs.push(("PROCESS_POOL_WORKER_ID".into(), id.to_string()));
         let wasi = guest::worker_context(
-            module,
+            &module,
             &self.args,
             &envs,
             &shared.grants,
@@ -131,14 +138,22 @@ impl WorkerSpawner for WasiWorker {
             prepared.is_component(),
             Some(Arc::clone(&control.memory)),
         )?;
-        let entry = prepared.instantiate(&mut store, module).await?;
         let (done, exited) = tokio::sync::oneshot::channel();
-        let kill = control.kill.clone();
+        let (kill, tail) = (control.kill.clone(), Arc::clone(&control.tail));
         tokio::spawn(async move {
-            let ran = entry.run(&mut store, kill.cancelled()).await;
+            let status = match prepared.run(&mut store, &module, kill.cancelled()).await {
+                Ok(ran) => status(ran),
+                Err(refused) => {
+                    // As a loader that cannot load a program says why on stderr and exits
+                    // 127: the pool reports it with the worker's stderr.
+                    tracing::warn!(worker = id, error = %refused, "worker cannot start");
+                    tail.push(format!("{refused}\n").as_bytes());
+                    ExitStatus::Code(LOADER_FAILED)
+                }
+            };
             // Its pipes close with its store: the pool reads the end of its stdout.
             drop(store);
-            let _ = done.send(status(ran));
+            let _ = done.send(status);
         });
         Ok(StartedWorker {
             reader: Box::new(pool_out),

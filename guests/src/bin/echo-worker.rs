@@ -66,7 +66,7 @@ fn main() -> io::Result<()> {
     let mut input = io::stdin().lock();
     let mut out = io::stdout().lock();
     let hello = format!(
-        r#"{{"protocol": 1, "methods": ["die", "echo", "fail", "id", "leak", "spin", "upper"], "concurrency": 1, "max_frame": {MAX_FRAME}}}"#
+        r#"{{"protocol": 1, "methods": ["die", "echo", "fail", "id", "leak", "sleep", "spin", "upper"], "concurrency": 1, "max_frame": {MAX_FRAME}}}"#
     );
     write_frame(&mut out, HELLO, 0, b"", hello.as_bytes())?;
     let mut kept: Vec<Vec<u8>> = Vec::new();
@@ -81,6 +81,11 @@ fn main() -> io::Result<()> {
                         let mib: usize = String::from_utf8_lossy(&frame.payload).trim().parse().unwrap_or(1);
                         kept.push(vec![1; mib << 20]);
                         Ok(kept.len().to_string().into_bytes())
+                    }
+                    "sleep" => {
+                        let ms: u64 = String::from_utf8_lossy(&frame.payload).trim().parse().unwrap_or(1);
+                        std::thread::sleep(std::time::Duration::from_millis(ms));
+                        Ok(b"slept".to_vec())
                     }
                     "spin" => loop {
                         std::hint::spin_loop();

@@ -21,7 +21,7 @@ pub use tokio_util::sync::CancellationToken;
 
 pub use self::output::CappedBuffer;
 pub use self::routing::RoutingSpawner;
-pub use self::spawner::{Exit, ExitStatus, RunContext, Spawner};
+pub use self::spawner::{Exit, ExitStatus, RunContext, Spawner, TimeoutHold};
 pub use self::worker::{
     MAX_LOG_LINE, StartedWorker, StderrLog, StderrTail, WorkerControl, WorkerId, WorkerSpawner,
 };

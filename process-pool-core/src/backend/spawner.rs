@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::timer::Deadline;
 use crate::job::Job;
 
 /// Runs one job to completion: the mechanism behind a pool (start, feed, capture, kill).
@@ -89,6 +90,21 @@ pub struct RunContext {
     pub(crate) output_limit: usize,
     kill_grace: Duration,
     pub(crate) submitted: Instant,
+    /// The attempt's time limit, which [`hold_timeout`](Self::hold_timeout) holds.
+    pub(crate) deadline: Option<Arc<Deadline>>,
+}
+
+/// Holds an attempt's timeout while it lives; see [`RunContext::hold_timeout`].
+#[derive(Debug)]
+#[must_use = "the timeout is held only while this guard lives"]
+pub struct TimeoutHold(Option<Arc<Deadline>>);
+
+impl Drop for TimeoutHold {
+    fn drop(&mut self) {
+        if let Some(deadline) = self.0.take() {
+            deadline.release();
+        }
+    }
 }
 
 impl RunContext {
@@ -99,7 +115,40 @@ impl RunContext {
             output_limit,
             kill_grace,
             submitted: Instant::now(),
+            deadline: None,
         }
+    }
+
+    /// Holds the attempt's timeout while the returned guard lives: time spent meanwhile does
+    /// not count against the job's limit. For work that is the backend's and not the job's,
+    /// which one job must not pay for: compiling a module that many jobs share, say. A cancel
+    /// or a shutdown still stops the attempt while it is held. Without a timeout, it holds
+    /// nothing.
+    ///
+    /// ```
+    /// use std::io;
+    /// use process_pool::backend::{Exit, ExitStatus, RunContext, Spawner};
+    /// use process_pool::{async_trait, Job};
+    ///
+    /// struct Compiling;
+    ///
+    /// #[async_trait]
+    /// impl Spawner for Compiling {
+    ///     async fn spawn(&self, _job: &Job, ctx: &RunContext) -> io::Result<Exit> {
+    ///         {
+    ///             let _hold = ctx.hold_timeout();
+    ///             // ... prepare what every job shares, racing `ctx.cancelled()` ...
+    ///         }
+    ///         // ... run the job itself, within its limit ...
+    ///         Ok(Exit::new(ExitStatus::Code(0)))
+    ///     }
+    /// }
+    /// ```
+    pub fn hold_timeout(&self) -> TimeoutHold {
+        if let Some(deadline) = &self.deadline {
+            deadline.hold();
+        }
+        TimeoutHold(self.deadline.clone())
     }
 
     /// When the job was submitted to the pool (for a context made by hand, when it was made).

@@ -16,7 +16,7 @@ use crate::backend::{ExitStatus, RunContext};
 use crate::engine::hooks::panic_message;
 use crate::engine::retry::{Decision, RetryOn};
 use crate::engine::tally::End;
-use crate::engine::timer::Timer;
+use crate::engine::timer::{Deadline, Timer};
 use crate::engine::{self, Engine};
 use crate::result::{JobResult, Outcome};
 
@@ -97,7 +97,7 @@ impl Inner {
         report.started =
             Some((attempt == 1).then(|| started.saturating_duration_since(entry.submitted)));
         // A timeout stops this attempt only, through a child of the slot's token, which a
-        // timer cancels.
+        // timer cancels at the deadline (which the spawner may hold: `hold_timeout`).
         let timed = time_limit.map(|limit| {
             let mut ctx = RunContext::new(
                 slot_ctx.token().child_token(),
@@ -105,8 +105,9 @@ impl Inner {
                 self.config.kill_grace,
             );
             ctx.submitted = entry.submitted;
-            let token = ctx.token().clone();
-            let timer = Timer::start(&self.runtime, limit, move || token.cancel());
+            let deadline = Deadline::new(limit);
+            ctx.deadline = Some(Arc::clone(&deadline));
+            let timer = Timer::expire(&self.runtime, deadline, ctx.token().clone());
             (ctx, timer)
         });
         let ctx = match &timed {

@@ -18,6 +18,7 @@
 //! | `meet:N`       | waits until at least `N` jobs have run at once (the probe's peak)   |
 //! | `hang`         | waits until cancelled                                               |
 //! | `deaf`         | waits for ever, ignoring its context (a backend that does not stop) |
+//! | `held:MS`      | sleeps `MS` milliseconds holding the attempt's timeout              |
 //!
 //! Every waiting step honours the context: when it is cancelled, the job returns at once with
 //! `ExitStatus::Signal(15)`, as a killed process would.
@@ -301,6 +302,11 @@ impl Scripted {
                     unless_cancelled(ctx, probe.until(move |p| p.peak() >= n)).await
                 }
                 "hang" => unless_cancelled(ctx, pending::<()>()).await,
+                "held" => {
+                    let _hold = ctx.hold_timeout();
+                    let nap = tokio::time::sleep(Duration::from_millis(number(arg)));
+                    unless_cancelled(ctx, nap).await
+                }
                 "deaf" => {
                     pending::<()>().await;
                     true
