@@ -111,6 +111,8 @@ pub struct LineReader<R> {
     /// An `ESC` was the last byte read: the next one says what it stands for.
     escaped: bool,
     eof: bool,
+    /// An error found after some bytes were already given out: returned by the next read.
+    failed: Option<io::Error>,
 }
 
 impl<R> LineReader<R> {
@@ -123,6 +125,7 @@ impl<R> LineReader<R> {
             end: 0,
             escaped: false,
             eof: false,
+            failed: None,
         }
     }
 
@@ -139,6 +142,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineReader<R> {
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if let Some(error) = this.failed.take() {
+            return Poll::Ready(Err(error));
+        }
         loop {
             if this.start == this.end {
                 if this.eof {
@@ -170,10 +176,15 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineReader<R> {
                         b'N' => out.put_slice(b"\n"),
                         b'E' => out.put_slice(&[ESC]),
                         other => {
-                            return Poll::Ready(Err(io::Error::new(
+                            let error = io::Error::new(
                                 io::ErrorKind::InvalidData,
                                 format!("a bad escape (byte {other:#04x}) in an agent's stream"),
-                            )));
+                            );
+                            if out.filled().len() == before {
+                                return Poll::Ready(Err(error));
+                            }
+                            this.failed = Some(error);
+                            return Poll::Ready(Ok(()));
                         }
                     }
                 } else if byte == ESC {
