@@ -4,7 +4,8 @@
 //! This is the facade: it re-exports [`process_pool_core`] (jobs, results, errors, the
 //! scheduler) and, by cargo feature, the backends: `native` (on by default) brings
 //! `NativeSpawner`, `wasi` brings `WasiSpawner` (a WASI pool of 4 workers is
-//! `WasiSpawner::pool(4)?`).
+//! `WasiSpawner::pool(4)?`), `slurm` brings `SlurmSpawner` (the same jobs on the nodes of a
+//! Slurm cluster).
 //!
 //! # The reference pool's examples, in Rust
 //!
@@ -117,6 +118,13 @@ pub use process_pool_native::{NativeSpawner, NativeWorker};
 #[cfg(feature = "wasi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
 pub use process_pool_wasi::{DirAccess, WasiSpawner, WasiSpawnerBuilder, WasiWorker};
+
+#[cfg(feature = "slurm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "slurm")))]
+pub use process_pool_slurm::{
+    Allocation, Resources, SlurmBuilder, SlurmError, SlurmSpawner, SlurmStepBuilder,
+    SlurmStepSpawner, SlurmWorker, SlurmWorkerBuilder,
+};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../../README.md")]
