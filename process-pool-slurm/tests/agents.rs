@@ -398,3 +398,51 @@ async fn an_allocation_pending_past_its_bound_is_cancelled_and_a_typed_error() {
     drop(pool);
     assert_nothing_left(&name);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_start_while_jobs_wait_and_idle_ones_give_their_allocation_back() {
+    require_slurm();
+    let name = unique_name("autoscale");
+    let spawner = SlurmSpawner::builder()
+        .nodes(2)
+        .min_nodes(0)
+        .idle_timeout(Duration::from_millis(500))
+        .agent_program(agent())
+        .job_name(&name)
+        .build()
+        .await
+        .expect("Slurm answers");
+    assert_eq!(spawner.agents().workers, 0, "no agent before any job");
+    let pool = spawner.clone().into_pool().expect("a pool");
+    let mut started_before = 0;
+    for round in 0..2 {
+        let results = pool
+            .map(0..20, |_| job("sh", ["-c", "sleep 0.1"]))
+            .await
+            .expect("accepted");
+        assert!(results.iter().all(|r| r.success()), "round {round}");
+        // Agents were started for this round (the last round's went when idle).
+        let started = spawner.agents().started;
+        assert!(
+            started > started_before,
+            "round {round}: {started} started in all"
+        );
+        started_before = started;
+        // Idle: the agents go, and their allocations with them, while the pool lives on.
+        common::wait_until(
+            HANG,
+            "idle agents",
+            || spawner.agents().workers,
+            |&n| n == 0,
+        );
+        common::wait_until(
+            HANG,
+            "idle allocations",
+            || common::slurm_jobs(&name),
+            Vec::is_empty,
+        );
+    }
+    drop(pool);
+    drop(spawner);
+    assert_nothing_left(&name);
+}
