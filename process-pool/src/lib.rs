@@ -17,6 +17,7 @@
 //! | `native` | on | `NativeSpawner` (OS processes, one process group per job: `NativeSpawner::pool(4)?`) and `NativeWorker` (worker processes for a `WorkerPool`) |
 //! | `json` | on | typed calls, as JSON: `WorkerPool::call_json`, `Worker::typed` |
 //! | `wasi` | off | `WasiSpawner` (WASIp1 modules and WASIp2 components in wasmtime, a fresh sandboxed instance per job: `WasiSpawner::pool(4)?`) and `WasiWorker` (a guest as a warm worker) |
+//! | `slurm` | off | `SlurmSpawner` (the same jobs on the nodes of a Slurm cluster, through agents), `SlurmStepSpawner` (a Slurm step per job) and `SlurmWorker` (warm workers on the nodes) |
 //!
 //! Until it is published, depend on it from its repository:
 //!
@@ -149,6 +150,13 @@ pub use process_pool_native::{NativeSpawner, NativeWorker};
 #[cfg(feature = "wasi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
 pub use process_pool_wasi::{DirAccess, WasiSpawner, WasiSpawnerBuilder, WasiWorker};
+
+#[cfg(feature = "slurm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "slurm")))]
+pub use process_pool_slurm::{
+    Allocation, Resources, SlurmBuilder, SlurmError, SlurmSpawner, SlurmStepBuilder,
+    SlurmStepSpawner, SlurmWorker, SlurmWorkerBuilder,
+};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

@@ -3,6 +3,7 @@
 //! - `cargo xtask bench [--quick]`: run the criterion benches and write a report.
 //! - `cargo xtask chart [REPORT [SVG]]`: draw the bench chart again from a saved report.
 //! - `cargo xtask guests`: build the WASI guest programs into `target/guests/`.
+//! - `cargo xtask slurm up|down|status [--nodes N]`: a real Slurm cluster on this machine.
 //! - `cargo xtask test`: run the full check and test sequence.
 //! - `cargo xtask tools`: install the peers from crates.io into `target/tools/`.
 
@@ -17,6 +18,7 @@ mod date;
 mod guests;
 mod pool_peers;
 mod report;
+mod slurm;
 mod tools;
 mod wasi_peers;
 mod wordcount;
@@ -41,6 +43,12 @@ Tasks:
                     target/bench-report.json into target/bench-report.svg)
   guests            build the WASI guests in guests/ for wasm32-wasip1 and
                     wasm32-wasip2 (and wordcount natively) into target/guests/
+  slurm up [--nodes N] [--force] | down | status
+                    a real multi-node Slurm on this machine (root; installs
+                    Debian's munge and slurm packages if missing): nodes n1..nN
+                    (default 3) on one host, for the process-pool-slurm tests;
+                    up is idempotent and reconfigures for another N; down stops
+                    only what up started; status fails unless it is up
   test              build the guests, then cargo fmt --check, clippy -D warnings,
                     test, doc -Dwarnings and bench --no-run, stopping at the
                     first failure
@@ -75,6 +83,7 @@ fn run(args: Vec<String>) -> Result<()> {
         "bench" => bench::bench(rest),
         "chart" => chart_task(rest),
         "guests" => guests::guests(rest),
+        "slurm" => slurm::slurm(rest),
         "test" => checks::test(rest),
         "tools" => tools::install(rest, &target_dir()),
         "help" | "--help" | "-h" => {

@@ -1,0 +1,33 @@
+//! The Slurm backend of process-pool: the same jobs, and the same warm-worker calls, on the
+//! nodes of a Slurm cluster.
+//!
+//! - **Agent mode**, [`SlurmSpawner`] (for many short jobs): one agent per node, started by
+//!   `srun`, runs the jobs it is sent with the native spawner, many at once. A round trip
+//!   costs a fraction of a millisecond, where a Slurm job or step per job costs 40–60 ms.
+//! - **Step mode**, [`SlurmStepSpawner`] (for long jobs that need Slurm's accounting and
+//!   limits): each job its own `srun` step with its own [`Resources`].
+//! - **Warm workers on nodes**, [`SlurmWorker`]: a [`WorkerSpawner`] that starts your worker
+//!   program on a node, so a `WorkerPool` spans the cluster.
+//!
+//! The agent is the program `process-pool-agent` of this crate; it must be reachable at the
+//! same path on the nodes (a shared file system, as clusters have for home directories).
+//!
+//! [`WorkerSpawner`]: process_pool_core::WorkerSpawner
+#![deny(missing_docs)]
+
+pub mod agent;
+mod agents;
+mod cluster;
+mod error;
+mod launch;
+pub mod lines;
+mod resources;
+pub mod spec;
+mod step;
+mod worker;
+
+pub use agents::{AGENT_PROGRAM, Allocation, SlurmBuilder, SlurmSpawner};
+pub use error::SlurmError;
+pub use resources::Resources;
+pub use step::{SlurmStepBuilder, SlurmStepSpawner};
+pub use worker::{SlurmWorker, SlurmWorkerBuilder};
