@@ -294,47 +294,59 @@ impl Job {
     }
 
     fn check(&self) -> Result<(), String> {
-        let program = self.program_lossy();
+        // Named in messages only: made only when there is one to write.
+        let program = || self.program_lossy();
         if self.program.is_empty() {
             return Err("the program name is empty".into());
         }
         no_nul(&self.program, || "the program name".to_owned())?;
         for (i, arg) in self.args.iter().enumerate() {
-            no_nul(arg, || format!("argument {} of `{program}`", i + 1))?;
+            no_nul(arg, || format!("argument {} of `{}`", i + 1, program()))?;
         }
         for (key, value) in &self.env {
-            let name = key.to_string_lossy();
+            let name = || key.to_string_lossy();
             if key.is_empty() {
                 return Err(format!(
-                    "an environment variable of `{program}` has an empty name"
+                    "an environment variable of `{}` has an empty name",
+                    program()
                 ));
             }
             if key.as_encoded_bytes().contains(&b'=') {
                 return Err(format!(
-                    "the environment variable name `{name}` of `{program}` contains `=`"
+                    "the environment variable name `{}` of `{}` contains `=`",
+                    name(),
+                    program()
                 ));
             }
             no_nul(key, || {
-                format!("the environment variable name `{name}` of `{program}`")
+                format!(
+                    "the environment variable name `{}` of `{}`",
+                    name(),
+                    program()
+                )
             })?;
             if let Some(value) = value {
                 no_nul(value, || {
-                    format!("the value of environment variable `{name}` of `{program}`")
+                    format!(
+                        "the value of environment variable `{}` of `{}`",
+                        name(),
+                        program()
+                    )
                 })?;
             }
         }
         if let Some(cwd) = &self.cwd {
             no_nul(cwd.as_os_str(), || {
-                format!("the working directory of `{program}`")
+                format!("the working directory of `{}`", program())
             })?;
         }
         if self.timeout == Some(Duration::ZERO) {
-            return Err(format!("the timeout of `{program}` is zero"));
+            return Err(format!("the timeout of `{}` is zero", program()));
         }
         if let Some(policy) = &self.retry {
             policy
                 .validate()
-                .map_err(|reason| format!("`{program}`: {reason}"))?;
+                .map_err(|reason| format!("`{}`: {reason}", program()))?;
         }
         Ok(())
     }

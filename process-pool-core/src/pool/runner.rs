@@ -123,7 +123,7 @@ impl Inner {
         report.ran = Some(duration);
 
         let cancelled = slot_ctx.is_cancelled();
-        let timed_out = !cancelled && ctx.is_cancelled();
+        let timed_out = !cancelled && timed.is_some() && ctx.is_cancelled();
         drop(timed);
         let (outcome, exit) = match ran {
             Some(Ok(exit)) => (outcome_of(&exit.status), Some(exit)),

@@ -250,12 +250,12 @@ impl State {
         (slot, self.slots[slot].token.clone())
     }
 
-    /// Gives `slot` job `id`, renewing its token if it was cancelled (by a cancel of the pool's
-    /// or by anyone else); returns the new token then.
+    /// Gives `slot` job `id`, renewing its token if it was cancelled (only the pool cancels a
+    /// slot's token, and marks it spent when it does); returns the new token then.
     fn assign(&mut self, slot: usize, id: u64) -> Option<CancellationToken> {
         let slot = &mut self.slots[slot];
         slot.job = Some(id);
-        if !slot.spent && !slot.token.is_cancelled() {
+        if !slot.spent {
             return None;
         }
         slot.spent = false;
