@@ -16,8 +16,9 @@ use std::time::Duration;
 pub enum JobError {
     /// The program ran and failed: a non-zero exit code or death by a signal.
     #[error(
-        "job {index} (`{program}`) failed: {}{}",
+        "job {index} (`{program}`) failed: {}{}{}",
         describe_status(*exit_code, *signal),
+        describe_attempts(*attempts),
         describe_tail(stderr_tail)
     )]
     ProcessFailed {
@@ -31,9 +32,11 @@ pub enum JobError {
         signal: Option<i32>,
         /// The end of its stderr, for the reason.
         stderr_tail: String,
+        /// Attempts made (more than one when it was retried).
+        attempts: u32,
     },
     /// The job ran past its time limit and was stopped.
-    #[error("job {index} (`{program}`) timed out after {limit:?}")]
+    #[error("job {index} (`{program}`) timed out after {limit:?}{}", describe_attempts(*attempts))]
     TimedOut {
         /// The job's position in its batch.
         index: usize,
@@ -41,6 +44,8 @@ pub enum JobError {
         program: String,
         /// The limit it ran into.
         limit: Duration,
+        /// Attempts made (more than one when it was retried).
+        attempts: u32,
     },
     /// The job could not be started: not found, not executable, bad cwd, bad module.
     #[error("job {index}: cannot start `{program}`{}: {source}", describe_cwd(cwd))]
@@ -56,7 +61,7 @@ pub enum JobError {
         source: Arc<io::Error>,
     },
     /// A WebAssembly guest trapped.
-    #[error("job {index} (`{program}`) trapped: {message}")]
+    #[error("job {index} (`{program}`) trapped{}: {message}", describe_attempts(*attempts))]
     Trapped {
         /// The job's position in its batch.
         index: usize,
@@ -64,6 +69,8 @@ pub enum JobError {
         program: String,
         /// The trap and its wasm backtrace.
         message: String,
+        /// Attempts made (more than one when it was retried).
+        attempts: u32,
     },
     /// The job was cancelled before it ended.
     #[error("job {index} (`{program}`) was cancelled")]
@@ -95,6 +102,15 @@ fn describe_status(exit_code: Option<i32>, signal: Option<i32>) -> String {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(sig)) => format!("killed by signal {sig}"),
         (None, None) => "unknown status".into(),
+    }
+}
+
+/// ` (after N attempts)` when there was more than one.
+fn describe_attempts(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
     }
 }
 

@@ -16,6 +16,7 @@ pub(crate) type Identity = (String, Option<String>, Option<PathBuf>);
 
 /// A pool-unique job number, in submission order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct JobId(pub(crate) u64);
 
 impl JobId {
@@ -73,7 +74,11 @@ impl fmt::Display for Outcome {
 ///
 /// A non-zero exit is an outcome, not an error: [`JobResult::success`] tells, and
 /// [`JobResult::into_checked`] turns a failure into a [`JobError`].
+///
+/// With the `serde` feature it is `Serialize`: times in seconds, stdout and stderr as text
+/// (invalid UTF-8 replaced), the outcome as `{"kind": "exited", "code": 1}` and the like.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct JobResult {
     /// The job's pool-unique id.
@@ -89,19 +94,85 @@ pub struct JobResult {
     /// How the last attempt ended.
     pub outcome: Outcome,
     /// Captured stdout of the last attempt, at most the output limit.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serialize::lossy"))]
     pub stdout: Bytes,
     /// Captured stderr of the last attempt, at most the output limit.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serialize::lossy"))]
     pub stderr: Bytes,
     /// Whether stdout went past the output limit (the rest was read and discarded).
     pub stdout_truncated: bool,
     /// Whether stderr went past the output limit (the rest was read and discarded).
     pub stderr_truncated: bool,
     /// Wall time of the last attempt.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::engine::latency::seconds")
+    )]
     pub duration: Duration,
     /// How many attempts were started (0 if the job never started).
     pub attempts: u32,
     /// The time limit that applied, if any.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "serialize::seconds_or_null")
+    )]
     pub time_limit: Option<Duration>,
+}
+
+/// How results and outcomes are written with `serde`.
+#[cfg(feature = "serde")]
+mod serialize {
+    use std::time::Duration;
+
+    use serde::ser::{SerializeMap, Serializer};
+
+    use super::Outcome;
+
+    /// Bytes as text, invalid UTF-8 replaced.
+    pub(super) fn lossy<S: Serializer>(bytes: &bytes::Bytes, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_str(&String::from_utf8_lossy(bytes))
+    }
+
+    /// A duration in seconds, or null.
+    pub(super) fn seconds_or_null<S: Serializer>(
+        time: &Option<Duration>,
+        to: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => to.serialize_f64(time.as_secs_f64()),
+            None => to.serialize_none(),
+        }
+    }
+
+    impl serde::Serialize for Outcome {
+        /// `{"kind": "exited", "code": 0}`, `{"kind": "signaled", "signal": 9}`,
+        /// `{"kind": "timed_out"}`, `{"kind": "cancelled"}`,
+        /// `{"kind": "spawn_failed", "error": "..."}`, `{"kind": "trapped", "message": "..."}`.
+        fn serialize<S: Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+            let mut map = to.serialize_map(None)?;
+            match self {
+                Outcome::Exited(code) => {
+                    map.serialize_entry("kind", "exited")?;
+                    map.serialize_entry("code", code)?;
+                }
+                Outcome::Signaled(signal) => {
+                    map.serialize_entry("kind", "signaled")?;
+                    map.serialize_entry("signal", signal)?;
+                }
+                Outcome::TimedOut => map.serialize_entry("kind", "timed_out")?,
+                Outcome::Cancelled => map.serialize_entry("kind", "cancelled")?,
+                Outcome::SpawnFailed(error) => {
+                    map.serialize_entry("kind", "spawn_failed")?;
+                    map.serialize_entry("error", &error.to_string())?;
+                }
+                Outcome::Trapped(message) => {
+                    map.serialize_entry("kind", "trapped")?;
+                    map.serialize_entry("message", message)?;
+                }
+            }
+            map.end()
+        }
+    }
 }
 
 impl JobResult {
@@ -197,6 +268,7 @@ impl JobResult {
                 exit_code: Some(*code),
                 signal: None,
                 stderr_tail: stderr_tail(&self.stderr),
+                attempts: self.attempts,
             },
             Outcome::Signaled(sig) => JobError::ProcessFailed {
                 index,
@@ -204,11 +276,13 @@ impl JobResult {
                 exit_code: None,
                 signal: Some(*sig),
                 stderr_tail: stderr_tail(&self.stderr),
+                attempts: self.attempts,
             },
             Outcome::TimedOut => JobError::TimedOut {
                 index,
                 program,
                 limit: self.time_limit.unwrap_or_default(),
+                attempts: self.attempts,
             },
             Outcome::Cancelled => JobError::Cancelled { index, program },
             Outcome::SpawnFailed(source) => JobError::SpawnFailed {
@@ -221,6 +295,7 @@ impl JobResult {
                 index,
                 program,
                 message: message.clone(),
+                attempts: self.attempts,
             },
         })
     }
@@ -278,6 +353,31 @@ mod tests {
         assert!(
             matches!(err, JobError::TimedOut { limit, .. } if limit == Duration::from_millis(100))
         );
+        assert!(!err.to_string().contains("attempts"), "{err}");
+        let mut retried = result(Outcome::Exited(3));
+        retried.attempts = 3;
+        let err = retried.into_checked().unwrap_err();
+        assert!(err.to_string().contains("(after 3 attempts)"), "{err}");
+        assert!(matches!(err, JobError::ProcessFailed { attempts: 3, .. }));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn results_serialize_as_plain_json() {
+        let mut r = result(Outcome::Exited(2));
+        r.stdout = Bytes::from_static(b"out\xff\n");
+        r.duration = Duration::from_millis(1500);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["outcome"],
+            serde_json::json!({"kind": "exited", "code": 2})
+        );
+        assert_eq!(json["stdout"], "out\u{fffd}\n");
+        assert_eq!(json["duration"], 1.5);
+        assert_eq!(json["time_limit"], 0.1);
+        assert_eq!(json["id"], 1);
+        let json = serde_json::to_value(result(Outcome::TimedOut)).unwrap();
+        assert_eq!(json["outcome"]["kind"], "timed_out");
     }
 
     #[test]
