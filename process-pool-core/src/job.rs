@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use tokio::sync::mpsc;
+
 use crate::engine::retry::RetryPolicy;
 use crate::error::JobError;
+use crate::output::OutputLine;
 use crate::result::Identity;
 
 /// One unit of work: a program with its arguments, environment, working directory, stdin,
@@ -45,6 +48,7 @@ pub struct Job {
     label: Option<String>,
     retry: Option<RetryPolicy>,
     output_limit: Option<usize>,
+    lines: Option<mpsc::Sender<OutputLine>>,
 }
 
 /// Builds a job from a command and its arguments, like the reference pool's `job(cmd, args)`.
@@ -89,6 +93,7 @@ impl Job {
             label: None,
             retry: None,
             output_limit: None,
+            lines: None,
         }
     }
 
@@ -185,6 +190,37 @@ impl Job {
     pub fn output_limit(mut self, bytes: usize) -> Self {
         self.output_limit = Some(bytes);
         self
+    }
+
+    /// Sends the job's output to `lines` as it is written, line by line (for a build tool's
+    /// live log, say), besides capturing it in the result: the same output limit applies to
+    /// both. The channel is bounded: a reader that falls behind slows the job's pipe rather
+    /// than the pool's memory. Lines come from every attempt, each marked with its number.
+    /// Supported by the native and WASI backends as the job runs; a backend that cannot
+    /// stream sends the lines when the job ends.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use process_pool::{job, NativeSpawner, Stream};
+    ///
+    /// let pool = NativeSpawner::pool(2)?;
+    /// let (lines, mut live) = tokio::sync::mpsc::channel(64);
+    /// let handle = pool.submit(job("printf", ["a\nb\n"]).output_lines(lines)).await?;
+    /// let first = live.recv().await.expect("a line");
+    /// assert_eq!((first.stream, &first.bytes[..]), (Stream::Stdout, &b"a\n"[..]));
+    /// assert_eq!(&live.recv().await.expect("a line").bytes[..], b"b\n");
+    /// assert!(handle.await.success());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn output_lines(mut self, lines: mpsc::Sender<OutputLine>) -> Self {
+        self.lines = Some(lines);
+        self
+    }
+
+    /// Where the job's live output goes, if anywhere ([`Job::output_lines`]).
+    pub fn get_output_lines(&self) -> Option<&mpsc::Sender<OutputLine>> {
+        self.lines.as_ref()
     }
 
     /// The program to run.

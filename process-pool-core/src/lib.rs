@@ -28,6 +28,7 @@ pub mod backend;
 mod engine;
 mod error;
 mod job;
+mod output;
 mod pool;
 mod result;
 mod workers;
@@ -42,6 +43,7 @@ pub use crate::engine::retry::{Backoff, RetryOn, RetryPolicy};
 pub use crate::engine::tally::Stats;
 pub use crate::error::{ConfigError, JobError};
 pub use crate::job::{Job, job};
+pub use crate::output::{OutputLine, Stream};
 pub use crate::pool::{
     DEFAULT_KILL_GRACE, DEFAULT_OUTPUT_LIMIT, JobHandle, JobRetry, JobStart, PoolBuilder,
     ProcessPool, ResultStream,

@@ -208,3 +208,33 @@ fn dropping_the_runtime_answers_every_handle() {
     }
     drop(pool);
 }
+
+/// Cancelling what has not started: queued jobs and retry waits are answered `Cancelled`,
+/// running jobs finish, and the pool stays open.
+#[tokio::test(start_paused = true)]
+async fn cancel_queued_leaves_running_jobs_alone() {
+    let probe = Probe::new();
+    let pool = builder(1)
+        .retry(RetryPolicy::attempts(3).backoff(Backoff::fixed(Duration::from_secs(60))))
+        .build(probe.spawner())
+        .unwrap();
+    let waiting = pool.submit(script("waits", &["exit:1"])).await.unwrap();
+    probe.wait_until("it failed once", |p| p.ended() == 1).await;
+    assert_eq!(pool.stats().retrying, 1);
+    let running = pool
+        .submit(script("runs", &["sleep:100", "out:done"]))
+        .await
+        .unwrap();
+    let queued = pool.submit(script("queued", &[])).await.unwrap();
+    probe.wait_until("it runs", |p| p.running() == 1).await;
+    assert_eq!(pool.cancel_queued(), 2);
+    assert!(within(waiting).await.cancelled());
+    assert!(within(queued).await.cancelled());
+    assert_eq!(within(running).await.stdout_lossy(), "done");
+    assert!(!pool.is_closed());
+    assert!(
+        within(pool.submit(script("after", &[])).await.unwrap())
+            .await
+            .success()
+    );
+}

@@ -3,8 +3,8 @@
 use std::io;
 use std::process::Stdio;
 
-use process_pool_core::backend::{Exit, ExitStatus, RunContext, Spawner};
-use process_pool_core::{ConfigError, Job, ProcessPool, async_trait};
+use process_pool_core::backend::{Exit, ExitStatus, LineSplitter, RunContext, Spawner};
+use process_pool_core::{ConfigError, Job, ProcessPool, Stream, async_trait};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
@@ -110,8 +110,12 @@ impl Spawner for NativeSpawner {
             }
         };
         let child = guard.child();
-        let stdout = read_capped(child.stdout.take(), limit, abandon());
-        let stderr = read_capped(child.stderr.take(), limit, abandon());
+        let lines = |stream| {
+            let tx = job.get_output_lines()?.clone();
+            Some((LineSplitter::new(stream, ctx.attempt(), limit), tx))
+        };
+        let stdout = read_capped(child.stdout.take(), limit, abandon(), lines(Stream::Stdout));
+        let stderr = read_capped(child.stderr.take(), limit, abandon(), lines(Stream::Stderr));
         let stdin = feed(child.stdin.take(), job.get_stdin(), abandon());
         let lifetime = async {
             let status = tokio::select! {

@@ -370,3 +370,21 @@ async fn bad_input_gets_typed_errors_and_the_pool_goes_on() {
     let r = pool.run_all([job("echo", ["fine"])]).await.unwrap();
     assert_eq!(r[0].stdout_lossy(), "fine\n");
 }
+
+/// A job's output lines arrive while it runs, not when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_lines_arrive_while_the_job_runs() {
+    let pool = NativeSpawner::pool(1).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let handle = pool
+        .submit(common::sh("echo first; sleep 30").output_lines(tx))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(common::HANG, rx.recv())
+        .await
+        .expect("a line while the job runs")
+        .expect("a line");
+    assert_eq!(&first.bytes[..], b"first\n");
+    handle.cancel();
+    assert!(handle.await.cancelled(), "it was still running");
+}

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use process_pool_core::backend::{CancellationToken, Exit, ExitStatus, RunContext, Spawner};
+use process_pool_core::backend::{
+    CancellationToken, Exit, ExitStatus, LineSplitter, RunContext, Spawner,
+};
 use process_pool_core::{
-    Backoff, CallError, ConfigError, Job, ProcessPool, RetryOn, RetryPolicy, Stats, WorkerEvent,
-    WorkerPool, WorkerStats, async_trait,
+    Backoff, CallError, ConfigError, Job, ProcessPool, RetryOn, RetryPolicy, Stats, Stream,
+    WorkerEvent, WorkerPool, WorkerStats, async_trait,
 };
 
 use crate::agent::RUN_METHOD;
@@ -407,6 +409,27 @@ impl SlurmSpawner {
     }
 }
 
+/// Sends a job's output to its live lines ([`Job::output_lines`]) once it has ended: an agent
+/// answers a job whole, so its lines come at the end.
+async fn send_lines(job: &Job, ctx: &RunContext, exit: &Exit) {
+    let Some(tx) = job.get_output_lines() else {
+        return;
+    };
+    for (stream, bytes) in [
+        (Stream::Stdout, &exit.stdout),
+        (Stream::Stderr, &exit.stderr),
+    ] {
+        let mut splitter = LineSplitter::new(stream, ctx.attempt(), ctx.output_limit());
+        let mut lines = splitter.push(bytes);
+        lines.extend(splitter.finish());
+        for line in lines {
+            if tx.send(line).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Spawner for SlurmSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
@@ -428,7 +451,10 @@ impl Spawner for SlurmSpawner {
         };
         match answer {
             Ok(bytes) => match Reply::decode(&bytes) {
-                Ok(Reply::Exit(exit)) => Ok(exit),
+                Ok(Reply::Exit(exit)) => {
+                    send_lines(job, ctx, &exit).await;
+                    Ok(exit)
+                }
                 Ok(Reply::SpawnFailed(error)) => Err(error),
                 Err(reason) => Err(io::Error::new(
                     io::ErrorKind::InvalidData,

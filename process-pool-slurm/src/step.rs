@@ -154,6 +154,9 @@ impl SlurmStepSpawner {
         if let Some(stdin) = job.get_stdin() {
             srun = srun.stdin(stdin.clone());
         }
+        if let Some(lines) = job.get_output_lines() {
+            srun = srun.output_lines(lines.clone());
+        }
         srun
     }
 
@@ -199,7 +202,8 @@ impl Spawner for SlurmStepSpawner {
         );
         let srun = self.srun(job, &name);
         let token = CancellationToken::new();
-        let local = RunContext::new(token.clone(), ctx.output_limit(), ctx.kill_grace());
+        let local = RunContext::new(token.clone(), ctx.output_limit(), ctx.kill_grace())
+            .with_attempt(ctx.attempt());
         let spawner = NativeSpawner::new();
         let run = spawner.spawn(&srun, &local);
         tokio::pin!(run);

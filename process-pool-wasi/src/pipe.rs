@@ -5,9 +5,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
-use process_pool_core::backend::CappedBuffer;
+use process_pool_core::OutputLine;
+use process_pool_core::backend::{CappedBuffer, LineSplitter};
 use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
@@ -16,15 +20,55 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 /// writing too much, and the result says its output was truncated.
 ///
 /// (wasmtime-wasi's `MemoryOutputPipe` traps the guest when full instead.)
+///
+/// With a job's live output ([`Job::output_lines`](process_pool_core::Job::output_lines)), the
+/// lines are also sent on as the guest writes them; a guest is not blocked for a slow reader:
+/// what the channel has no room for waits here (within the output limit) and goes on when
+/// the job ends.
 #[derive(Debug, Clone)]
 pub(crate) struct CappedPipe {
     buffer: Arc<Mutex<CappedBuffer>>,
+    lines: Option<Arc<Mutex<Lines>>>,
+}
+
+/// A stream's live lines: the splitter, the job's channel, and the lines waiting for room.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    splitter: LineSplitter,
+    tx: mpsc::Sender<OutputLine>,
+    waiting: VecDeque<OutputLine>,
+}
+
+impl Lines {
+    pub(crate) fn new(splitter: LineSplitter, tx: mpsc::Sender<OutputLine>) -> Self {
+        Lines {
+            splitter,
+            tx,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Sends what there is room for now, keeping the order.
+    fn send_ready(&mut self) {
+        while let Some(line) = self.waiting.pop_front() {
+            match self.tx.try_send(line) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(line)) => {
+                    self.waiting.push_front(line);
+                    return;
+                }
+                // Nobody reads them any more.
+                Err(mpsc::error::TrySendError::Closed(_)) => self.waiting.clear(),
+            }
+        }
+    }
 }
 
 impl CappedPipe {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, lines: Option<Lines>) -> Self {
         CappedPipe {
             buffer: Arc::new(Mutex::new(CappedBuffer::new(limit))),
+            lines: lines.map(|lines| Arc::new(Mutex::new(lines))),
         }
     }
 
@@ -34,6 +78,29 @@ impl CappedPipe {
 
     fn write_all(&self, bytes: &[u8]) {
         self.lock().extend(bytes);
+        if let Some(lines) = &self.lines {
+            let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+            let complete = lines.splitter.push(bytes);
+            lines.waiting.extend(complete);
+            lines.send_ready();
+        }
+    }
+
+    /// Sends the lines still waiting and the end of an unfinished last line, waiting for room:
+    /// called once the guest has ended.
+    pub(crate) async fn send_lines(&self) {
+        let Some(lines) = &self.lines else { return };
+        let (tx, waiting) = {
+            let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+            let last = lines.splitter.finish();
+            lines.waiting.extend(last);
+            (lines.tx.clone(), std::mem::take(&mut lines.waiting))
+        };
+        for line in waiting {
+            if tx.send(line).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The bytes kept and whether more were written.

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use process_pool_core::backend::{Exit, ExitStatus, RunContext, Spawner};
-use process_pool_core::{ConfigError, Job, ProcessPool, async_trait};
+use process_pool_core::backend::{Exit, ExitStatus, LineSplitter, RunContext, Spawner};
+use process_pool_core::{ConfigError, Job, ProcessPool, Stream, async_trait};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 
 use crate::builder::WasiSpawnerBuilder;
@@ -15,7 +15,7 @@ use crate::compile::Kind;
 use crate::engine::PER_COMPONENT;
 use crate::guest::{self, Grants, Guest, Limiter};
 use crate::instance::status;
-use crate::pipe::CappedPipe;
+use crate::pipe::{CappedPipe, Lines};
 
 /// Runs jobs whose program is a WebAssembly file in wasmtime, each in a fresh instance with
 /// nothing of the host: no inherited environment, no file system, no network. The guest gets
@@ -215,12 +215,19 @@ impl Spawner for WasiSpawner {
                 prepared = shared.cache.get(path, ctx.submitted_at()) => prepared?,
             }
         };
-        let stdout = CappedPipe::new(ctx.output_limit());
-        let stderr = CappedPipe::new(ctx.output_limit());
+        let lines = |stream| {
+            let tx = job.get_output_lines()?.clone();
+            let splitter = LineSplitter::new(stream, ctx.attempt(), ctx.output_limit());
+            Some(Lines::new(splitter, tx))
+        };
+        let stdout = CappedPipe::new(ctx.output_limit(), lines(Stream::Stdout));
+        let stderr = CappedPipe::new(ctx.output_limit(), lines(Stream::Stderr));
         let wasi = guest::context(job, path, &stdout, &stderr, &shared.grants)?;
         let mut store = self.store(wasi, prepared.is_component(), None)?;
         let ran = prepared.run(&mut store, path, ctx.cancelled()).await?;
         drop(store);
+        stdout.send_lines().await;
+        stderr.send_lines().await;
         let (out, out_truncated) = stdout.finish();
         let (err, err_truncated) = stderr.finish();
         Ok(Exit::new(status(ran))

@@ -19,7 +19,7 @@ pub mod conformance;
 /// What stops an attempt: the pool's to cancel; a [`RunContext`] made by hand takes one.
 pub use tokio_util::sync::CancellationToken;
 
-pub use self::output::CappedBuffer;
+pub use self::output::{CappedBuffer, LineSplitter, MAX_LINE};
 pub use self::routing::RoutingSpawner;
 pub use self::spawner::{Exit, ExitStatus, RunContext, Spawner, TimeoutHold};
 pub use self::worker::{

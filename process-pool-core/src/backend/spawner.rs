@@ -92,6 +92,8 @@ pub struct RunContext {
     pub(crate) submitted: Instant,
     /// The attempt's time limit, which [`hold_timeout`](Self::hold_timeout) holds.
     pub(crate) deadline: Option<Arc<Deadline>>,
+    /// The attempt's number.
+    pub(crate) attempt: u32,
 }
 
 /// Holds an attempt's timeout while it lives; see [`RunContext::hold_timeout`].
@@ -116,7 +118,22 @@ impl RunContext {
             kill_grace,
             submitted: Instant::now(),
             deadline: None,
+            attempt: 1,
         }
+    }
+
+    /// Which attempt of its job this is (1 for the first): what a backend marks the job's
+    /// live output lines with.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The same context, for attempt number `attempt` (a backend that runs a job through
+    /// another spawner passes its attempt on).
+    #[must_use]
+    pub fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
     }
 
     /// Holds the attempt's timeout while the returned guard lives: time spent meanwhile does

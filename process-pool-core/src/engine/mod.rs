@@ -125,16 +125,22 @@ impl<T: Queued> Core<T> {
         self.waiting.remove(&id).map(|(item, _timer)| item)
     }
 
-    /// Stops the pool: nothing starts any more; returns everything queued or waiting to retry,
-    /// counted as cancelled, for the caller to answer outside the lock.
-    pub(crate) fn stop(&mut self) -> Vec<T> {
-        self.life = Life::Stopped;
+    /// Takes everything queued or waiting to retry, counted as cancelled, for the caller to
+    /// answer outside the lock; what runs goes on.
+    pub(crate) fn take_queued(&mut self) -> Vec<T> {
         let mut left = self.queue.take_all();
         left.extend(self.waiting.drain().map(|(_, (item, _timer))| item));
         for _ in &left {
             self.tally.ended(End::Cancelled);
         }
         left
+    }
+
+    /// Stops the pool: nothing starts any more; returns everything queued or waiting to retry,
+    /// as [`take_queued`](Self::take_queued) does.
+    pub(crate) fn stop(&mut self) -> Vec<T> {
+        self.life = Life::Stopped;
+        self.take_queued()
     }
 }
 

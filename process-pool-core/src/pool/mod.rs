@@ -186,6 +186,32 @@ impl ProcessPool {
         self.stats()
     }
 
+    /// Cancels every job that has not started (queued, or waiting out a retry's backoff): each
+    /// is answered `Cancelled`; running jobs go on, and the pool stays open. Returns how many
+    /// were cancelled. (A command-line tool's first Ctrl-C: start nothing more, let what runs
+    /// finish.)
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use process_pool::{job, NativeSpawner};
+    ///
+    /// let pool = NativeSpawner::pool(1)?;
+    /// let running = pool.submit(job("sleep", ["0.2"])).await?;
+    /// let queued = pool.submit(job("sleep", ["0.2"])).await?;
+    /// assert_eq!(pool.cancel_queued(), 1);
+    /// assert!(queued.await.cancelled());
+    /// assert!(running.await.success());
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_queued(&self) -> usize {
+        let left = self.inner.lock().core.take_queued();
+        let n = left.len();
+        for entry in left {
+            self.inner.finish_unrun(entry, Outcome::Cancelled);
+        }
+        n
+    }
+
     /// Changes the worker limit of a running pool. Growing starts queued jobs at once;
     /// shrinking lets running jobs finish and starts no new ones until below the new limit.
     ///

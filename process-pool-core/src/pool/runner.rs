@@ -105,6 +105,7 @@ impl Inner {
                 self.config.kill_grace,
             );
             ctx.submitted = entry.submitted;
+            ctx.attempt = attempt;
             let deadline = Deadline::new(limit);
             ctx.deadline = Some(Arc::clone(&deadline));
             let timer = Timer::expire(&self.runtime, deadline, ctx.token().clone());
@@ -115,6 +116,7 @@ impl Inner {
             None => {
                 slot_ctx.output_limit = output_limit;
                 slot_ctx.submitted = entry.submitted;
+                slot_ctx.attempt = attempt;
                 &*slot_ctx
             }
         };

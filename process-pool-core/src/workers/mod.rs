@@ -271,6 +271,19 @@ impl WorkerPool {
         self.stats()
     }
 
+    /// Cancels every call not sent yet (queued, or waiting out a retry's backoff): each is
+    /// answered [`CallError::Cancelled`]; calls in flight go on, and the pool stays open.
+    /// Returns how many were cancelled.
+    pub fn cancel_queued(&self) -> usize {
+        let left = self.shared.lock().core.take_queued();
+        let n = left.len();
+        for mut entry in left {
+            let method = entry.method();
+            entry.answer(Err(CallError::Cancelled { method }));
+        }
+        n
+    }
+
     /// Pauses dispatch: calls are still accepted and queued, calls in flight go on, but none
     /// is sent until [`resume`](Self::resume).
     pub fn pause(&self) {

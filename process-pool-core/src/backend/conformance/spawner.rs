@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::backend::Spawner;
-use crate::{Job, JobError, Outcome, ProcessPool};
+use crate::{Job, JobError, Outcome, ProcessPool, Stream};
 
 use super::HANG_BOUND;
 
@@ -205,6 +205,65 @@ pub async fn missing_program_fails_to_spawn<F: Fixtures>(fixtures: &F) {
     assert!(error.to_string().contains(&program), "{error}");
 }
 
+/// Every line a job writes reaches its `output_lines` channel, in order per stream, marked
+/// with its attempt; the output limit holds for the lines as for the capture.
+pub async fn output_lines_arrive_in_order_within_the_limit<F: Fixtures>(fixtures: &F) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let job = fixtures.print("one\ntwo\n", "err\n").output_lines(tx);
+    let reading = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Some(line) = rx.recv().await {
+            lines.push(line);
+        }
+        lines
+    });
+    let result = run_one(fixtures, job).await;
+    assert!(result.success(), "{}", result.outcome);
+    assert_eq!(result.stdout_lossy(), "one\ntwo\n", "still captured");
+    let lines = tokio::time::timeout(HANG_BOUND, reading)
+        .await
+        .expect("the channel closes with the job")
+        .expect("no panic");
+    let of = |stream| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.stream == stream)
+            .map(|l| String::from_utf8_lossy(&l.bytes).into_owned())
+            .collect()
+    };
+    assert_eq!(of(Stream::Stdout), ["one\n", "two\n"]);
+    assert_eq!(of(Stream::Stderr), ["err\n"]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.complete && !l.truncated && l.attempt == 1)
+    );
+
+    let limit = 64 << 10;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let job = fixtures.flood(4 << 20).output_limit(limit).output_lines(tx);
+    let reading = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Some(line) = rx.recv().await {
+            lines.push(line);
+        }
+        lines
+    });
+    let result = run_one(fixtures, job).await;
+    assert!(
+        result.success() && result.stdout_truncated,
+        "{}",
+        result.outcome
+    );
+    let lines = reading.await.expect("no panic");
+    let delivered: usize = lines.iter().map(|l| l.bytes.len()).sum();
+    assert_eq!(delivered, limit);
+    assert!(
+        lines.last().is_some_and(|l| l.truncated),
+        "the last line says it was cut"
+    );
+}
+
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now())
@@ -227,6 +286,7 @@ macro_rules! conformance_tests {
             cancel_stops_the_job,
             huge_output_is_truncated,
             missing_program_fails_to_spawn,
+            output_lines_arrive_in_order_within_the_limit,
         );
     };
     (@each $fixtures:expr; $($check:ident),* $(,)?) => {
