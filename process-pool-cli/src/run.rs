@@ -1,0 +1,504 @@
+//! The run: inputs become jobs as slots free up, ended jobs go to the writer, and `--halt`,
+//! signals and errors decide when to stop. Policy (limits, timeouts, retries and their
+//! backoff, ending process trees, output caps) is the pool's; this loop only feeds it.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use process_pool::{JobResult, ProcessPool};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::halt::{Halt, When};
+use crate::input::{self, Item, Record};
+use crate::joblog::GnuStatus;
+use crate::output::{self, Ended, Failure, Writer};
+use crate::plan::Plan;
+use crate::progress::{Progress, SHOW_AFTER};
+use crate::signals::{Interrupt, Signals};
+use crate::template::Template;
+
+/// With `-k`, how far started jobs may run ahead of the earliest unfinished one (their output
+/// waits in memory until it is printed).
+const KEEP_ORDER_AHEAD: u64 = 1024;
+
+/// The exit status when our stdout was closed: as if SIGPIPE had ended us.
+const BROKEN_PIPE: i32 = 141;
+
+/// The exit status when the run could not start or go on.
+const TOOL_ERROR: i32 = 255;
+
+type InFlight = FuturesUnordered<Pin<Box<dyn Future<Output = Finished> + Send>>>;
+
+/// A job's handle answered.
+struct Finished {
+    pos: u64,
+    record: Record,
+    slot: usize,
+    id: u64,
+    result: JobResult,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Starting jobs.
+    No,
+    /// No new job; running jobs may finish until then.
+    Soft(Instant),
+    /// Every job has been ended.
+    Hard,
+}
+
+/// Slots 1..=N, lowest free first, as `{%}` numbers them.
+struct Slots(BinaryHeap<Reverse<usize>>);
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Slots((1..=n).map(Reverse).collect())
+    }
+}
+
+struct Run {
+    pool: ProcessPool,
+    template: Arc<Template>,
+    slots: Slots,
+    /// The slot each started job holds, by job id; a job waiting to retry gives its slot back.
+    holding: HashMap<u64, usize>,
+    in_flight: InFlight,
+    next_pos: u64,
+    /// With `-k`: the earliest position not yet ended, and those ended after it.
+    earliest: u64,
+    ended_ahead: BTreeSet<u64>,
+    keep_order: bool,
+    halt: Halt,
+    halt_text: String,
+    halting: bool,
+    stop: Stop,
+    grace: Duration,
+    interrupted: Option<Interrupt>,
+    error: Option<String>,
+    broken_pipe: bool,
+    delay: Option<Duration>,
+    next_start: Instant,
+    progress: Progress,
+    ended: u64,
+    /// To the writer; `None` once every job has ended, so the writer can finish.
+    writer: Option<mpsc::Sender<Ended>>,
+}
+
+/// Runs the plan; returns the exit status.
+pub(crate) async fn run(plan: Plan) -> i32 {
+    if plan.dry_run {
+        return dry_run(plan).await;
+    }
+    let signals = match Signals::catch() {
+        Ok(signals) => signals,
+        Err(e) => return fail(&format!("cannot catch signals: {e}")),
+    };
+    let (retry_tx, retry_rx) = mpsc::unbounded_channel();
+    let mut builder = ProcessPool::builder()
+        .max_workers(plan.workers)
+        .kill_grace(plan.kill_grace);
+    if let Some(limit) = plan.timeout {
+        builder = builder.timeout(limit);
+    }
+    if let Some(limit) = plan.output_limit {
+        builder = builder.output_limit(limit);
+    }
+    if let Some(policy) = plan.retry.clone() {
+        builder = builder.retry(policy).on_retry(move |retry| {
+            let _ = retry_tx.send(retry.failed.id.get());
+        });
+    }
+    let pool = match plan.backend.build(builder, plan.workers) {
+        Ok(pool) => pool,
+        Err(message) => return fail(&message),
+    };
+    let progress = Progress::new(plan.progress);
+    let writer = Writer::spawn(
+        output::Settings {
+            keep_order: plan.keep_order,
+            tag: plan.tag,
+            json: plan.json,
+            results: plan.results,
+            joblog: plan.joblog,
+            output_limit: plan
+                .output_limit
+                .unwrap_or(process_pool::DEFAULT_OUTPUT_LIMIT),
+        },
+        Arc::clone(&plan.template),
+        progress.clone(),
+    );
+    let mut run = Run {
+        pool,
+        template: plan.template,
+        slots: Slots::new(plan.workers),
+        holding: HashMap::new(),
+        in_flight: FuturesUnordered::new(),
+        next_pos: 0,
+        earliest: 0,
+        ended_ahead: BTreeSet::new(),
+        keep_order: plan.keep_order,
+        halt: Halt::new(plan.halt),
+        halt_text: plan.halt_text,
+        halting: false,
+        stop: Stop::No,
+        grace: plan.grace,
+        interrupted: None,
+        error: None,
+        broken_pipe: false,
+        delay: plan.delay,
+        next_start: Instant::now(),
+        progress: progress.clone(),
+        ended: 0,
+        writer: Some(writer.tx.clone()),
+    };
+    let input = input::spawn(plan.input);
+    let writer = run
+        .feed(
+            input,
+            plan.skip,
+            plan.count_first,
+            signals,
+            retry_rx,
+            writer,
+        )
+        .await;
+    run.writer = None;
+    if let Some(failure) = writer.finish().await {
+        run.writer_failed(failure);
+    }
+    progress.finish();
+    if run.broken_pipe {
+        BROKEN_PIPE
+    } else if run.error.is_some() {
+        TOOL_ERROR
+    } else if let Some(signal) = run.interrupted {
+        signal.exit_status()
+    } else {
+        run.halt.exit_status()
+    }
+}
+
+impl Run {
+    /// The main loop; hands the writer back when every job has ended.
+    async fn feed(
+        &mut self,
+        mut input: mpsc::Receiver<Item>,
+        skip: std::collections::HashSet<u64>,
+        count_first: bool,
+        mut signals: Signals,
+        mut retries: mpsc::UnboundedReceiver<u64>,
+        mut writer: Writer,
+    ) -> Writer {
+        let mut waiting = VecDeque::new();
+        let mut input_open = true;
+        let mut skipped = 0u64;
+        if count_first {
+            while let Some(item) = input.recv().await {
+                if !self.take_item(item, &skip, &mut skipped, &mut waiting) {
+                    break;
+                }
+            }
+            input_open = false;
+        }
+        let reveal = sleep_until(Instant::now() + SHOW_AFTER);
+        tokio::pin!(reveal);
+        let mut revealed = false;
+        let mut writer_alive = true;
+        loop {
+            while self.can_start() {
+                match waiting.pop_front() {
+                    Some(record) => self.start(record).await,
+                    None => break,
+                }
+            }
+            let more_input = input_open || !waiting.is_empty();
+            if self.in_flight.is_empty() && (!more_input || !self.accepting()) {
+                break;
+            }
+            let want_input = input_open && waiting.is_empty() && self.can_start();
+            let delayed =
+                self.delay.is_some() && self.accepting() && Instant::now() < self.next_start;
+            let deadline = match self.stop {
+                Stop::Soft(deadline) => Some(deadline),
+                _ => None,
+            };
+            tokio::select! {
+                biased;
+                signal = signals.next() => self.interrupt(signal).await,
+                Some(id) = retries.recv() => {
+                    if let Some(slot) = self.holding.remove(&id) {
+                        self.slots.0.push(Reverse(slot));
+                    }
+                }
+                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.finished(done).await;
+                }
+                failure = &mut writer.failed, if writer_alive => {
+                    writer_alive = false;
+                    if let Ok(failure) = failure {
+                        self.writer_failed(failure);
+                        self.stop_hard().await;
+                    }
+                }
+                item = input.recv(), if want_input => match item {
+                    Some(item) => {
+                        if !self.take_item(item, &skip, &mut skipped, &mut waiting) {
+                            input_open = false;
+                        }
+                    }
+                    None => input_open = false,
+                },
+                () = sleep_until(self.next_start), if delayed => {}
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.say("grace is over: ending the jobs still running");
+                    self.stop_hard().await;
+                }
+                () = &mut reveal, if !revealed => {
+                    revealed = true;
+                    self.progress.reveal();
+                }
+            }
+        }
+        writer
+    }
+
+    /// Takes one item from the input; false once the input is over.
+    fn take_item(
+        &mut self,
+        item: Item,
+        skip: &std::collections::HashSet<u64>,
+        skipped: &mut u64,
+        waiting: &mut VecDeque<Record>,
+    ) -> bool {
+        match item {
+            Item::Record(record) if skip.contains(&record.seq) => {
+                *skipped += 1;
+                true
+            }
+            Item::Record(record) => {
+                waiting.push_back(record);
+                true
+            }
+            Item::End(total) => {
+                let total = total - *skipped;
+                self.halt.set_total(total);
+                self.progress.set_total(total);
+                false
+            }
+            Item::Failed(message) => {
+                self.say(&message);
+                self.error = Some(message);
+                false
+            }
+        }
+    }
+
+    /// Whether new jobs may start at all.
+    fn accepting(&self) -> bool {
+        self.stop == Stop::No && !self.halting && self.error.is_none() && !self.broken_pipe
+    }
+
+    /// Whether a job may start now.
+    fn can_start(&self) -> bool {
+        self.accepting()
+            && !self.slots.0.is_empty()
+            && (!self.keep_order || self.next_pos - self.earliest < KEEP_ORDER_AHEAD)
+            && (self.delay.is_none() || Instant::now() >= self.next_start)
+    }
+
+    async fn start(&mut self, record: Record) {
+        let Some(Reverse(slot)) = self.slots.0.pop() else {
+            return;
+        };
+        let job = self.template.job(&record.args, record.seq, slot);
+        if let Some(delay) = self.delay {
+            self.next_start = Instant::now() + delay;
+        }
+        self.halt.started();
+        match self.pool.submit(job).await {
+            Ok(handle) => {
+                let id = handle.id().get();
+                self.holding.insert(id, slot);
+                let pos = self.next_pos;
+                self.next_pos += 1;
+                self.in_flight.push(Box::pin(async move {
+                    let result = handle.await;
+                    Finished {
+                        pos,
+                        record,
+                        slot,
+                        id,
+                        result,
+                    }
+                }));
+            }
+            Err(error) => {
+                // The pool refused the job (an empty program name, say): a failed job that
+                // never ran, named here since it has no result to print.
+                self.slots.0.push(Reverse(slot));
+                self.say(&format!("job {} was refused: {error}", record.seq));
+                let when = self.halt.ended(false, TOOL_ERROR);
+                self.halt_if(when).await;
+            }
+        }
+    }
+
+    async fn finished(&mut self, done: Finished) {
+        if let Some(slot) = self.holding.remove(&done.id) {
+            self.slots.0.push(Reverse(slot));
+        }
+        self.ended_ahead.insert(done.pos);
+        while self.ended_ahead.remove(&self.earliest) {
+            self.earliest += 1;
+        }
+        let result = &done.result;
+        if !result.cancelled() {
+            let status = GnuStatus::of(&result.outcome).shell_status();
+            let when = self.halt.ended(result.success(), status);
+            if when.is_some() && !result.success() {
+                let command = self
+                    .template
+                    .text(&done.record.args, done.record.seq, done.slot);
+                self.say(&format!("this job failed: {command}"));
+            }
+            self.halt_if(when).await;
+        }
+        self.ended += 1;
+        self.progress
+            .update(self.ended, self.in_flight.len(), self.halt.failed());
+        let ended = Ended {
+            pos: done.pos,
+            record: done.record,
+            slot: done.slot,
+            result: done.result,
+            ended_at: SystemTime::now(),
+        };
+        if let Some(writer) = &self.writer {
+            let _ = writer.send(ended).await;
+        }
+        if let Stop::Soft(_) = self.stop
+            && !self.in_flight.is_empty()
+            && self.pool.stats().running == 0
+        {
+            // Only jobs that wait (to retry) are left: they will not start.
+            self.stop_hard().await;
+        }
+    }
+
+    async fn halt_if(&mut self, when: Option<When>) {
+        match when {
+            Some(When::Now) if self.stop != Stop::Hard => {
+                self.say(&format!(
+                    "--halt {}: ending the running jobs",
+                    self.halt_text
+                ));
+                self.stop_hard().await;
+            }
+            Some(When::Soon) if !self.halting => {
+                self.halting = true;
+                let running = self.in_flight.len();
+                if running > 0 {
+                    self.say(&format!(
+                        "--halt {}: starting no more jobs, waiting for {running} to finish",
+                        self.halt_text
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn interrupt(&mut self, signal: Interrupt) {
+        self.interrupted.get_or_insert(signal);
+        let running = self.in_flight.len();
+        match (signal, self.stop) {
+            (Interrupt::Int, Stop::No) => {
+                self.pool.pause();
+                self.stop = Stop::Soft(Instant::now() + self.grace);
+                self.say(&format!(
+                    "interrupted: no new jobs; {running} running may take {} to finish (Ctrl-C again to end them now)",
+                    crate::units::show_duration(self.grace)
+                ));
+                if running > 0 && self.pool.stats().running == 0 {
+                    self.stop_hard().await;
+                }
+            }
+            (_, Stop::Hard) => {}
+            _ => {
+                if running > 0 {
+                    self.say(&format!("ending {running} running jobs"));
+                }
+                self.stop_hard().await;
+            }
+        }
+    }
+
+    /// Ends every job: queued ones are answered cancelled, running ones have their process
+    /// trees ended (TERM, the kill grace, KILL) and are reaped before this returns.
+    async fn stop_hard(&mut self) {
+        if self.stop == Stop::Hard {
+            return;
+        }
+        self.stop = Stop::Hard;
+        self.pool.shutdown(Duration::ZERO).await;
+    }
+
+    fn writer_failed(&mut self, failure: Failure) {
+        match failure {
+            Failure::BrokenPipe => self.broken_pipe = true,
+            Failure::Other(message) => {
+                self.say(&message);
+                self.error.get_or_insert(message);
+            }
+        }
+    }
+
+    fn say(&self, message: &str) {
+        self.progress.suspend(|| eprintln!("ppool: {message}"));
+    }
+}
+
+/// `--dry-run`: the commands, one per line, nothing run.
+async fn dry_run(plan: Plan) -> i32 {
+    use std::io::Write;
+    let mut input = input::spawn(plan.input);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut n = 0usize;
+    while let Some(item) = input.recv().await {
+        match item {
+            Item::Record(record) if plan.skip.contains(&record.seq) => {}
+            Item::Record(record) => {
+                let slot = n % plan.workers + 1;
+                n += 1;
+                let line = plan.template.text(&record.args, record.seq, slot);
+                if let Err(e) = writeln!(out, "{line}") {
+                    return if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        BROKEN_PIPE
+                    } else {
+                        fail(&format!("cannot write the output: {e}"))
+                    };
+                }
+            }
+            Item::End(_) => break,
+            Item::Failed(message) => return fail(&message),
+        }
+    }
+    match out.flush() {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => BROKEN_PIPE,
+        Err(e) => fail(&format!("cannot write the output: {e}")),
+    }
+}
+
+fn fail(message: &str) -> i32 {
+    eprintln!("ppool: {message}");
+    TOOL_ERROR
+}
