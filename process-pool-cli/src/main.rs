@@ -9,6 +9,7 @@
 
 mod args;
 mod backend;
+mod dry_run;
 mod halt;
 mod input;
 mod joblog;
@@ -19,6 +20,7 @@ mod progress;
 mod quote;
 mod run;
 mod signals;
+mod slots;
 mod template;
 mod units;
 #[cfg(feature = "wasi")]
@@ -76,8 +78,17 @@ fn clap_error(error: &clap::Error) -> ExitCode {
         }
         _ => {
             let text = error.render().to_string();
-            let first = text.lines().next().unwrap_or("bad arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let mut lines = text.lines();
+            let mut first = lines.next().unwrap_or("bad arguments").to_owned();
+            // "required arguments were not provided:" lists them on the lines that follow.
+            if first.ends_with(':') {
+                let listed: Vec<&str> = lines
+                    .take_while(|l| l.starts_with(' '))
+                    .map(str::trim)
+                    .collect();
+                first = format!("{first} {}", listed.join(", "));
+            }
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
             eprintln!("ppool: {first} (see ppool --help)");
             ExitCode::from(255)
         }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use process_pool::{Backoff, RetryOn, RetryPolicy};
+use process_pool::{Backoff, ProcessPool, RetryOn, RetryPolicy};
 use regex::bytes::Regex;
 
 use crate::args::{Cli, Tail, split_command};
@@ -86,7 +86,19 @@ impl Plan {
         let colsep = cli
             .colsep
             .as_deref()
-            .map(|re| Regex::new(re).map_err(|e| format!("--colsep `{re}`: {e}")))
+            .map(|re| {
+                // regex's syntax errors draw the pattern over several lines; the last says why.
+                Regex::new(re).map_err(|e| {
+                    let text = e.to_string();
+                    let why = text
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("");
+                    let why = why.trim().trim_start_matches("error: ");
+                    format!("--colsep `{re}`: not a regular expression: {why}")
+                })
+            })
             .transpose()?;
 
         let (command, tails) = split_command(cli.command);
@@ -141,6 +153,31 @@ impl Plan {
             progress,
             backend,
         })
+    }
+}
+
+impl Plan {
+    /// The pool: the plan's limits, timeout, output cap and retries on the chosen backend.
+    /// Each retry's job id goes to `retried` (its slot is free while it waits).
+    pub(crate) fn pool(
+        &self,
+        retried: tokio::sync::mpsc::UnboundedSender<u64>,
+    ) -> Result<ProcessPool, String> {
+        let mut builder = ProcessPool::builder()
+            .max_workers(self.workers)
+            .kill_grace(self.kill_grace);
+        if let Some(limit) = self.timeout {
+            builder = builder.timeout(limit);
+        }
+        if let Some(limit) = self.output_limit {
+            builder = builder.output_limit(limit);
+        }
+        if let Some(policy) = self.retry.clone() {
+            builder = builder.retry(policy).on_retry(move |retry| {
+                let _ = retried.send(retry.failed.id.get());
+            });
+        }
+        self.backend.build(builder, self.workers)
     }
 }
 

@@ -2,8 +2,7 @@
 //! signals and errors decide when to stop. Policy (limits, timeouts, retries and their
 //! backoff, ending process trees, output caps) is the pool's; this loop only feeds it.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,14 +21,15 @@ use crate::output::{self, Ended, Failure, Writer};
 use crate::plan::Plan;
 use crate::progress::{Progress, SHOW_AFTER};
 use crate::signals::{Interrupt, Signals};
+use crate::slots::{Positions, Slots};
 use crate::template::Template;
 
-/// With `-k`, how far started jobs may run ahead of the earliest unfinished one (their output
-/// waits in memory until it is printed).
-const KEEP_ORDER_AHEAD: u64 = 1024;
+/// Inputs read ahead of the jobs started: enough to learn the number of jobs early when the
+/// input is short, little enough that an endless stdin costs nothing.
+const READ_AHEAD: usize = 64;
 
 /// The exit status when our stdout was closed: as if SIGPIPE had ended us.
-const BROKEN_PIPE: i32 = 141;
+pub(crate) const BROKEN_PIPE: i32 = 141;
 
 /// The exit status when the run could not start or go on.
 const TOOL_ERROR: i32 = 255;
@@ -55,27 +55,12 @@ enum Stop {
     Hard,
 }
 
-/// Slots 1..=N, lowest free first, as `{%}` numbers them.
-struct Slots(BinaryHeap<Reverse<usize>>);
-
-impl Slots {
-    fn new(n: usize) -> Self {
-        Slots((1..=n).map(Reverse).collect())
-    }
-}
-
 struct Run {
     pool: ProcessPool,
     template: Arc<Template>,
     slots: Slots,
-    /// The slot each started job holds, by job id; a job waiting to retry gives its slot back.
-    holding: HashMap<u64, usize>,
+    positions: Positions,
     in_flight: InFlight,
-    next_pos: u64,
-    /// With `-k`: the earliest position not yet ended, and those ended after it.
-    earliest: u64,
-    ended_ahead: BTreeSet<u64>,
-    keep_order: bool,
     halt: Halt,
     halt_text: String,
     halting: bool,
@@ -95,28 +80,14 @@ struct Run {
 /// Runs the plan; returns the exit status.
 pub(crate) async fn run(plan: Plan) -> i32 {
     if plan.dry_run {
-        return dry_run(plan).await;
+        return crate::dry_run::dry_run(plan).await;
     }
     let signals = match Signals::catch() {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot catch signals: {e}")),
     };
     let (retry_tx, retry_rx) = mpsc::unbounded_channel();
-    let mut builder = ProcessPool::builder()
-        .max_workers(plan.workers)
-        .kill_grace(plan.kill_grace);
-    if let Some(limit) = plan.timeout {
-        builder = builder.timeout(limit);
-    }
-    if let Some(limit) = plan.output_limit {
-        builder = builder.output_limit(limit);
-    }
-    if let Some(policy) = plan.retry.clone() {
-        builder = builder.retry(policy).on_retry(move |retry| {
-            let _ = retry_tx.send(retry.failed.id.get());
-        });
-    }
-    let pool = match plan.backend.build(builder, plan.workers) {
+    let pool = match plan.pool(retry_tx) {
         Ok(pool) => pool,
         Err(message) => return fail(&message),
     };
@@ -139,12 +110,8 @@ pub(crate) async fn run(plan: Plan) -> i32 {
         pool,
         template: plan.template,
         slots: Slots::new(plan.workers),
-        holding: HashMap::new(),
+        positions: Positions::new(plan.keep_order),
         in_flight: FuturesUnordered::new(),
-        next_pos: 0,
-        earliest: 0,
-        ended_ahead: BTreeSet::new(),
-        keep_order: plan.keep_order,
         halt: Halt::new(plan.halt),
         halt_text: plan.halt_text,
         halting: false,
@@ -191,7 +158,7 @@ impl Run {
     async fn feed(
         &mut self,
         mut input: mpsc::Receiver<Item>,
-        skip: std::collections::HashSet<u64>,
+        skip: HashSet<u64>,
         count_first: bool,
         mut signals: Signals,
         mut retries: mpsc::UnboundedReceiver<u64>,
@@ -223,7 +190,7 @@ impl Run {
             if self.in_flight.is_empty() && (!more_input || !self.accepting()) {
                 break;
             }
-            let want_input = input_open && waiting.is_empty() && self.can_start();
+            let want_input = input_open && waiting.len() < READ_AHEAD && self.accepting();
             let delayed =
                 self.delay.is_some() && self.accepting() && Instant::now() < self.next_start;
             let deadline = match self.stop {
@@ -233,11 +200,7 @@ impl Run {
             tokio::select! {
                 biased;
                 signal = signals.next() => self.interrupt(signal).await,
-                Some(id) = retries.recv() => {
-                    if let Some(slot) = self.holding.remove(&id) {
-                        self.slots.0.push(Reverse(slot));
-                    }
-                }
+                Some(id) = retries.recv() => self.slots.release(id),
                 Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => {
                     self.finished(done).await;
                 }
@@ -274,7 +237,7 @@ impl Run {
     fn take_item(
         &mut self,
         item: Item,
-        skip: &std::collections::HashSet<u64>,
+        skip: &HashSet<u64>,
         skipped: &mut u64,
         waiting: &mut VecDeque<Record>,
     ) -> bool {
@@ -309,13 +272,13 @@ impl Run {
     /// Whether a job may start now.
     fn can_start(&self) -> bool {
         self.accepting()
-            && !self.slots.0.is_empty()
-            && (!self.keep_order || self.next_pos - self.earliest < KEEP_ORDER_AHEAD)
+            && self.slots.any_free()
+            && self.positions.room()
             && (self.delay.is_none() || Instant::now() >= self.next_start)
     }
 
     async fn start(&mut self, record: Record) {
-        let Some(Reverse(slot)) = self.slots.0.pop() else {
+        let Some(slot) = self.slots.take() else {
             return;
         };
         let job = self.template.job(&record.args, record.seq, slot);
@@ -326,9 +289,10 @@ impl Run {
         match self.pool.submit(job).await {
             Ok(handle) => {
                 let id = handle.id().get();
-                self.holding.insert(id, slot);
-                let pos = self.next_pos;
-                self.next_pos += 1;
+                self.slots.hold(id, slot);
+                let pos = self.positions.next();
+                self.progress
+                    .update(self.ended, self.in_flight.len() + 1, self.halt.failed());
                 self.in_flight.push(Box::pin(async move {
                     let result = handle.await;
                     Finished {
@@ -343,7 +307,7 @@ impl Run {
             Err(error) => {
                 // The pool refused the job (an empty program name, say): a failed job that
                 // never ran, named here since it has no result to print.
-                self.slots.0.push(Reverse(slot));
+                self.slots.put_back(slot);
                 self.say(&format!("job {} was refused: {error}", record.seq));
                 let when = self.halt.ended(false, TOOL_ERROR);
                 self.halt_if(when).await;
@@ -352,13 +316,8 @@ impl Run {
     }
 
     async fn finished(&mut self, done: Finished) {
-        if let Some(slot) = self.holding.remove(&done.id) {
-            self.slots.0.push(Reverse(slot));
-        }
-        self.ended_ahead.insert(done.pos);
-        while self.ended_ahead.remove(&self.earliest) {
-            self.earliest += 1;
-        }
+        self.slots.release(done.id);
+        self.positions.ended(done.pos);
         let result = &done.result;
         if !result.cancelled() {
             let status = GnuStatus::of(&result.outcome).shell_status();
@@ -466,39 +425,8 @@ impl Run {
     }
 }
 
-/// `--dry-run`: the commands, one per line, nothing run.
-async fn dry_run(plan: Plan) -> i32 {
-    use std::io::Write;
-    let mut input = input::spawn(plan.input);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut n = 0usize;
-    while let Some(item) = input.recv().await {
-        match item {
-            Item::Record(record) if plan.skip.contains(&record.seq) => {}
-            Item::Record(record) => {
-                let slot = n % plan.workers + 1;
-                n += 1;
-                let line = plan.template.text(&record.args, record.seq, slot);
-                if let Err(e) = writeln!(out, "{line}") {
-                    return if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        BROKEN_PIPE
-                    } else {
-                        fail(&format!("cannot write the output: {e}"))
-                    };
-                }
-            }
-            Item::End(_) => break,
-            Item::Failed(message) => return fail(&message),
-        }
-    }
-    match out.flush() {
-        Ok(()) => 0,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => BROKEN_PIPE,
-        Err(e) => fail(&format!("cannot write the output: {e}")),
-    }
-}
-
-fn fail(message: &str) -> i32 {
+/// Says why the run could not start or go on; the exit status for it.
+pub(crate) fn fail(message: &str) -> i32 {
     eprintln!("ppool: {message}");
     TOOL_ERROR
 }
