@@ -12,7 +12,7 @@ Examples:
   ppool gzip ::: *.log                      gzip each file, one job per CPU
   find . -name '*.jpg' | ppool -j 4 convert {} {.}.png
   ppool -k echo {1}-{2} ::: a b ::: 1 2     every combination, in input order
-  ppool 'grep -c x {} | tr -d \\n' ::: *.txt one string runs through sh -c
+  ppool 'sort {} | uniq -c > {}.counts' ::: *.txt   one string: sh -c
   ppool --timeout 10s --retries 3 --retry-delay 1s curl -fsS {} :::: urls
   ppool --halt now,fail=1 --joblog log make -C {} ::: */
   ppool --resume --joblog log make -C {} ::: */   rerun only what did not run
@@ -29,11 +29,11 @@ syntax runs through sh -c, its values quoted.
 Exit status: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100
 failed; with --halt, GNU parallel's rules (fail=1: the failed job's own status;
 P%: the percentage that failed; success reached: 0); 130 stopped by Ctrl-C, 143 by
-SIGTERM; 255 the run could not start or go on (bad option, unreadable input,
-command or module not found, unwritable joblog).
+SIGTERM, 129 by SIGHUP; 255 the run could not start or go on (bad option, unreadable
+input, command or module not found, unwritable joblog).
 
 Ctrl-C once: no new job starts, running jobs get --grace to finish, then are ended.
-Ctrl-C twice, or SIGTERM: every running job's process tree is ended at once.";
+Ctrl-C twice, SIGTERM or SIGHUP: every running job's process tree is ended at once.";
 
 /// Run a command once per input, many at a time: GNU parallel's habits on process-pool
 /// (whole process trees ended on timeout, retries with backoff, capped output, sandboxed WASI

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use process_pool::{JobResult, Outcome};
@@ -52,55 +51,62 @@ pub(crate) enum Failure {
     Other(String),
 }
 
-/// The writer thread and the way to it.
+/// The way to the writer thread, and its last word.
 #[derive(Debug)]
 pub(crate) struct Writer {
     pub(crate) tx: mpsc::Sender<Ended>,
-    pub(crate) failed: oneshot::Receiver<Failure>,
-    thread: Option<JoinHandle<()>>,
+    /// The thread's outcome, sent as the last thing it does: `Some` if it stopped early.
+    pub(crate) done: oneshot::Receiver<Option<Failure>>,
+    /// Whether `done` has been received already.
+    pub(crate) heard: bool,
 }
 
 impl Writer {
     pub(crate) fn spawn(settings: Settings, template: Arc<Template>, progress: Progress) -> Writer {
         let (tx, mut rx) = mpsc::channel::<Ended>(256);
-        let (failed_tx, failed) = oneshot::channel();
-        let thread = std::thread::Builder::new()
+        let (done_tx, done) = oneshot::channel();
+        let writer = move || {
+            let mut state = State {
+                settings,
+                template,
+                progress,
+                waiting: BTreeMap::new(),
+                next: 0,
+            };
+            let mut outcome = None;
+            while let Some(ended) = rx.blocking_recv() {
+                if let Err(failure) = state.take(ended) {
+                    outcome = Some(failure);
+                    break;
+                }
+            }
+            if outcome.is_none() {
+                outcome = state.flush_rest().err();
+            }
+            let _ = done_tx.send(outcome);
+        };
+        if let Err(e) = std::thread::Builder::new()
             .name("ppool-output".into())
-            .spawn(move || {
-                let mut state = State {
-                    settings,
-                    template,
-                    progress,
-                    waiting: BTreeMap::new(),
-                    next: 0,
-                };
-                while let Some(ended) = rx.blocking_recv() {
-                    if let Err(failure) = state.take(ended) {
-                        let _ = failed_tx.send(failure);
-                        return;
-                    }
-                }
-                if let Err(failure) = state.flush_rest() {
-                    let _ = failed_tx.send(failure);
-                }
-            })
-            .map_err(|e| eprintln!("ppool: cannot start the output writer: {e}"))
-            .ok();
-        Writer { tx, failed, thread }
+            .spawn(writer)
+        {
+            eprintln!("ppool: cannot start the output writer: {e}");
+        }
+        Writer {
+            tx,
+            done,
+            heard: false,
+        }
     }
 
-    /// Waits until everything sent has been written; says why it stopped early, if it did.
+    /// Waits until everything sent has been written; says why it stopped early, if it did
+    /// (and was not heard yet).
     pub(crate) async fn finish(self) -> Option<Failure> {
-        let Writer {
-            tx,
-            mut failed,
-            thread,
-        } = self;
+        let Writer { tx, done, heard } = self;
         drop(tx);
-        if let Some(thread) = thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        if heard {
+            return None;
         }
-        failed.try_recv().ok()
+        done.await.ok().flatten()
     }
 }
 

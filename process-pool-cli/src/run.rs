@@ -178,7 +178,6 @@ impl Run {
         let reveal = sleep_until(Instant::now() + SHOW_AFTER);
         tokio::pin!(reveal);
         let mut revealed = false;
-        let mut writer_alive = true;
         loop {
             while self.can_start() {
                 match waiting.pop_front() {
@@ -204,9 +203,9 @@ impl Run {
                 Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => {
                     self.finished(done).await;
                 }
-                failure = &mut writer.failed, if writer_alive => {
-                    writer_alive = false;
-                    if let Ok(failure) = failure {
+                outcome = &mut writer.done, if !writer.heard => {
+                    writer.heard = true;
+                    if let Ok(Some(failure)) = outcome {
                         self.writer_failed(failure);
                         self.stop_hard().await;
                     }

@@ -1,9 +1,10 @@
-//! SIGINT (Ctrl-C) and SIGTERM, caught so the run can stop cleanly.
+//! SIGINT (Ctrl-C), SIGTERM and SIGHUP, caught so the run can stop cleanly.
 //!
 //! Jobs run in process groups of their own, so a Ctrl-C at the terminal reaches the tool
 //! alone: the first one stops new jobs and gives running ones the `--grace` to finish; a second
-//! one, or SIGTERM, ends every running job's process tree at once. Either way every job is
-//! reaped before the tool exits.
+//! one, or SIGTERM, ends every running job's process tree at once; so does SIGHUP (the
+//! terminal went away: the jobs, in groups of their own, would not hear of it). Either way
+//! every job is reaped before the tool exits.
 
 use std::io;
 
@@ -16,6 +17,8 @@ pub(crate) enum Interrupt {
     Int,
     /// SIGTERM.
     Term,
+    /// SIGHUP.
+    Hangup,
 }
 
 impl Interrupt {
@@ -24,23 +27,26 @@ impl Interrupt {
         match self {
             Interrupt::Int => 130,
             Interrupt::Term => 143,
+            Interrupt::Hangup => 129,
         }
     }
 }
 
-/// The two signals the tool listens for.
+/// The signals the tool listens for.
 #[derive(Debug)]
 pub(crate) struct Signals {
     int: Signal,
     term: Signal,
+    hangup: Signal,
 }
 
 impl Signals {
-    /// Starts catching SIGINT and SIGTERM.
+    /// Starts catching SIGINT, SIGTERM and SIGHUP.
     pub(crate) fn catch() -> io::Result<Signals> {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
         })
     }
 
@@ -49,6 +55,7 @@ impl Signals {
         tokio::select! {
             _ = self.int.recv() => Interrupt::Int,
             _ = self.term.recv() => Interrupt::Term,
+            _ = self.hangup.recv() => Interrupt::Hangup,
         }
     }
 }

@@ -87,6 +87,15 @@ fn halt_now_ends_and_reaps_every_running_job() {
 
 #[test]
 fn sigterm_ends_every_job_tree_at_once() {
+    ends_every_job_tree_at_once(rustix::process::Signal::TERM, 143);
+}
+
+#[test]
+fn sighup_ends_every_job_tree_at_once() {
+    ends_every_job_tree_at_once(rustix::process::Signal::HUP, 129);
+}
+
+fn ends_every_job_tree_at_once(signal: rustix::process::Signal, status: i32) {
     let dir = tempfile::tempdir().unwrap();
     let child = ppool()
         .current_dir(dir.path())
@@ -99,9 +108,9 @@ fn sigterm_ends_every_job_tree_at_once() {
         count_files(dir.path(), "pid.") == 3
     });
     let pid = rustix::process::Pid::from_child(&child);
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    rustix::process::kill_process(pid, signal).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(status), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains("done"));
     assert_eq!(count_files(dir.path(), "pid."), 3, "job 4 never started");
     assert_all_gone(dir.path());
