@@ -9,7 +9,7 @@ use crate::run::{BROKEN_PIPE, fail};
 /// `--dry-run`: the commands, one per line, nothing run.
 pub(crate) async fn dry_run(plan: Plan) -> i32 {
     let mut input = input::spawn(plan.input);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut n = 0usize;
     while let Some(item) = input.recv().await {
         match item {

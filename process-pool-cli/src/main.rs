@@ -59,7 +59,13 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     };
-    let status = runtime.block_on(run::run(plan));
+    // On a worker thread rather than this one, the loop is woken where jobs end, not across
+    // threads (measured: 2,000 `true` jobs at -j 2 took 1.19x as long from the main thread).
+    let status = runtime.block_on(async {
+        tokio::spawn(run::run(plan))
+            .await
+            .unwrap_or_else(|e| run::fail(&format!("the run failed: {e}")))
+    });
     // The input reader may be blocked reading a stdin nobody will finish: do not wait for it.
     runtime.shutdown_background();
     ExitCode::from(status.rem_euclid(256) as u8)

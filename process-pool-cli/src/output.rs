@@ -31,6 +31,18 @@ pub(crate) struct Ended {
     pub(crate) ended_at: SystemTime,
 }
 
+/// What the writer is sent.
+#[derive(Debug)]
+pub(crate) enum Message {
+    /// A job ended; with `-k`, every job before position `printable_below` has ended too.
+    Ended {
+        ended: Box<Ended>,
+        printable_below: u64,
+    },
+    /// With `-k`: jobs that had nothing to show ended, so those before this position may print.
+    PrintableBelow(u64),
+}
+
 /// What the writer was told to do.
 #[derive(Debug)]
 pub(crate) struct Settings {
@@ -54,7 +66,7 @@ pub(crate) enum Failure {
 /// The way to the writer thread, and its last word.
 #[derive(Debug)]
 pub(crate) struct Writer {
-    pub(crate) tx: mpsc::Sender<Ended>,
+    pub(crate) tx: mpsc::Sender<Message>,
     /// The thread's outcome, sent as the last thing it does: `Some` if it stopped early.
     pub(crate) done: oneshot::Receiver<Option<Failure>>,
     /// Whether `done` has been received already.
@@ -63,7 +75,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn spawn(settings: Settings, template: Arc<Template>, progress: Progress) -> Writer {
-        let (tx, mut rx) = mpsc::channel::<Ended>(256);
+        let (tx, mut rx) = mpsc::channel::<Message>(256);
         let (done_tx, done) = oneshot::channel();
         let writer = move || {
             let mut state = State {
@@ -71,11 +83,10 @@ impl Writer {
                 template,
                 progress,
                 waiting: BTreeMap::new(),
-                next: 0,
             };
             let mut outcome = None;
-            while let Some(ended) = rx.blocking_recv() {
-                if let Err(failure) = state.take(ended) {
+            while let Some(message) = rx.blocking_recv() {
+                if let Err(failure) = state.take(message) {
                     outcome = Some(failure);
                     break;
                 }
@@ -116,21 +127,31 @@ struct State {
     progress: Progress,
     /// With `-k`: jobs ended before an earlier one, by position.
     waiting: BTreeMap<u64, Ended>,
-    next: u64,
 }
 
 impl State {
-    fn take(&mut self, ended: Ended) -> Result<(), Failure> {
-        let cancelled = ended.result.cancelled();
-        if !cancelled {
-            self.record(&ended)?;
-        }
-        if !self.settings.keep_order {
-            return self.show(&ended);
-        }
-        self.waiting.insert(ended.pos, ended);
-        while let Some(ended) = self.waiting.remove(&self.next) {
-            self.next += 1;
+    fn take(&mut self, message: Message) -> Result<(), Failure> {
+        let below = match message {
+            Message::Ended {
+                ended,
+                printable_below,
+            } => {
+                if !ended.result.cancelled() {
+                    self.record(&ended)?;
+                }
+                if !self.settings.keep_order {
+                    return self.show(&ended);
+                }
+                self.waiting.insert(ended.pos, *ended);
+                printable_below
+            }
+            Message::PrintableBelow(below) => below,
+        };
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() >= below {
+                break;
+            }
+            let ended = entry.remove();
             self.show(&ended)?;
         }
         Ok(())
@@ -254,6 +275,20 @@ impl State {
         }
         lines
     }
+}
+
+/// Whether a job ends with nothing for the writer to do when it keeps no joblog, results or
+/// JSON: no output, and nothing to say about how it ended. Such jobs are not sent at all (a
+/// wake-up of the writer thread per job costs more than a `true` job's bookkeeping).
+pub(crate) fn is_silent(result: &JobResult) -> bool {
+    result.stdout.is_empty()
+        && result.stderr.is_empty()
+        && !result.stdout_truncated
+        && !result.stderr_truncated
+        && matches!(
+            result.outcome,
+            Outcome::Exited(_) | Outcome::Signaled(_) | Outcome::Cancelled
+        )
 }
 
 /// `text` with `tag` before each line (a last line without newline stays so, as with GNU

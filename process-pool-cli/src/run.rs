@@ -2,7 +2,7 @@
 //! signals and errors decide when to stop. Policy (limits, timeouts, retries and their
 //! backoff, ending process trees, output caps) is the pool's; this loop only feeds it.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::halt::{Halt, When};
 use crate::input::{self, Item, Record};
 use crate::joblog::GnuStatus;
-use crate::output::{self, Ended, Failure, Writer};
+use crate::output::{self, Ended, Failure, Message, Writer};
 use crate::plan::Plan;
 use crate::progress::{Progress, SHOW_AFTER};
 use crate::signals::{Interrupt, Signals};
@@ -74,7 +74,11 @@ struct Run {
     progress: Progress,
     ended: u64,
     /// To the writer; `None` once every job has ended, so the writer can finish.
-    writer: Option<mpsc::Sender<Ended>>,
+    writer: Option<mpsc::Sender<Message>>,
+    /// Whether the writer needs every job (joblog, results, JSON), output or not.
+    record_every_job: bool,
+    /// With `-k`: positions sent to the writer that may still wait there for earlier jobs.
+    sent_waiting: BTreeSet<u64>,
 }
 
 /// Runs the plan; returns the exit status.
@@ -91,6 +95,7 @@ pub(crate) async fn run(plan: Plan) -> i32 {
         Ok(pool) => pool,
         Err(message) => return fail(&message),
     };
+    let record_every_job = plan.json || plan.joblog.is_some() || plan.results.is_some();
     let progress = Progress::new(plan.progress);
     let writer = Writer::spawn(
         output::Settings {
@@ -125,6 +130,8 @@ pub(crate) async fn run(plan: Plan) -> i32 {
         progress: progress.clone(),
         ended: 0,
         writer: Some(writer.tx.clone()),
+        record_every_job,
+        sent_waiting: BTreeSet::new(),
     };
     let input = input::spawn(plan.input);
     let writer = run
@@ -332,16 +339,7 @@ impl Run {
         self.ended += 1;
         self.progress
             .update(self.ended, self.in_flight.len(), self.halt.failed());
-        let ended = Ended {
-            pos: done.pos,
-            record: done.record,
-            slot: done.slot,
-            result: done.result,
-            ended_at: SystemTime::now(),
-        };
-        if let Some(writer) = &self.writer {
-            let _ = writer.send(ended).await;
-        }
+        self.hand_over(done).await;
         if let Stop::Soft(_) = self.stop
             && !self.in_flight.is_empty()
             && self.pool.stats().running == 0
@@ -349,6 +347,39 @@ impl Run {
             // Only jobs that wait (to retry) are left: they will not start.
             self.stop_hard().await;
         }
+    }
+
+    /// Hands an ended job to the writer, unless it has nothing to do with it; with `-k`, says
+    /// which buffered jobs may now print.
+    async fn hand_over(&mut self, done: Finished) {
+        let Some(writer) = &self.writer else { return };
+        let below = self.positions.earliest();
+        let message = if self.record_every_job || !output::is_silent(&done.result) {
+            let ended = Ended {
+                pos: done.pos,
+                record: done.record,
+                slot: done.slot,
+                result: done.result,
+                ended_at: SystemTime::now(),
+            };
+            if ended.pos >= below {
+                self.sent_waiting.insert(ended.pos);
+            }
+            Message::Ended {
+                ended: Box::new(ended),
+                printable_below: below,
+            }
+        } else if self
+            .sent_waiting
+            .first()
+            .is_some_and(|&first| first < below)
+        {
+            Message::PrintableBelow(below)
+        } else {
+            return;
+        };
+        self.sent_waiting = self.sent_waiting.split_off(&below);
+        let _ = writer.send(message).await;
     }
 
     async fn halt_if(&mut self, when: Option<When>) {

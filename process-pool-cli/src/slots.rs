@@ -83,6 +83,11 @@ impl Positions {
         self.next - 1
     }
 
+    /// The earliest position not yet ended: every job before it has ended.
+    pub(crate) fn earliest(&self) -> u64 {
+        self.earliest
+    }
+
     pub(crate) fn ended(&mut self, pos: u64) {
         self.ended_ahead.insert(pos);
         while self.ended_ahead.remove(&self.earliest) {

@@ -192,6 +192,20 @@ fn keep_order_prints_in_input_order_whatever_ends_first() {
         "0.2",
     ]);
     assert_eq!(text(&out.stdout), "0.3\n0.1\n0.2\n");
+    // Jobs with nothing to print end first and in between: the order still holds.
+    let out = ppool_run(&[
+        "-k",
+        "-j",
+        "5",
+        "sleep 0.{}; if [ $(({} % 2)) = 1 ]; then echo {}; fi",
+        ":::",
+        "5",
+        "4",
+        "3",
+        "2",
+        "1",
+    ]);
+    assert_eq!(text(&out.stdout), "5\n3\n1\n");
 }
 
 #[test]
