@@ -113,7 +113,7 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "BYTES", help_heading = "Output")]
     pub(crate) max_output: Option<String>,
 
-    /// Also save each job's stdout, stderr and exit status in DIR/<job number>/
+    /// Also save each job's stdout, stderr and exit status in DIR/N/ (N: the job number)
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub(crate) results: Option<PathBuf>,
 
