@@ -21,6 +21,7 @@ mod quote;
 mod run;
 mod signals;
 mod slots;
+mod stop;
 mod template;
 mod units;
 #[cfg(feature = "wasi")]

@@ -14,7 +14,7 @@ use process_pool::{JobResult, ProcessPool};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use crate::halt::{Halt, When};
+use crate::halt::Halt;
 use crate::input::{self, Item, Record};
 use crate::joblog::GnuStatus;
 use crate::output::{self, Ended, Failure, Message, Writer};
@@ -22,6 +22,7 @@ use crate::plan::Plan;
 use crate::progress::{Progress, SHOW_AFTER};
 use crate::signals::{Interrupt, Signals};
 use crate::slots::{Positions, Slots};
+use crate::stop::Stop;
 use crate::template::Template;
 
 /// Inputs read ahead of the jobs started: enough to learn the number of jobs early when the
@@ -34,10 +35,10 @@ pub(crate) const BROKEN_PIPE: i32 = 141;
 /// The exit status when the run could not start or go on.
 const TOOL_ERROR: i32 = 255;
 
-type InFlight = FuturesUnordered<Pin<Box<dyn Future<Output = Finished> + Send>>>;
+pub(crate) type InFlight = FuturesUnordered<Pin<Box<dyn Future<Output = Finished> + Send>>>;
 
 /// A job's handle answered.
-struct Finished {
+pub(crate) struct Finished {
     pos: u64,
     record: Record,
     slot: usize,
@@ -45,40 +46,30 @@ struct Finished {
     result: JobResult,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// Starting jobs.
-    No,
-    /// No new job; running jobs may finish until then.
-    Soft(Instant),
-    /// Every job has been ended.
-    Hard,
-}
-
-struct Run {
-    pool: ProcessPool,
-    template: Arc<Template>,
-    slots: Slots,
-    positions: Positions,
-    in_flight: InFlight,
-    halt: Halt,
-    halt_text: String,
-    halting: bool,
-    stop: Stop,
-    grace: Duration,
-    interrupted: Option<Interrupt>,
-    error: Option<String>,
-    broken_pipe: bool,
-    delay: Option<Duration>,
-    next_start: Instant,
-    progress: Progress,
-    ended: u64,
+pub(crate) struct Run {
+    pub(crate) pool: ProcessPool,
+    pub(crate) template: Arc<Template>,
+    pub(crate) slots: Slots,
+    pub(crate) positions: Positions,
+    pub(crate) in_flight: InFlight,
+    pub(crate) halt: Halt,
+    pub(crate) halt_text: String,
+    pub(crate) halting: bool,
+    pub(crate) stop: Stop,
+    pub(crate) grace: Duration,
+    pub(crate) interrupted: Option<Interrupt>,
+    pub(crate) error: Option<String>,
+    pub(crate) broken_pipe: bool,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) next_start: Instant,
+    pub(crate) progress: Progress,
+    pub(crate) ended: u64,
     /// To the writer; `None` once every job has ended, so the writer can finish.
-    writer: Option<mpsc::Sender<Message>>,
+    pub(crate) writer: Option<mpsc::Sender<Message>>,
     /// Whether the writer needs every job (joblog, results, JSON), output or not.
-    record_every_job: bool,
+    pub(crate) record_every_job: bool,
     /// With `-k`: positions sent to the writer that may still wait there for earlier jobs.
-    sent_waiting: BTreeSet<u64>,
+    pub(crate) sent_waiting: BTreeSet<u64>,
 }
 
 /// Runs the plan; returns the exit status.
@@ -382,64 +373,6 @@ impl Run {
         let _ = writer.send(message).await;
     }
 
-    async fn halt_if(&mut self, when: Option<When>) {
-        match when {
-            Some(When::Now) if self.stop != Stop::Hard => {
-                self.say(&format!(
-                    "--halt {}: ending the running jobs",
-                    self.halt_text
-                ));
-                self.stop_hard().await;
-            }
-            Some(When::Soon) if !self.halting => {
-                self.halting = true;
-                let running = self.in_flight.len();
-                if running > 0 {
-                    self.say(&format!(
-                        "--halt {}: starting no more jobs, waiting for {running} to finish",
-                        self.halt_text
-                    ));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    async fn interrupt(&mut self, signal: Interrupt) {
-        self.interrupted.get_or_insert(signal);
-        let running = self.in_flight.len();
-        match (signal, self.stop) {
-            (Interrupt::Int, Stop::No) => {
-                self.pool.pause();
-                self.stop = Stop::Soft(Instant::now() + self.grace);
-                self.say(&format!(
-                    "interrupted: no new jobs; {running} running may take {} to finish (Ctrl-C again to end them now)",
-                    crate::units::show_duration(self.grace)
-                ));
-                if running > 0 && self.pool.stats().running == 0 {
-                    self.stop_hard().await;
-                }
-            }
-            (_, Stop::Hard) => {}
-            _ => {
-                if running > 0 {
-                    self.say(&format!("ending {running} running jobs"));
-                }
-                self.stop_hard().await;
-            }
-        }
-    }
-
-    /// Ends every job: queued ones are answered cancelled, running ones have their process
-    /// trees ended (TERM, the kill grace, KILL) and are reaped before this returns.
-    async fn stop_hard(&mut self) {
-        if self.stop == Stop::Hard {
-            return;
-        }
-        self.stop = Stop::Hard;
-        self.pool.shutdown(Duration::ZERO).await;
-    }
-
     fn writer_failed(&mut self, failure: Failure) {
         match failure {
             Failure::BrokenPipe => self.broken_pipe = true,
@@ -450,7 +383,7 @@ impl Run {
         }
     }
 
-    fn say(&self, message: &str) {
+    pub(crate) fn say(&self, message: &str) {
         self.progress.suspend(|| eprintln!("ppool: {message}"));
     }
 }
