@@ -1,0 +1,294 @@
+//! The command line, as clap reads it: options first, then the command, then the input
+//! sources (`:::` values, `::::` files), as with GNU parallel.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+const EXAMPLES: &str = "\
+Examples:
+  ppool gzip ::: *.log                      gzip each file, one job per CPU
+  find . -name '*.jpg' | ppool -j 4 convert {} {.}.png
+  ppool -k echo {1}-{2} ::: a b ::: 1 2     every combination, in input order
+  ppool 'sort {} | uniq -c > {}.counts' ::: *.txt   one string: sh -c
+  ppool --timeout 10s --retries 3 --retry-delay 1s curl -fsS {} :::: urls
+  ppool --halt now,fail=1 --joblog log make -C {} ::: */
+  ppool --resume --joblog log make -C {} ::: */   rerun only what did not run
+  ppool --json wc -w ::: *.md | jq .stdout
+  ppool --wasi --dir data:/data:ro wordcount.wasm /data/{/} ::: data/*.txt";
+
+const EXIT_STATUS: &str = "\
+Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname,
+{/.} basename without extension, {#} job number, {%} job slot, {n} input source or
+column n (also {n.} {n/} {n//} {n/.}; negative n counts from the end). With none,
+the input is appended. Several words run directly; one word with spaces or shell
+syntax runs through sh -c, its values quoted.
+
+Exit status: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100
+failed; with --halt, GNU parallel's rules (fail=1: the failed job's own status;
+P%: the percentage that failed; success reached: 0); 130 stopped by Ctrl-C, 143 by
+SIGTERM, 129 by SIGHUP; 255 the run could not start or go on (bad option, unreadable
+input, command or module not found, unwritable joblog).
+
+Ctrl-C once: no new job starts, running jobs get --grace to finish, then are ended.
+Ctrl-C twice, SIGTERM or SIGHUP: every running job's process tree is ended at once.";
+
+/// Run a command once per input, many at a time: GNU parallel's habits on process-pool
+/// (whole process trees ended on timeout, retries with backoff, capped output, sandboxed WASI
+/// jobs).
+#[derive(Debug, Parser)]
+#[command(
+    name = "ppool",
+    version,
+    override_usage = "ppool [OPTIONS] [COMMAND [ARG]...] [::: VALUES... | :::: FILES...]...\n       \
+                      ... | ppool [OPTIONS] COMMAND [ARG]...",
+    after_help = EXAMPLES,
+    after_long_help = format!("{EXAMPLES}\n\n{EXIT_STATUS}"),
+)]
+pub(crate) struct Cli {
+    /// Jobs at once: N, N% of the CPUs, or 0 for one per CPU [default: one per CPU]
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N|N%|0",
+        allow_hyphen_values = true
+    )]
+    pub(crate) jobs: Option<String>,
+
+    /// Print output in input order, not as jobs end
+    #[arg(short = 'k', long)]
+    pub(crate) keep_order: bool,
+
+    /// Stop a job (its whole process tree) after this long: 30, 1.5s, 500ms, 2m
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) timeout: Option<String>,
+
+    /// Run a failing job up to N times in all (GNU parallel's meaning; 0: no limit)
+    #[arg(long, value_name = "N")]
+    pub(crate) retries: Option<u32>,
+
+    /// Wait before the first retry; doubles for each further retry
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub(crate) retry_delay: String,
+
+    /// The longest wait between retries (equal to --retry-delay: a fixed wait)
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub(crate) retry_max_delay: String,
+
+    /// Outcomes that are retried, comma-separated: exit, signal, timeout, spawn, trap
+    #[arg(long, value_name = "LIST", default_value = "exit,signal,timeout,trap")]
+    pub(crate) retry_on: String,
+
+    /// Stop early: now|soon,fail|success|done=N|P% (GNU parallel's --halt)
+    #[arg(long, value_name = "WHEN,WHY=N")]
+    pub(crate) halt: Option<String>,
+
+    /// Wait this long between job starts
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) delay: Option<String>,
+
+    /// After one Ctrl-C, how long running jobs may take to finish before they are ended
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub(crate) grace: String,
+
+    /// Between SIGTERM and SIGKILL when a job's process tree is ended
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub(crate) kill_grace: String,
+
+    /// Print nothing; show each job's command instead
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Print each line as a job writes it (lines of jobs may interleave, never mix); with -k,
+    /// each job's output as soon as it ends, in order
+    #[arg(long = "line-buffer", visible_alias = "lb", help_heading = "Output")]
+    pub(crate) line_buffer: bool,
+
+    /// Prefix each output line with the job's input and a TAB
+    #[arg(long, help_heading = "Output")]
+    pub(crate) tag: bool,
+
+    /// Keep at most this many bytes of each job's stdout and of its stderr: 64K, 1M
+    #[arg(long, value_name = "BYTES", help_heading = "Output")]
+    pub(crate) max_output: Option<String>,
+
+    /// Also save each job's stdout, stderr and exit status in DIR/N/ (N: the job number)
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub(crate) results: Option<PathBuf>,
+
+    /// Print one JSON object per job and per line instead of the jobs' output
+    #[arg(long, help_heading = "Output")]
+    pub(crate) json: bool,
+
+    /// Log every job that ends to FILE, in GNU parallel's format (+FILE appends)
+    #[arg(
+        long,
+        visible_alias = "jl",
+        value_name = "FILE",
+        help_heading = "Output"
+    )]
+    pub(crate) joblog: Option<String>,
+
+    /// Skip the jobs already in the --joblog
+    #[arg(long, requires = "joblog", help_heading = "Output")]
+    pub(crate) resume: bool,
+
+    /// Skip the jobs the --joblog shows succeeded; run the failed ones again
+    #[arg(
+        long,
+        requires = "joblog",
+        conflicts_with = "resume",
+        help_heading = "Output"
+    )]
+    pub(crate) resume_failed: bool,
+
+    /// Count all inputs first, so the progress bar shows an ETA from the start
+    #[arg(long, help_heading = "Output")]
+    pub(crate) eta: bool,
+
+    /// No progress bar, even on a terminal
+    #[arg(long, help_heading = "Output")]
+    pub(crate) no_progress: bool,
+
+    /// Records end with NUL, not newline (stdin and :::: files)
+    #[arg(short = '0', long = "null", help_heading = "Input")]
+    pub(crate) null: bool,
+
+    /// Split each input into columns {1} {2} ... at this regular expression
+    #[arg(short = 'C', long, value_name = "REGEX", help_heading = "Input")]
+    pub(crate) colsep: Option<String>,
+
+    /// Read inputs from FILE, like :::: FILE
+    #[arg(
+        short = 'a',
+        long = "arg-file",
+        value_name = "FILE",
+        help_heading = "Input"
+    )]
+    pub(crate) arg_file: Vec<PathBuf>,
+
+    /// Run the command's words as one sh -c line, as GNU parallel does
+    #[arg(long, help_heading = "Input")]
+    pub(crate) shell: bool,
+
+    /// The command is a WebAssembly module (.wasm or .wat), run sandboxed per input
+    #[arg(long, help_heading = "WASI")]
+    pub(crate) wasi: bool,
+
+    /// Give guests a host directory, at GUEST (default: the same path), read-only with :ro
+    #[arg(
+        long,
+        value_name = "HOST[:GUEST][:ro]",
+        requires = "wasi",
+        help_heading = "WASI"
+    )]
+    pub(crate) dir: Vec<String>,
+
+    /// Linear memory a guest may use: 64M, 1G [default: 256M]
+    #[arg(long, value_name = "BYTES", requires = "wasi", help_heading = "WASI")]
+    pub(crate) max_memory: Option<String>,
+
+    /// A budget of fuel (about one unit per wasm instruction) per job
+    #[arg(long, value_name = "UNITS", requires = "wasi", help_heading = "WASI")]
+    pub(crate) fuel: Option<u64>,
+
+    /// Print a completion script for SHELL and exit
+    #[arg(long, value_name = "SHELL")]
+    pub(crate) completions: Option<clap_complete::Shell>,
+
+    /// The command, then ::: VALUES or :::: FILES (:::+ and ::::+ link to the source before)
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
+    pub(crate) command: Vec<OsString>,
+}
+
+/// An input source as written after the command.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// `:::` (or `:::+` when linked) and its values.
+    Values { linked: bool, values: Vec<Vec<u8>> },
+    /// `::::` (or `::::+`) and its files.
+    Files { linked: bool, files: Vec<PathBuf> },
+}
+
+/// Splits the words after the options into the command and its input sources.
+pub(crate) fn split_command(words: Vec<OsString>) -> (Vec<Vec<u8>>, Vec<Tail>) {
+    let mut command = Vec::new();
+    let mut tails: Vec<Tail> = Vec::new();
+    for word in words {
+        let separator = match word.as_encoded_bytes() {
+            b":::" => Some((false, false)),
+            b":::+" => Some((false, true)),
+            b"::::" => Some((true, false)),
+            b"::::+" => Some((true, true)),
+            _ => None,
+        };
+        match (separator, tails.last_mut()) {
+            (Some((false, linked)), _) => tails.push(Tail::Values {
+                linked,
+                values: Vec::new(),
+            }),
+            (Some((true, linked)), _) => tails.push(Tail::Files {
+                linked,
+                files: Vec::new(),
+            }),
+            (None, Some(Tail::Values { values, .. })) => values.push(word.into_vec()),
+            (None, Some(Tail::Files { files, .. })) => files.push(word.into()),
+            (None, None) => command.push(word.into_vec()),
+        }
+    }
+    (command, tails)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn command_and_sources_split_at_the_separators() {
+        let (command, tails) = split_command(os(&[
+            "echo", "{}", ":::", "a", "b", ":::+", "1", "::::", "f", "g",
+        ]));
+        assert_eq!(command, [b"echo".to_vec(), b"{}".to_vec()]);
+        assert_eq!(
+            tails,
+            [
+                Tail::Values {
+                    linked: false,
+                    values: vec![b"a".to_vec(), b"b".to_vec()]
+                },
+                Tail::Values {
+                    linked: true,
+                    values: vec![b"1".to_vec()]
+                },
+                Tail::Files {
+                    linked: false,
+                    files: vec!["f".into(), "g".into()]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn options_stop_at_the_command() {
+        let cli = Cli::try_parse_from(["ppool", "-k", "-j", "-1", "grep", "-v", "x", ":::", "-a"])
+            .unwrap();
+        assert!(cli.keep_order);
+        assert_eq!(cli.jobs.as_deref(), Some("-1"));
+        assert_eq!(cli.command, os(&["grep", "-v", "x", ":::", "-a"]));
+        let cli = Cli::try_parse_from(["ppool", "-0", "--jl", "log", "::: ", "a"]).unwrap();
+        assert!(cli.null);
+        assert_eq!(cli.joblog.as_deref(), Some("log"));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,309 @@
+//! From the command line to a checked plan: every option parsed and every input opened before
+//! any job starts, so a mistake is one clear line and nothing has run.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use process_pool::{Backoff, ProcessPool, RetryOn, RetryPolicy};
+use regex::bytes::Regex;
+
+use crate::args::{Cli, Tail, split_command};
+use crate::backend::{self, Backend};
+use crate::halt::HaltSpec;
+use crate::input::{self, InputSpec, Origin, Source};
+use crate::joblog::{self, JobLog, Resume};
+use crate::template::Template;
+use crate::units::{parse_bytes, parse_duration};
+
+/// What to run and how, checked.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) template: Arc<Template>,
+    pub(crate) input: InputSpec,
+    pub(crate) workers: usize,
+    pub(crate) keep_order: bool,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) halt: Option<HaltSpec>,
+    pub(crate) halt_text: String,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) grace: Duration,
+    pub(crate) kill_grace: Duration,
+    pub(crate) output_limit: Option<usize>,
+    pub(crate) dry_run: bool,
+    pub(crate) tag: bool,
+    /// `--line-buffer` without `-k` or `--json`: each line printed as a job writes it.
+    pub(crate) live_lines: bool,
+    pub(crate) json: bool,
+    pub(crate) results: Option<PathBuf>,
+    pub(crate) joblog: Option<JobLog>,
+    /// Jobs an earlier run's log says need not run again.
+    pub(crate) skip: HashSet<u64>,
+    pub(crate) progress: bool,
+    /// Read every input before starting (an ETA from the start, or `--halt` percentages).
+    pub(crate) count_first: bool,
+    pub(crate) backend: Backend,
+}
+
+impl Plan {
+    /// Checks the command line; the error is one line for the user.
+    pub(crate) fn new(cli: Cli) -> Result<Plan, String> {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = parse_jobs(cli.jobs.as_deref(), cpus)?;
+        let duration =
+            |name: &str, text: &str| parse_duration(text).map_err(|e| format!("--{name}: {e}"));
+        let timeout = cli
+            .timeout
+            .as_deref()
+            .map(|t| duration("timeout", t))
+            .transpose()?
+            .filter(|t| !t.is_zero());
+        let delay = cli
+            .delay
+            .as_deref()
+            .map(|t| duration("delay", t))
+            .transpose()?;
+        let grace = duration("grace", &cli.grace)?;
+        let kill_grace = duration("kill-grace", &cli.kill_grace)?;
+        let retry = retry_policy(&cli, &duration)?;
+        let halt_text = cli.halt.clone().unwrap_or_default();
+        let halt = cli
+            .halt
+            .as_deref()
+            .map(HaltSpec::parse)
+            .transpose()?
+            .flatten();
+        let output_limit = cli
+            .max_output
+            .as_deref()
+            .map(|t| {
+                parse_bytes(t)
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                    .map_err(|e| format!("--max-output: {e}"))
+            })
+            .transpose()?;
+        let colsep = cli
+            .colsep
+            .as_deref()
+            .map(|re| {
+                // regex's syntax errors draw the pattern over several lines; the last says why.
+                Regex::new(re).map_err(|e| {
+                    let text = e.to_string();
+                    let why = text
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("");
+                    let why = why.trim().trim_start_matches("error: ");
+                    format!("--colsep `{re}`: not a regular expression: {why}")
+                })
+            })
+            .transpose()?;
+
+        let (command, tails) = split_command(cli.command);
+        let template = Template::parse(&command, cli.shell, cli.wasi)?;
+        let backend = backend::choose(&cli.wasi, &cli.dir, cli.max_memory.as_deref(), cli.fuel)?;
+        if !cli.dry_run {
+            backend.check_program(&template)?;
+        }
+        let sources = sources(cli.arg_file, tails)?;
+
+        let resume = match (cli.resume, cli.resume_failed) {
+            (true, _) => Resume::Logged,
+            (_, true) => Resume::Succeeded,
+            _ => Resume::No,
+        };
+        let skip = match &cli.joblog {
+            Some(spec) => joblog::done_before(spec, resume)?,
+            None => HashSet::new(),
+        };
+        let joblog = match (&cli.joblog, cli.dry_run) {
+            (Some(spec), false) => Some(JobLog::open(spec, resume)?),
+            _ => None,
+        };
+        let progress = !cli.no_progress
+            && !cli.dry_run
+            && std::io::stdout().is_terminal()
+            && std::io::stderr().is_terminal();
+        Ok(Plan {
+            template: Arc::new(template),
+            input: InputSpec {
+                sources,
+                delimiter: if cli.null { b'\0' } else { b'\n' },
+                colsep,
+            },
+            workers,
+            keep_order: cli.keep_order,
+            live_lines: cli.line_buffer && !cli.keep_order && !cli.json,
+            timeout,
+            retry,
+            count_first: cli.eta || halt.is_some_and(|h| h.needs_total()),
+            halt,
+            halt_text,
+            delay: delay.filter(|d| !d.is_zero()),
+            grace,
+            kill_grace,
+            output_limit,
+            dry_run: cli.dry_run,
+            tag: cli.tag,
+            json: cli.json,
+            results: cli.results,
+            joblog,
+            skip,
+            progress,
+            backend,
+        })
+    }
+}
+
+impl Plan {
+    /// The pool: the plan's limits, timeout, output cap and retries on the chosen backend.
+    /// Each retry's job id goes to `retried` (its slot is free while it waits).
+    pub(crate) fn pool(
+        &self,
+        retried: tokio::sync::mpsc::UnboundedSender<u64>,
+    ) -> Result<ProcessPool, String> {
+        let mut builder = ProcessPool::builder()
+            .max_workers(self.workers)
+            .kill_grace(self.kill_grace);
+        if let Some(limit) = self.timeout {
+            builder = builder.timeout(limit);
+        }
+        if let Some(limit) = self.output_limit {
+            builder = builder.output_limit(limit);
+        }
+        if let Some(policy) = self.retry.clone() {
+            builder = builder.retry(policy).on_retry(move |retry| {
+                let _ = retried.send(retry.failed.id.get());
+            });
+        }
+        self.backend.build(builder, self.workers)
+    }
+}
+
+/// `-j`: N, N% of the CPUs, or 0 (and no `-j`) for one per CPU.
+pub(crate) fn parse_jobs(text: Option<&str>, cpus: usize) -> Result<usize, String> {
+    let bad = |t: &str| {
+        format!(
+            "-j `{t}`: give a number of jobs (at least 1), N% of the CPUs, or 0 for one per CPU"
+        )
+    };
+    let Some(text) = text else { return Ok(cpus) };
+    if let Some(pct) = text.strip_suffix('%') {
+        return match pct.parse::<usize>() {
+            Ok(p) if p > 0 => Ok((cpus.saturating_mul(p) / 100).max(1)),
+            _ => Err(bad(text)),
+        };
+    }
+    match text.parse::<usize>() {
+        Ok(0) => Ok(cpus),
+        Ok(n) => Ok(n),
+        Err(_) => Err(bad(text)),
+    }
+}
+
+fn retry_policy(
+    cli: &Cli,
+    duration: &dyn Fn(&str, &str) -> Result<Duration, String>,
+) -> Result<Option<RetryPolicy>, String> {
+    let attempts = match cli.retries {
+        None | Some(1) => return Ok(None),
+        Some(0) => u32::MAX,
+        Some(n) => n,
+    };
+    let first = duration("retry-delay", &cli.retry_delay)?;
+    let max = duration("retry-max-delay", &cli.retry_max_delay)?;
+    let backoff = if first.is_zero() {
+        Backoff::none()
+    } else if max <= first {
+        Backoff::fixed(first)
+    } else {
+        Backoff::exponential(first, max)
+    };
+    let mut on = RetryOn::NONE;
+    for word in cli
+        .retry_on
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+    {
+        on = match word {
+            "exit" => on | RetryOn::FAILURE,
+            "signal" => on | RetryOn::CRASH,
+            "timeout" => on | RetryOn::TIMEOUT,
+            "spawn" => on | RetryOn::SPAWN_FAILURE,
+            "trap" => on | RetryOn::TRAP,
+            other => {
+                return Err(format!(
+                    "--retry-on `{other}`: the outcomes are exit, signal, timeout, spawn, trap"
+                ));
+            }
+        };
+    }
+    Ok(Some(
+        RetryPolicy::attempts(attempts).backoff(backoff).on(on),
+    ))
+}
+
+/// The input sources, in order: `-a` files, then what follows the command; stdin if none.
+fn sources(arg_files: Vec<PathBuf>, tails: Vec<Tail>) -> Result<Vec<Source>, String> {
+    let mut sources = Vec::new();
+    for path in arg_files {
+        sources.push(Source {
+            origin: input::open(path)?,
+            linked: false,
+        });
+    }
+    for tail in tails {
+        match tail {
+            Tail::Values { linked, values } => sources.push(Source {
+                origin: Origin::Args(values),
+                linked,
+            }),
+            Tail::Files { linked, files } => {
+                for (i, path) in files.into_iter().enumerate() {
+                    sources.push(Source {
+                        origin: input::open(path)?,
+                        linked: linked && i == 0,
+                    });
+                }
+            }
+        }
+    }
+    if sources.is_empty() {
+        sources.push(Source {
+            origin: Origin::Stdin,
+            linked: false,
+        });
+    }
+    if sources
+        .iter()
+        .filter(|s| matches!(s.origin, Origin::Stdin))
+        .count()
+        > 1
+    {
+        return Err("stdin (`-`) can be read as one input source only".into());
+    }
+    Ok(sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_a_count_a_percentage_or_zero_for_the_cpus() {
+        assert_eq!(parse_jobs(None, 8), Ok(8));
+        assert_eq!(parse_jobs(Some("0"), 8), Ok(8));
+        assert_eq!(parse_jobs(Some("3"), 8), Ok(3));
+        assert_eq!(parse_jobs(Some("50%"), 8), Ok(4));
+        assert_eq!(parse_jobs(Some("10%"), 2), Ok(1));
+        for bad in ["-1", "x", "0%", "1.5", ""] {
+            let err = parse_jobs(Some(bad), 8).unwrap_err();
+            assert!(err.starts_with("-j"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Bad input: one clear line on stderr, exit status 255 (GNU parallel's "other error"), and
+//! nothing run.
+
+mod common;
+
+use common::{ppool_run, text};
+
+/// Runs `args` in a fresh directory where every job would leave a file; checks that the run
+/// was refused with one line naming `needle`, and that no job ran.
+fn refused(args: &[&str], needle: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = common::ppool();
+    command.current_dir(dir.path()).args(args);
+    let out = common::run_with(command, b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: one line, got: {stderr}"
+    );
+    assert!(stderr.starts_with("ppool: "), "{stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: {stderr:?} should mention {needle:?}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "{args:?}: nothing ran"
+    );
+}
+
+#[test]
+fn an_unknown_option() {
+    refused(
+        &["--frobnicate", "touch", "x", ":::", "a"],
+        "unexpected argument '--frobnicate'",
+    );
+}
+
+#[test]
+fn an_unreadable_argument_file() {
+    refused(
+        &["touch", "{}", "::::", "/nonexistent/list"],
+        "cannot open `/nonexistent/list`",
+    );
+    refused(&["-a", "/", "touch", "{}"], "is a directory");
+}
+
+#[test]
+fn a_command_that_does_not_exist() {
+    refused(
+        &["no-such-command-anywhere", ":::", "a"],
+        "command not found: `no-such-command-anywhere`",
+    );
+    refused(
+        &["./not-here.sh", ":::", "a"],
+        "`./not-here.sh`: no such file",
+    );
+}
+
+#[test]
+fn a_module_that_is_not_wasm() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.wasm");
+    std::fs::write(&fake, "#!/bin/sh\necho not wasm\n").unwrap();
+    refused(
+        &["--wasi", fake.to_str().unwrap(), ":::", "a"],
+        "is not a WebAssembly module",
+    );
+    refused(
+        &["--wasi", "/nonexistent.wasm", ":::", "a"],
+        "cannot read module `/nonexistent.wasm`",
+    );
+}
+
+#[test]
+fn a_negative_number_of_jobs() {
+    refused(&["-j", "-1", "touch", "{}", ":::", "a"], "-j `-1`");
+    refused(&["-j", "many", "touch", "{}", ":::", "a"], "-j `many`");
+}
+
+#[test]
+fn bad_durations_halts_and_sizes() {
+    refused(
+        &["--timeout", "soon", "touch", "{}", ":::", "a"],
+        "--timeout: `soon` is not a duration",
+    );
+    refused(
+        &["--halt", "later,fail=1", "touch", "{}", ":::", "a"],
+        "--halt `later,fail=1`",
+    );
+    refused(
+        &["--max-output", "lots", "touch", "{}", ":::", "a"],
+        "--max-output",
+    );
+    refused(
+        &[
+            "--retries",
+            "3",
+            "--retry-on",
+            "crash",
+            "touch",
+            "{}",
+            ":::",
+            "a",
+        ],
+        "--retry-on `crash`",
+    );
+    refused(
+        &["--colsep", "(", "touch", "{}", ":::", "a"],
+        "--colsep `(`",
+    );
+    refused(&["touch", "{= $_ =}", ":::", "a"], "perl expressions");
+    refused(&["--resume", "touch", "{}", ":::", "a"], "--joblog");
+}
+
+#[test]
+fn jobs_zero_means_one_per_cpu() {
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let dir = tempfile::tempdir().unwrap();
+    // Each job waits until all have started: this ends only if `cpus` jobs run at once.
+    let barrier = format!(
+        "touch started.{{%}}; while [ $(ls | grep -c started) -lt {cpus} ]; do sleep 0.01; done; echo {{%}}"
+    );
+    let values: Vec<String> = (1..=cpus).map(|i| i.to_string()).collect();
+    let mut command = common::ppool();
+    command
+        .current_dir(dir.path())
+        .args(["-j", "0", "--timeout", "60s", &barrier, ":::"])
+        .args(&values);
+    let out = common::run_with(command, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut slots: Vec<usize> = text(&out.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    slots.sort_unstable();
+    assert_eq!(slots, (1..=cpus).collect::<Vec<_>>());
+    // And never more than that: slots stay within 1..=cpus over many more jobs.
+    let many: Vec<String> = (1..=cpus * 4).map(|i| i.to_string()).collect();
+    let args: Vec<&str> = ["-j", "0", "echo", "{%}", ":::"]
+        .into_iter()
+        .chain(many.iter().map(String::as_str))
+        .collect();
+    let out = ppool_run(&args);
+    let max = text(&out.stdout)
+        .lines()
+        .map(|l| l.parse::<usize>().unwrap())
+        .max();
+    assert!(max <= Some(cpus), "{max:?} > {cpus}");
+}

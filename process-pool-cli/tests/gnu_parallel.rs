@@ -1,0 +1,285 @@
+//! The same commands through `ppool` and GNU parallel give the same output (with `-k`) and the
+//! same exit status, for the subset `ppool` supports: replacement strings, `:::`/`::::`
+//! combinations, `--colsep`, `-0`, `--tag`, exit status with failures, `--halt`.
+//!
+//! Needs GNU parallel (`apt-get install -y parallel`); fails saying so when it is missing.
+
+mod common;
+
+use std::process::Command;
+
+use common::{GnuParallel, ppool, run_with, text};
+
+/// One command line, given to both tools after `-k`.
+struct Case {
+    args: &'static [&'static str],
+    stdin: &'static [u8],
+}
+
+const fn case(args: &'static [&'static str]) -> Case {
+    Case { args, stdin: b"" }
+}
+
+const fn piped(args: &'static [&'static str], stdin: &'static [u8]) -> Case {
+    Case { args, stdin }
+}
+
+/// Files the cases read with `::::` and `-a`.
+const FILES: &[(&str, &[u8])] = &[
+    ("nums", b"1\n2\n3\n"),
+    ("letters", b"a\nb\n"),
+    ("nul", b"x\0y z\0last"),
+];
+
+/// Runs every case through both tools; panics with every difference at once.
+fn compare(cases: &[Case]) {
+    let gnu = GnuParallel::find();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in FILES {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    let mut differences = Vec::new();
+    for case in cases {
+        let run = |mut command: Command| {
+            command.current_dir(dir.path()).arg("-k").args(case.args);
+            run_with(command, case.stdin)
+        };
+        let theirs = run(gnu.command());
+        let ours = run(ppool());
+        if ours.stdout != theirs.stdout || ours.status.code() != theirs.status.code() {
+            differences.push(format!(
+                "{:?}\n  GNU parallel: {:?} exit {:?}\n  ppool:        {:?} exit {:?}\n  ppool stderr: {}",
+                case.args,
+                text(&theirs.stdout),
+                theirs.status.code(),
+                text(&ours.stdout),
+                ours.status.code(),
+                text(&ours.stderr),
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
+#[test]
+fn replacement_strings() {
+    compare(&[
+        case(&[
+            "echo",
+            "{}",
+            "{.}",
+            "{/}",
+            "{//}",
+            "{/.}",
+            "{#}",
+            ":::",
+            "a.tar.gz",
+            ".bashrc",
+            "foo.",
+            "sub.dir/bar",
+            "/x/y/",
+            "a//b",
+            "/",
+            "noslash",
+            "sp ace.x",
+        ]),
+        case(&["-j1", "echo", "{%}", "{#}", ":::", "a", "b", "c"]),
+        case(&[
+            "echo", "{2}", "{1.}", "{-1/}", "{3}", ":::", "a.x", "b.y", ":::", "d/c.z", "e",
+        ]),
+        case(&[
+            "echo", "{1//}", "{2/.}", ":::", "a/b/c", "/top", ":::", "x/y.z",
+        ]),
+        case(&["echo", "{#}", ":::", "a", "b"]),
+        case(&["echo", "x{}y", ":::", "a", "b", ":::", "1"]),
+        case(&["echo", "fixed", "words", ":::", "a b", "it's", "$HOME"]),
+        case(&[
+            "echo {} | tr a-z A-Z",
+            ":::",
+            "it's",
+            "a  b",
+            "$HOME",
+            "*",
+            "`id`",
+        ]),
+        case(&["echo x", ":::", "a b", "c"]),
+        case(&["{} --version", ":::", "echo"]),
+        case(&[":::", "echo a", "echo b; echo c"]),
+    ]);
+}
+
+#[test]
+fn input_sources() {
+    compare(&[
+        case(&[
+            "echo", ":::", "1", "2", ":::", "a", "b", "c", ":::", "X", "Y",
+        ]),
+        case(&[
+            "echo",
+            "{1}{2}{3}",
+            ":::",
+            "a",
+            "b",
+            "c",
+            ":::+",
+            "1",
+            "2",
+            ":::",
+            "X",
+            "Y",
+        ]),
+        case(&["echo", "{1}-{2}", "::::", "nums", ":::", "p", "q"]),
+        case(&["echo", "::::", "nums", "::::+", "letters"]),
+        case(&["echo", "::::", "letters", "nums"]),
+        case(&["-a", "nums", "echo", "{2}{1}", ":::", "x", "y"]),
+        piped(&["echo", "[{}]"], b"a b\n\nc\n"),
+        piped(&["echo", "{1}{2}", "::::", "-", ":::", "x"], b"1\n2\n"),
+        piped(&["echo"], b""),
+        piped(&["echo"], b"no newline at the end"),
+    ]);
+}
+
+#[test]
+fn columns_and_nul() {
+    compare(&[
+        case(&[
+            "--colsep",
+            ",",
+            "echo",
+            "{2}-{1}-{}",
+            ":::",
+            " a , b ",
+            "c,d,e",
+        ]),
+        piped(&["--colsep", "\t", "echo", "{2}", "{1}"], b"a\tb\nc\td\n"),
+        piped(&["--colsep", "[:;]+", "echo", "{3}{1}"], b"a:;b;c\n"),
+        case(&[
+            "--colsep", "-", "echo", "{4}", "{3}", "{2}", "{1}", ":::", "A-B", "C-D", ":::", "e-f",
+            "g-h",
+        ]),
+        piped(&["-0", "echo", "[{}]"], b"a\nb\0c d\0"),
+        case(&["-0", "echo", "::::", "nul"]),
+    ]);
+}
+
+#[test]
+fn tags() {
+    compare(&[
+        case(&["--tag", "echo", "out", ":::", "a", "b", ":::", "1"]),
+        case(&["--tag", "printf 'l1\\n%s' {}", ":::", "a", "b"]),
+        case(&["--tag", "--colsep", ",", "echo", "{2}", ":::", "a,b"]),
+    ]);
+}
+
+#[test]
+fn exit_status_with_failures() {
+    let many: &'static [&'static str] = Box::leak(
+        ["false", ":::"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain((1..=102).map(|i| i.to_string()))
+            .map(|s| &*Box::leak(s.into_boxed_str()))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
+    compare(&[
+        case(&["exit {}", ":::", "0", "1", "2", "3"]),
+        case(&["true", ":::", "a", "b"]),
+        case(&["echo {}; kill -9 $$", ":::", "a", "b"]),
+        case(many),
+    ]);
+}
+
+#[test]
+fn halt() {
+    compare(&[
+        case(&[
+            "-j1",
+            "--halt",
+            "now,fail=1",
+            "echo {}; exit {}",
+            ":::",
+            "0",
+            "3",
+            "0",
+            "0",
+        ]),
+        case(&[
+            "-j1",
+            "--halt",
+            "soon,fail=2",
+            "echo {}; exit {}",
+            ":::",
+            "0",
+            "3",
+            "4",
+            "5",
+            "0",
+        ]),
+        case(&[
+            "-j1",
+            "--halt",
+            "now,success=1",
+            "echo {}; exit {}",
+            ":::",
+            "1",
+            "1",
+            "0",
+            "5",
+            "0",
+        ]),
+        case(&[
+            "-j1",
+            "--halt",
+            "now,fail=50%",
+            "echo {}; exit {}",
+            ":::",
+            "1",
+            "0",
+            "0",
+            "0",
+            "1",
+            "0",
+            "1",
+            "1",
+        ]),
+        case(&[
+            "-j1",
+            "--halt",
+            "soon,done=2",
+            "echo {}; exit {}",
+            ":::",
+            "1",
+            "0",
+            "0",
+            "0",
+        ]),
+        case(&["-j1", "--halt", "2", "echo {}; kill -9 $$", ":::", "a", "b"]),
+        case(&[
+            "-j1",
+            "--halt",
+            "1",
+            "echo {}; exit {}",
+            ":::",
+            "0",
+            "4",
+            "5",
+        ]),
+        case(&[
+            "-j1",
+            "--halt",
+            "soon,success=3",
+            "echo {}; exit {}",
+            ":::",
+            "1",
+            "0",
+            "0",
+            "2",
+        ]),
+    ]);
+}
