@@ -340,7 +340,7 @@ pub(crate) fn find_agent(given: Option<&Path>) -> Result<PathBuf, SlurmError> {
 ///
 /// Underneath it is a [`WorkerPool`] of agents: an agent lost (its node, its step, its process)
 /// is a crashed worker, and the jobs it ran are run again on another agent (see
-/// [`SlurmBuilder::lost_job_retries`]). Put it under a [`ProcessPool`] (see
+/// [`SlurmBuilder::lost_job_retry`]). Put it under a [`ProcessPool`] (see
 /// [`SlurmSpawner::into_pool`]) and priorities, retries, timeouts, hooks, statistics, `stream`
 /// and `map` work as on one machine.
 ///

@@ -12,7 +12,7 @@
 //! The agent is the program `process-pool-agent` of this crate; it must be reachable at the
 //! same path on the nodes (a shared file system, as clusters have for home directories).
 //!
-//! [`WorkerSpawner`]: process_pool_core::WorkerSpawner
+//! [`WorkerSpawner`]: process_pool_core::backend::WorkerSpawner
 #![deny(missing_docs)]
 
 pub mod agent;

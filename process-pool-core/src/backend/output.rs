@@ -183,13 +183,13 @@ mod tests {
         let long = vec![b'x'; MAX_LINE + 1];
         let out = lines.push(&long);
         assert_eq!(out.len(), 1, "one whole piece of the long line");
-        assert_eq!(
-            out[0].bytes.len(),
-            MAX_LINE - 5,
-            "cut at the cap: 5 bytes were sent before"
-        );
+        assert_eq!(out[0].bytes.len(), MAX_LINE);
+        assert!(!out[0].complete && !out[0].truncated);
+        // 5 bytes were sent before: 5 of the limit's last 10 are left.
+        let out = lines.push(b"more\n");
+        assert_eq!(&out[0].bytes[..], b"xmore", "cut at the cap");
         assert!(out[0].truncated && !out[0].complete);
-        assert!(lines.push(b"more\n").is_empty(), "nothing after the cap");
+        assert!(lines.push(b"after\n").is_empty(), "nothing after the cap");
         assert!(lines.finish().is_empty());
     }
 

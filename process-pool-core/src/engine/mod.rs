@@ -10,6 +10,8 @@
 
 pub(crate) mod hooks;
 pub(crate) mod latency;
+pub(crate) mod lifecycle;
+pub(crate) mod options;
 pub(crate) mod queue;
 pub(crate) mod retry;
 pub(crate) mod tally;
@@ -161,9 +163,13 @@ pub(crate) trait Engine: Send + Sync + Sized + 'static {
     fn dispatch(self: &Arc<Self>, state: MutexGuard<'_, Self::State>);
     /// Refuses new work from now on.
     fn close(&self);
+    /// Answers work that will not run `Cancelled` (the pool has counted it).
+    fn cancel(self: &Arc<Self>, items: Vec<Self::Item>);
     /// Stops the pool: cancels everything queued, waiting or running, answering each piece,
     /// and kills what it started.
     fn stop(self: &Arc<Self>);
+    /// The counters now.
+    fn stats(&self) -> crate::Stats;
     /// Completes once everything the pool started has ended (its workers' processes reaped).
     fn ended(self: &Arc<Self>) -> impl Future<Output = ()> + Send + '_;
 }

@@ -161,7 +161,7 @@ impl JobHandle {
     /// `Cancelled`; a job waiting to retry is answered `Cancelled`. A job that has already ended
     /// keeps its result. Awaiting the handle afterwards gives that one result.
     pub fn cancel(&self) {
-        self.inner.cancel(self.id, &self.key);
+        self.inner.cancel_job(self.id, &self.key);
     }
 
     /// Whether the result has been taken from this handle.

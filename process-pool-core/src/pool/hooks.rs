@@ -38,10 +38,8 @@ pub struct JobRetry<'a> {
 pub(crate) type StartHook = Arc<dyn for<'a> Fn(&JobStart<'a>) + Send + Sync>;
 pub(crate) type ResultHook = Arc<dyn Fn(&JobResult) + Send + Sync>;
 pub(crate) type RetryHook = Arc<dyn for<'a> Fn(&JobRetry<'a>) + Send + Sync>;
-pub(crate) type PauseHook = Arc<dyn Fn(&JobResult) -> Option<Duration> + Send + Sync>;
-pub(crate) type RetryClassifier = Arc<dyn Fn(&JobResult) -> bool + Send + Sync>;
 
-/// The pool's event hooks and classifiers, set through the pool's builder.
+/// The pool's event hooks, set through the pool's builder.
 ///
 /// Hooks run where a job ends, before its result is handed out (on a worker task; for a queued
 /// job that is cancelled, in the call that cancelled it), so by the time `run_all` returns every
@@ -53,8 +51,6 @@ pub(crate) struct Hooks {
     pub(crate) on_complete: Option<ResultHook>,
     pub(crate) on_error: Option<ResultHook>,
     pub(crate) on_retry: Option<RetryHook>,
-    pub(crate) pause_when: Option<PauseHook>,
-    pub(crate) retry_when: Option<RetryClassifier>,
 }
 
 impl fmt::Debug for Hooks {
@@ -64,8 +60,6 @@ impl fmt::Debug for Hooks {
             .field("on_complete", &self.on_complete.is_some())
             .field("on_error", &self.on_error.is_some())
             .field("on_retry", &self.on_retry.is_some())
-            .field("pause_when", &self.pause_when.is_some())
-            .field("retry_when", &self.retry_when.is_some())
             .finish()
     }
 }
@@ -93,18 +87,5 @@ impl Hooks {
         if let Some(hook) = &self.on_retry {
             contain("on_retry", || hook(event));
         }
-    }
-
-    /// How long `pause_when` asks to pause dispatch after this attempt, if at all.
-    pub(crate) fn pause_after(&self, result: &JobResult) -> Option<Duration> {
-        let hook = self.pause_when.as_ref()?;
-        contain("pause_when", || hook(result)).flatten()
-    }
-
-    /// Whether `retry_when` wants this attempt retried; `None` when it is not set (or
-    /// panicked), leaving it to the policy's outcomes.
-    pub(crate) fn wants_retry(&self, result: &JobResult) -> Option<bool> {
-        let hook = self.retry_when.as_ref()?;
-        contain("retry_when", || hook(result))
     }
 }

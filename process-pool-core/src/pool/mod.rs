@@ -10,7 +10,7 @@ mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -28,9 +28,10 @@ use self::hooks::Hooks;
 use self::state::{Cancelled, Entry, State};
 use crate::Stats;
 use crate::backend::Spawner;
+use crate::engine::lifecycle::lifecycle_methods;
 use crate::engine::queue::QueueKey;
 use crate::engine::ticket::{Pending, Ticket};
-use crate::engine::{self, Core, Engine, Lease};
+use crate::engine::{Core, Engine, Lease};
 use crate::error::{ConfigError, JobError};
 use crate::job::Job;
 use crate::result::{JobId, JobResult, Outcome};
@@ -113,7 +114,7 @@ impl ProcessPool {
         runtime: Handle,
     ) -> Self {
         let room = config.queue_capacity.map(|n| Arc::new(Semaphore::new(n)));
-        let state = State::new(config.max_workers);
+        let state = State::new(config.options.max_workers);
         let inner = Arc::new(Inner {
             spawner,
             config,
@@ -156,62 +157,6 @@ impl ProcessPool {
             .admit(job, 0, room, Owner::Caller(Arc::clone(&self.lease)))
     }
 
-    /// Waits until every accepted job has been answered. The pool stays open.
-    pub async fn drain(&self) {
-        self.inner.pending.wait_idle().await;
-    }
-
-    /// Refuses new jobs from now on ([`JobError::PoolClosed`]); accepted jobs go on.
-    pub fn close(&self) {
-        Engine::close(&*self.inner);
-    }
-
-    /// Whether [`close`](Self::close) (or a shutdown) has been called.
-    pub fn is_closed(&self) -> bool {
-        !self.inner.lock().core.is_open()
-    }
-
-    /// Closes the pool, lets accepted jobs finish for up to `grace`, then cancels the rest:
-    /// queued jobs are answered `Cancelled` at once, running ones are stopped (their whole
-    /// process tree) and answered `Cancelled`. Returns when every job has its result, with the
-    /// final counters.
-    ///
-    /// A backend that does not stop a cancelled job within the pool's kill grace does not hold
-    /// the shutdown up: its job is answered all the same (see
-    /// [`PoolBuilder::kill_grace`]), so this returns within about `grace` plus twice the kill
-    /// grace whatever a backend does.
-    pub async fn shutdown(&self, grace: Duration) -> Stats {
-        self.close();
-        engine::shutdown(&self.inner, grace).await;
-        self.stats()
-    }
-
-    /// Cancels every job that has not started (queued, or waiting out a retry's backoff): each
-    /// is answered `Cancelled`; running jobs go on, and the pool stays open. Returns how many
-    /// were cancelled. (A command-line tool's first Ctrl-C: start nothing more, let what runs
-    /// finish.)
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use process_pool::{job, NativeSpawner};
-    ///
-    /// let pool = NativeSpawner::pool(1)?;
-    /// let running = pool.submit(job("sleep", ["0.2"])).await?;
-    /// let queued = pool.submit(job("sleep", ["0.2"])).await?;
-    /// assert_eq!(pool.cancel_queued(), 1);
-    /// assert!(queued.await.cancelled());
-    /// assert!(running.await.success());
-    /// # Ok(()) }
-    /// ```
-    pub fn cancel_queued(&self) -> usize {
-        let left = self.inner.lock().core.take_queued();
-        let n = left.len();
-        for entry in left {
-            self.inner.finish_unrun(entry, Outcome::Cancelled);
-        }
-        n
-    }
-
     /// Changes the worker limit of a running pool. Growing starts queued jobs at once;
     /// shrinking lets running jobs finish and starts no new ones until below the new limit.
     ///
@@ -225,50 +170,15 @@ impl ProcessPool {
         Ok(())
     }
 
-    /// Pauses dispatch: jobs keep being accepted and queued, running jobs go on, but none
-    /// starts until [`resume`](Self::resume). While paused, `drain` and `run_all` wait.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use process_pool::{Job, NativeSpawner};
-    ///
-    /// let pool = NativeSpawner::pool(2)?;
-    /// pool.pause();
-    /// let handle = pool.submit(Job::new("true")).await?;
-    /// assert_eq!(pool.stats().queued, 1);
-    /// pool.resume();
-    /// assert!(handle.await.success());
-    /// # Ok(()) }
-    /// ```
-    pub fn pause(&self) {
-        engine::set_paused(&self.inner, true);
-    }
-
-    /// Resumes dispatch after [`pause`](Self::pause): queued jobs start, up to the limit.
-    pub fn resume(&self) {
-        engine::set_paused(&self.inner, false);
-    }
-
-    /// Pauses dispatch for `time`, then resumes it (after a rate-limit hint, say; see
-    /// [`PoolBuilder::pause_when`]), unless a `pause`, `resume` or `pause_for` came meanwhile:
-    /// the latest one decides.
-    pub fn pause_for(&self, time: Duration) {
-        engine::pause_for(&self.inner, &mut self.inner.lock(), time);
-    }
-
     /// The current worker limit.
     pub fn max_workers(&self) -> usize {
         self.inner.lock().max_workers
     }
 
-    /// Jobs waiting in the queue now.
-    pub fn queue_len(&self) -> usize {
-        self.inner.lock().core.queue.len()
-    }
+    lifecycle_methods!("jobs");
 
-    /// A snapshot of the pool's counters.
-    pub fn stats(&self) -> Stats {
-        self.inner.lock().stats()
+    fn engine(&self) -> &Arc<Inner> {
+        &self.inner
     }
 }
 
@@ -329,11 +239,19 @@ impl Engine for Inner {
         }
     }
 
-    fn stop(self: &Arc<Self>) {
-        let left = self.lock().stop();
-        for entry in left {
+    fn cancel(self: &Arc<Self>, entries: Vec<Box<Entry>>) {
+        for entry in entries {
             self.finish_unrun(entry, Outcome::Cancelled);
         }
+    }
+
+    fn stop(self: &Arc<Self>) {
+        let left = self.lock().stop();
+        self.cancel(left);
+    }
+
+    fn stats(&self) -> Stats {
+        self.lock().stats()
     }
 
     async fn ended(self: &Arc<Self>) {
@@ -477,7 +395,7 @@ impl Inner {
     }
 
     /// Cancels a job wherever it is; a queued or waiting job is answered at once.
-    pub(crate) fn cancel(&self, id: JobId, key: &QueueKey) {
+    pub(crate) fn cancel_job(&self, id: JobId, key: &QueueKey) {
         let found = self.lock().cancel(id.0, key);
         if let Cancelled::Withdrawn(entry) = found {
             self.finish_unrun(entry, Outcome::Cancelled);

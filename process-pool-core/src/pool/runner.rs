@@ -39,7 +39,7 @@ impl Inner {
             let mut entry = first;
             // One context per slot token, reused by every job it stops: a token clone takes a
             // lock, so none is made per job.
-            let mut ctx = RunContext::new(token, 0, inner.config.kill_grace);
+            let mut ctx = RunContext::new(token, 0, inner.config.options.kill_grace);
             loop {
                 let mut report = Report::default();
                 let ended = inner.attempt(slot, entry, &mut ctx, &mut report).await;
@@ -56,7 +56,7 @@ impl Inner {
                     Next::Run(next, fresh) => {
                         entry = next;
                         if let Some(fresh) = fresh {
-                            ctx = RunContext::new(fresh, 0, inner.config.kill_grace);
+                            ctx = RunContext::new(fresh, 0, inner.config.options.kill_grace);
                         }
                     }
                     Next::Retire => return,
@@ -75,7 +75,7 @@ impl Inner {
         report: &mut Report,
     ) -> Option<(Box<Entry>, JobResult)> {
         let job = &entry.ticket.work;
-        let time_limit = job.get_timeout().or(self.config.timeout);
+        let time_limit = job.get_timeout().or(self.config.options.timeout);
         if slot_ctx.is_cancelled() {
             let attempts = entry.attempts;
             let result = entry
@@ -102,7 +102,7 @@ impl Inner {
             let mut ctx = RunContext::new(
                 slot_ctx.token().child_token(),
                 output_limit,
-                self.config.kill_grace,
+                self.config.options.kill_grace,
             );
             ctx.submitted = entry.submitted;
             ctx.attempt = attempt;
@@ -141,9 +141,12 @@ impl Inner {
             outcome
         };
         let class = if cancelled { None } else { class_of(&outcome) };
-        let max_attempts = job.get_retry().unwrap_or(&self.config.retry).max_attempts();
+        let max_attempts = job
+            .get_retry()
+            .unwrap_or(&self.config.options.retry)
+            .max_attempts();
         let may_retry = class.is_some() && attempt < max_attempts;
-        if !may_retry && self.hooks.pause_when.is_none() {
+        if !may_retry && self.config.options.pause_when.is_none() {
             // The common path: no decision to make, the job's identity moves into its result.
             let mut result = entry.ticket.final_result(outcome, attempt, time_limit);
             fill(&mut result, exit, duration);
@@ -206,7 +209,7 @@ impl Inner {
         result: &JobResult,
         class: Option<RetryOn>,
     ) -> Decision {
-        let pause = self.hooks.pause_after(result);
+        let pause = self.config.options.pause_after(result);
         if let Some(pause) = pause {
             tracing::debug!(id = %result.id, ?pause, "pausing dispatch, as asked");
             engine::pause_for(self, &mut self.lock(), pause);
@@ -214,8 +217,12 @@ impl Inner {
         if class.is_none() {
             return Decision::No;
         }
-        let policy = entry.ticket.work.get_retry().unwrap_or(&self.config.retry);
-        let wanted = self.hooks.wants_retry(result);
+        let policy = entry
+            .ticket
+            .work
+            .get_retry()
+            .unwrap_or(&self.config.options.retry);
+        let wanted = self.config.options.wants_retry(result);
         match policy.decide(class, wanted, result.attempts, pause) {
             // The pause above already holds dispatch.
             Decision::AfterPause(_) => Decision::Now,

@@ -10,8 +10,8 @@ use super::error::CallError;
 use crate::ConfigError;
 use crate::backend::{ExitStatus, WorkerId, WorkerSpawner};
 use crate::engine::hooks::contain;
+use crate::engine::options::{Options, shared_options};
 use crate::engine::retry::{Backoff, RetryOn, RetryPolicy};
-use crate::pool::{DEFAULT_KILL_GRACE, default_workers};
 
 /// What a worker hook is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,18 +29,14 @@ pub struct WorkerEvent {
 }
 
 pub(crate) type WorkerHook = Arc<dyn Fn(&WorkerEvent) + Send + Sync>;
-pub(crate) type RetryClassifier = Arc<dyn Fn(&CallError) -> bool + Send + Sync>;
-pub(crate) type PauseHint = Arc<dyn Fn(&CallError) -> Option<Duration> + Send + Sync>;
 
-/// The hooks and classifiers, each called outside the pool's lock and contained (a panic is
-/// logged, and the pool goes on as if it had returned nothing).
+/// The worker hooks, each called outside the pool's lock and contained (a panic is logged,
+/// and the pool goes on as if it had returned).
 #[derive(Clone, Default)]
 pub(crate) struct Hooks {
     pub(crate) start: Option<WorkerHook>,
     pub(crate) stop: Option<WorkerHook>,
     pub(crate) crash: Option<WorkerHook>,
-    pub(crate) retry_when: Option<RetryClassifier>,
-    pub(crate) pause_when: Option<PauseHint>,
 }
 
 impl Hooks {
@@ -55,31 +51,14 @@ impl Hooks {
             contain(name, || hook(event));
         }
     }
-
-    /// Whether there is anything to ask about an error answer.
-    pub(crate) fn classify_errors(&self) -> bool {
-        self.retry_when.is_some() || self.pause_when.is_some()
-    }
-
-    /// (`retry_when`'s verdict, `pause_when`'s pause) on `error`, contained.
-    pub(crate) fn on_error(&self, error: &CallError) -> (Option<bool>, Option<Duration>) {
-        let wanted = self
-            .retry_when
-            .as_ref()
-            .and_then(|hook| contain("retry_when", || hook(error)));
-        let pause = self
-            .pause_when
-            .as_ref()
-            .and_then(|hook| contain("pause_when", || hook(error)).flatten());
-        (wanted, pause)
-    }
 }
 
 /// The settings of a pool.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// What both pools' builders share.
+    pub(crate) options: Options<CallError>,
     pub(crate) min_workers: usize,
-    pub(crate) max_workers: usize,
     pub(crate) max_calls_per_worker: usize,
     pub(crate) max_tasks_per_worker: Option<u64>,
     pub(crate) max_memory_per_worker: Option<u64>,
@@ -87,9 +66,6 @@ pub(crate) struct Config {
     pub(crate) health_check: Option<(Duration, Duration)>,
     pub(crate) startup_retry: RetryPolicy,
     pub(crate) startup_timeout: Duration,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) kill_grace: Duration,
     pub(crate) max_frame: usize,
     pub(crate) warm_up: Option<(String, Bytes)>,
 }
@@ -149,8 +125,8 @@ impl Default for WorkerPoolBuilder {
     fn default() -> Self {
         WorkerPoolBuilder {
             config: Config {
+                options: Options::new(default_call_retry()),
                 min_workers: 0,
-                max_workers: default_workers(),
                 max_calls_per_worker: 1,
                 max_tasks_per_worker: None,
                 max_memory_per_worker: None,
@@ -158,9 +134,6 @@ impl Default for WorkerPoolBuilder {
                 health_check: None,
                 startup_retry: default_startup_retry(),
                 startup_timeout: Duration::from_secs(10),
-                timeout: None,
-                retry: default_call_retry(),
-                kill_grace: DEFAULT_KILL_GRACE,
                 max_frame: process_pool_protocol::DEFAULT_MAX_FRAME,
                 warm_up: None,
             },
@@ -170,15 +143,15 @@ impl Default for WorkerPoolBuilder {
 }
 
 impl WorkerPoolBuilder {
+    shared_options!(CallError, "calls");
+
+    fn options_mut(&mut self) -> &mut Options<CallError> {
+        &mut self.config.options
+    }
+
     /// Workers kept alive even when idle, started when the pool is built (default 0).
     pub fn min_workers(mut self, n: usize) -> Self {
         self.config.min_workers = n;
-        self
-    }
-
-    /// The most workers at once (default: the CPU count).
-    pub fn max_workers(mut self, n: usize) -> Self {
-        self.config.max_workers = n;
         self
     }
 
@@ -231,27 +204,6 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// The time limit of every call without its own (default: none).
-    pub fn timeout(mut self, limit: Duration) -> Self {
-        self.config.timeout = Some(limit);
-        self
-    }
-
-    /// The retry policy of every call without its own (default: up to 3 attempts when the
-    /// worker running the call dies, `RetryPolicy::attempts(3).on(RetryOn::CRASH)`). A
-    /// [`no_retry`](crate::Call::no_retry) call is never retried.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.config.retry = policy;
-        self
-    }
-
-    /// How long a worker has to answer a cancel (or to exit after a shutdown) before it is
-    /// killed, with its process group (default [`DEFAULT_KILL_GRACE`]).
-    pub fn kill_grace(mut self, grace: Duration) -> Self {
-        self.config.kill_grace = grace;
-        self
-    }
-
     /// The largest frame accepted from a worker (default 16 MiB); a larger one is a protocol
     /// error and its worker is killed.
     pub fn max_frame(mut self, bytes: usize) -> Self {
@@ -263,51 +215,6 @@ impl WorkerPoolBuilder {
     /// warm-up fails counts as a failed start.
     pub fn warm_up(mut self, method: impl Into<String>, payload: impl Into<Bytes>) -> Self {
         self.config.warm_up = Some((method.into(), payload.into()));
-        self
-    }
-
-    /// Decides which error answers are retried, in place of the policy's
-    /// [`RetryOn::FAILURE`] (the policy still bounds the attempts and sets the backoff; crashes
-    /// and timeouts follow the policy's [`RetryOn`]). Never asked about a
-    /// [`no_retry`](crate::Call::no_retry) call. Runs outside the pool's lock.
-    ///
-    /// ```
-    /// use process_pool::{CallError, ErrorCode, RetryPolicy, WorkerPool};
-    ///
-    /// let builder = WorkerPool::builder()
-    ///     .retry(RetryPolicy::attempts(5))
-    ///     .retry_when(|error| matches!(error, CallError::Failed { code: ErrorCode::Other(code), .. } if code == "busy"));
-    /// ```
-    pub fn retry_when(
-        mut self,
-        classify: impl Fn(&CallError) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.retry_when = Some(Arc::new(classify));
-        self
-    }
-
-    /// Looks at every error answer and may ask to pause dispatch for a while: a rate-limit
-    /// hint. Calls in flight go on; queued calls and retries wait; the latest pause decides
-    /// when dispatch resumes (see [`WorkerPool::pause_for`]). Combine with a retry policy (or
-    /// `retry_when`) to run the limited call again after the pause. Runs outside the pool's
-    /// lock.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use process_pool::{CallError, RetryPolicy, WorkerPool};
-    ///
-    /// let builder = WorkerPool::builder()
-    ///     .retry(RetryPolicy::attempts(3))
-    ///     .retry_when(|error| error.to_string().contains("rate limited"))
-    ///     .pause_when(|error| {
-    ///         error.to_string().contains("rate limited").then_some(Duration::from_secs(30))
-    ///     });
-    /// ```
-    pub fn pause_when(
-        mut self,
-        hint: impl Fn(&CallError) -> Option<Duration> + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.pause_when = Some(Arc::new(hint));
         self
     }
 
@@ -334,13 +241,13 @@ impl WorkerPoolBuilder {
     pub fn build(self, spawner: impl WorkerSpawner) -> Result<WorkerPool, ConfigError> {
         let c = &self.config;
         let invalid = |name, reason: String| Err(ConfigError::Invalid { name, reason });
-        crate::pool::check_workers(c.max_workers, spawner.capacity())?;
-        if c.min_workers > c.max_workers {
+        c.options.validate(spawner.capacity())?;
+        if c.min_workers > c.options.max_workers {
             return invalid(
                 "min_workers",
                 format!(
                     "{} is more than max_workers ({})",
-                    c.min_workers, c.max_workers
+                    c.min_workers, c.options.max_workers
                 ),
             );
         }
@@ -367,17 +274,12 @@ impl WorkerPoolBuilder {
                 format!("{} bytes cannot hold a frame header", c.max_frame),
             );
         }
-        for (name, policy) in [("retry", &c.retry), ("startup_retry", &c.startup_retry)] {
-            policy
-                .validate()
-                .map_err(|reason| ConfigError::Invalid { name, reason })?;
-        }
-        if c.timeout.is_some_and(|t| t.is_zero()) {
-            return invalid(
-                "timeout",
-                "a zero timeout would stop every call at once".into(),
-            );
-        }
+        c.startup_retry
+            .validate()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "startup_retry",
+                reason,
+            })?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         Ok(WorkerPool::start(
             Arc::new(spawner),

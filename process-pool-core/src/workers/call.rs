@@ -171,7 +171,7 @@ impl CallHandle {
     /// killed (its other calls are retried). The handle then yields
     /// [`CallError::Cancelled`], unless the reply came first.
     pub fn cancel(&self) {
-        self.lease.pool().cancel(self.id, &self.key);
+        self.lease.pool().cancel_call(self.id, &self.key);
     }
 }
 

@@ -93,7 +93,7 @@ pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
                 }
                 None => {
                     // Its stdout is closed: it is going, or it must.
-                    match tokio::time::timeout(shared.config.kill_grace, &mut exited).await {
+                    match tokio::time::timeout(shared.config.options.kill_grace, &mut exited).await {
                         Ok(status) => break status,
                         Err(_) => {
                             control.kill();

@@ -46,7 +46,7 @@ impl Shared {
             let wire = state.next_wire;
             let call = entry.call();
             let frame = Frame::call(wire, call.method.clone(), call.payload.clone());
-            let limit = call.timeout.or(self.config.timeout);
+            let limit = call.timeout.or(self.config.options.timeout);
             if frame.encoded_len() > slot.max_frame {
                 let (len, max) = (frame.encoded_len(), slot.max_frame);
                 let method = entry.method();
@@ -183,7 +183,7 @@ impl Shared {
                     entry.method(),
                     served,
                     entry.attempts,
-                    !entry.call().no_retry && self.hooks.classify_errors(),
+                    !entry.call().no_retry && self.config.options.classifies(),
                 ),
             }
         };
@@ -202,7 +202,10 @@ impl Shared {
             },
         };
         let (wanted, pause) = if ask {
-            self.hooks.on_error(&error)
+            (
+                self.config.options.wants_retry(&error),
+                self.config.options.pause_after(&error),
+            )
         } else {
             (None, None)
         };
@@ -297,7 +300,11 @@ impl Shared {
         if entry.call().no_retry {
             return Decision::No;
         }
-        let policy = entry.call().retry.as_ref().unwrap_or(&self.config.retry);
+        let policy = entry
+            .call()
+            .retry
+            .as_ref()
+            .unwrap_or(&self.config.options.retry);
         policy.decide(class, wanted, entry.attempts, pause)
     }
 
@@ -335,7 +342,7 @@ impl Shared {
     /// Cancels the call `id` wherever it is: a queued or waiting call is answered at once; a
     /// running one is answered at once, gets a cancel frame, and its worker is killed if it
     /// still owes the reply after the kill grace.
-    pub(crate) fn cancel(self: &Arc<Self>, id: CallId, key: &QueueKey) {
+    pub(crate) fn cancel_call(self: &Arc<Self>, id: CallId, key: &QueueKey) {
         let mut state = self.lock();
         let withdrawn = match state.core.queue.remove(key) {
             Some(entry) => Some(entry),
@@ -400,7 +407,7 @@ impl Shared {
         let slot = state.workers.get_mut(&worker)?;
         let entry = slot.in_flight.get_mut(&id)?.take()?;
         slot.send(Frame::bare(Kind::Cancel, id));
-        let grace = self.config.kill_grace;
+        let grace = self.config.options.kill_grace;
         Timer::on(&self.runtime, self, grace, move |pool: &Arc<Shared>| {
             let mut state = pool.lock();
             if let Some(slot) = state.workers.get_mut(&worker)
@@ -424,7 +431,7 @@ impl Shared {
             {
                 slot.shutdown_sent = true;
                 slot.send(Frame::bare(Kind::Shutdown, 0));
-                let grace = self.config.kill_grace;
+                let grace = self.config.options.kill_grace;
                 Timer::on(&self.runtime, self, grace, move |pool: &Arc<Shared>| {
                     if let Some(slot) = pool.lock().workers.get_mut(&id) {
                         slot.kill(format!("did not exit within {grace:?} of a shutdown"));
@@ -472,10 +479,7 @@ impl Shared {
         }
         drop(guard);
         self.stopping.cancel();
-        for mut entry in left {
-            let method = entry.method();
-            entry.answer(Err(CallError::Cancelled { method }));
-        }
+        self.cancel(left);
     }
 }
 

@@ -17,7 +17,6 @@ mod stats;
 mod upkeep;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -38,8 +37,9 @@ use self::call::CallEntry;
 use self::state::{Retire, State, Status};
 use crate::Stats;
 use crate::backend::WorkerSpawner;
+use crate::engine::lifecycle::lifecycle_methods;
 use crate::engine::ticket::{Collector, Destination, Pending, Receipt, Ticket};
-use crate::engine::{self, Core, Engine, Lease};
+use crate::engine::{Core, Engine, Lease};
 use crate::error::ConfigError;
 
 /// A pool of long-lived workers, each serving many calls of named methods.
@@ -112,7 +112,7 @@ impl WorkerPool {
             spawner,
             hooks,
             runtime,
-            state: Mutex::new(State::new(config.min_workers, config.max_workers)),
+            state: Mutex::new(State::new(config.min_workers, config.options.max_workers)),
             config,
             pending: Arc::default(),
             stopping: CancellationToken::new(),
@@ -234,71 +234,9 @@ impl WorkerPool {
         }
     }
 
-    /// A snapshot of the pool's calls, in the same words as a job pool's [`Stats`]: `running`
-    /// counts the calls on workers.
-    pub fn stats(&self) -> Stats {
-        self.shared.lock().stats()
-    }
-
     /// A snapshot of the pool's workers.
     pub fn workers(&self) -> WorkerStats {
         self.shared.lock().worker_stats()
-    }
-
-    /// Refuses new calls from now on ([`CallError::PoolClosed`]); accepted calls go on, and
-    /// the workers stay up until [`shutdown`](Self::shutdown) or the last clone is dropped.
-    pub fn close(&self) {
-        Engine::close(&*self.shared);
-    }
-
-    /// Whether [`close`](Self::close) (or a shutdown) has been called.
-    pub fn is_closed(&self) -> bool {
-        !self.shared.lock().core.is_open()
-    }
-
-    /// Waits until every accepted call has been answered. The pool stays open.
-    pub async fn drain(&self) {
-        self.shared.pending.wait_idle().await;
-    }
-
-    /// Closes the pool, lets accepted calls finish for up to `grace`, then answers the rest
-    /// [`CallError::Cancelled`]; then asks every worker to exit, kills those that do not within
-    /// the kill grace (a worker still starting at once), and returns, with the final counters,
-    /// once every worker process has ended.
-    pub async fn shutdown(&self, grace: Duration) -> Stats {
-        self.close();
-        engine::shutdown(&self.shared, grace).await;
-        self.stats()
-    }
-
-    /// Cancels every call not sent yet (queued, or waiting out a retry's backoff): each is
-    /// answered [`CallError::Cancelled`]; calls in flight go on, and the pool stays open.
-    /// Returns how many were cancelled.
-    pub fn cancel_queued(&self) -> usize {
-        let left = self.shared.lock().core.take_queued();
-        let n = left.len();
-        for mut entry in left {
-            let method = entry.method();
-            entry.answer(Err(CallError::Cancelled { method }));
-        }
-        n
-    }
-
-    /// Pauses dispatch: calls are still accepted and queued, calls in flight go on, but none
-    /// is sent until [`resume`](Self::resume).
-    pub fn pause(&self) {
-        engine::set_paused(&self.shared, true);
-    }
-
-    /// Resumes dispatch after [`pause`](Self::pause).
-    pub fn resume(&self) {
-        engine::set_paused(&self.shared, false);
-    }
-
-    /// Pauses dispatch for `time`, then resumes it (after a rate-limit hint, say), unless a
-    /// `pause`, `resume` or `pause_for` came meanwhile: the latest one decides.
-    pub fn pause_for(&self, time: Duration) {
-        engine::pause_for(&self.shared, &mut self.shared.lock(), time);
     }
 
     /// Sets the worker bounds at run time; extra workers retire when idle.
@@ -334,9 +272,10 @@ impl WorkerPool {
         self.shared.lock().max_workers
     }
 
-    /// Calls waiting in the queue now.
-    pub fn queue_len(&self) -> usize {
-        self.shared.lock().core.queue.len()
+    lifecycle_methods!("calls");
+
+    fn engine(&self) -> &Arc<Shared> {
+        &self.shared
     }
 }
 
@@ -370,8 +309,19 @@ impl Engine for Shared {
         self.changed.notify_waiters();
     }
 
+    fn cancel(self: &Arc<Self>, entries: Vec<CallEntry>) {
+        for mut entry in entries {
+            let method = entry.method();
+            entry.answer(Err(CallError::Cancelled { method }));
+        }
+    }
+
     fn stop(self: &Arc<Self>) {
         self.stop_now();
+    }
+
+    fn stats(&self) -> Stats {
+        self.lock().stats()
     }
 
     async fn ended(self: &Arc<Self>) {
