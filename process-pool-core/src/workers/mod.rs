@@ -3,8 +3,9 @@
 //!
 //! - [`WorkerPool`] (this file): the public face.
 //! - `state`: the workers and their calls, under the lock; `dispatch`: sending calls and
-//!   settling their answers; `faults`: starts that fail and workers that die; `conn`: the task
-//!   serving one worker; `upkeep`: health pings, idle scale-down, memory checks.
+//!   settling their answers; `stopping`: cancels, timeouts, retiring and stopping workers;
+//!   `faults`: starts that fail and workers that die; `conn`: the task serving one worker;
+//!   `upkeep`: health pings, idle scale-down, memory checks.
 
 mod builder;
 mod call;
@@ -14,6 +15,7 @@ mod error;
 mod faults;
 mod state;
 mod stats;
+mod stopping;
 mod upkeep;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
