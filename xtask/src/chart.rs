@@ -247,6 +247,7 @@ fn data(report: &Value) -> Data {
             None => skipped.push(label),
         }
     }
+    let (slurm_heading, slurm) = slurm_bars(report, &mut skipped);
     let mut groups = Vec::new();
     for (heading, mut bars) in [
         (native_heading, native),
@@ -254,6 +255,7 @@ fn data(report: &Value) -> Data {
             Some("WASI: the `hello` guest, a fresh instance per job".to_owned()),
             wasi,
         ),
+        (slurm_heading, slurm),
     ] {
         // Ours first (every ratio is against it), then the others, cheapest first.
         bars.sort_by(|a, b| b.ours.cmp(&a.ours).then(a.us.total_cmp(&b.us)));
@@ -269,6 +271,48 @@ fn data(report: &Value) -> Data {
         groups,
         skipped,
     }
+}
+
+/// The bars of the ways to run `true` on Slurm, under their heading; the ways not measured go
+/// to `skipped`.
+fn slurm_bars(report: &Value, skipped: &mut Vec<String>) -> (Option<String>, Vec<Bar>) {
+    let mut heading = None;
+    let mut bars = Vec::new();
+    for timing in report["slurm"]["timings"].as_array().into_iter().flatten() {
+        if !timing["workload"]
+            .as_str()
+            .is_some_and(|w| w.contains("`true`"))
+        {
+            continue;
+        }
+        let way = timing["way"].as_str().unwrap_or_default();
+        let in_flight = timing["in_flight"].as_u64().unwrap_or(0);
+        let label = match way {
+            "agents" => "process-pool agent mode".to_owned(),
+            "srun" => "one srun per job".to_owned(),
+            "sbatch_array" => "sbatch --array".to_owned(),
+            "hyperqueue" => "HyperQueue in an allocation".to_owned(),
+            other => match other.strip_prefix("local/") {
+                Some(n) => format!("local pool, {n} workers (no Slurm)"),
+                None => other.to_owned(),
+            },
+        };
+        let Some(ms) = timing["ms_per_job"].as_f64() else {
+            skipped.push(format!("{label} on Slurm"));
+            continue;
+        };
+        if way == "agents" {
+            heading = Some(format!(
+                "On Slurm, nodes sharing these CPUs: `true`, {in_flight} in flight"
+            ));
+        }
+        bars.push(Bar {
+            label,
+            us: ms * 1e3,
+            ours: way == "agents" || way.starts_with("local/"),
+        });
+    }
+    (heading, bars)
 }
 
 /// "16 documents × 5,000 words" as "16 docs × 5,000 words".
@@ -430,7 +474,8 @@ fn speedups(area: &Area<'_>, data: &Data) -> DrawResult {
 /// colour; the legend below.
 fn costs(area: &Area<'_>, data: &Data) -> DrawResult {
     let (plot, legend) = area.split_vertically(area.dim_in_pixel().1 - LEGEND_HEIGHT);
-    let caption = "Cost per job at 2 workers, the same jobs in the same run";
+    let caption =
+        "Cost per job at 2 workers (on Slurm: as many as the agents), the same jobs in one run";
     let bars: Vec<&Bar> = data.groups.iter().flat_map(|g| &g.bars).collect();
     if bars.is_empty() {
         plot.draw(&Text::new(

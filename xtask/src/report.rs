@@ -27,6 +27,12 @@ const WORDCOUNT_WASI_TARGET: f64 = 2.0;
 const WORKER_ROUNDTRIP_TARGET_US: f64 = 20.0;
 /// Target for warm workers' throughput at 2 workers against a process spawned per call.
 const WORKER_SPAWN_TARGET: f64 = 20.0;
+/// Target for what agent mode on Slurm adds per job over the local pool, in ms (inclusive).
+const SLURM_AGENT_ADDED_MS: f64 = 0.3;
+/// Target for HyperQueue on Slurm against agent mode, per job.
+const SLURM_HYPERQUEUE_TARGET: f64 = 6.0;
+/// Target for one `srun` per job against agent mode, per job.
+const SLURM_SRUN_TARGET: f64 = 100.0;
 
 /// The WASI pool against the hand-written wasmtime loop: (metric, benchmark, floor).
 const WASI_FLOOR_ROWS: [(&str, &str, &str); 6] = [
@@ -107,6 +113,8 @@ pub(crate) struct Report {
     pub(crate) peers: Vec<crate::wasi_peers::Peer>,
     /// Python's `ProcessPoolExecutor`, µs per task.
     pub(crate) python_pool: Result<f64, String>,
+    /// The ways to run jobs on Slurm, or why they were not measured.
+    pub(crate) slurm: crate::slurm_peers::Measured,
 }
 
 /// The verdict of one target row.
@@ -188,6 +196,9 @@ pub(crate) struct TargetRow {
     pub(crate) target: &'static str,
     /// The verdict.
     pub(crate) status: Status,
+    /// Whether `benchmark` (and a reference's) is a criterion benchmark of this run, which
+    /// the run fails without; otherwise it is measured outside criterion (on Slurm).
+    pub(crate) criterion: bool,
 }
 
 /// A unit for a row's values: its name and how many nanoseconds make one.
@@ -207,6 +218,19 @@ const FULL_RUN_ONLY: &str = "full run only";
 const NO_GUESTS: &str = "not run: no WASI guests";
 /// Why a benchmark has no value: the benches gave none (the run fails).
 const MISSING: &str = "MISSING";
+/// Why a Slurm row has no value: no Slurm answered.
+const NO_SLURM: &str = "not run: no Slurm (`cargo xtask slurm up`)";
+/// Why a Slurm row has no value: that way was not measured (the Slurm section says why).
+const SLURM_NOT_RUN: &str = "not run (see On Slurm)";
+
+/// What a Slurm row's target is on.
+#[derive(Debug, Clone, Copy)]
+enum SlurmCheck {
+    /// The ratio of the two.
+    Ratio(Limit),
+    /// The difference, in ms per job, at most this.
+    AddedMs(f64),
+}
 
 /// Whether the benchmark `id` is measured by the full run only (the large corpus).
 fn full_run_only(id: &str) -> bool {
@@ -254,7 +278,7 @@ impl Report {
     /// the order the report reads them: a result lost on the way, never skipped on purpose.
     pub(crate) fn missing(&self) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
-        for row in self.target_rows() {
+        for row in self.target_rows().into_iter().filter(|r| r.criterion) {
             ids.push(row.benchmark.to_owned());
             ids.extend(row.reference.and_then(|r| r.benchmark).map(str::to_owned));
         }
@@ -304,7 +328,95 @@ impl Report {
                 (Some(r), Some((_, limit)), ..) if limit.met(r) => Status::Pass,
                 (Some(_), Some(_), ..) => Status::Miss,
             },
+            criterion: true,
         }
+    }
+
+    /// A row of agent mode on Slurm: `way`'s time per job against `reference`'s (ways of
+    /// [`crate::slurm_peers`]), with a target on their ratio, or, for `added`, on the
+    /// difference in ms.
+    fn slurm_row(
+        &self,
+        metric: &'static str,
+        (way, benchmark): (&str, &'static str),
+        (reference, name): (&str, &'static str),
+        target: &'static str,
+        check: SlurmCheck,
+    ) -> TargetRow {
+        let per_job = |way| {
+            crate::slurm_peers::per_job(&self.slurm, way).ok_or(if self.slurm.is_err() {
+                NO_SLURM
+            } else {
+                SLURM_NOT_RUN
+            })
+        };
+        let value = per_job(way);
+        let reference_value = per_job(reference);
+        let ratio = value.ok().zip(reference_value.ok()).map(|(v, r)| v / r);
+        let met = value
+            .ok()
+            .zip(reference_value.ok())
+            .map(|(v, r)| match check {
+                SlurmCheck::Ratio(limit) => limit.met(v / r),
+                SlurmCheck::AddedMs(most) => v - r <= most,
+            });
+        TargetRow {
+            metric,
+            benchmark,
+            value,
+            unit: MS_PER_JOB.0,
+            reference: Some(Reference {
+                name,
+                benchmark: None,
+                value: reference_value,
+                unit: MS_PER_JOB.0,
+            }),
+            ratio,
+            target,
+            status: match met {
+                Some(true) => Status::Pass,
+                Some(false) => Status::Miss,
+                None => Status::NotRun,
+            },
+            criterion: false,
+        }
+    }
+
+    /// The targets of agent mode on Slurm (issue 17).
+    fn slurm_rows(&self) -> Vec<TargetRow> {
+        let agents = ("agents", "slurm/agents");
+        let local = self
+            .slurm
+            .as_ref()
+            .ok()
+            .and_then(|t| t.iter().find(|t| t.way == "agents"))
+            .map_or_else(
+                || "local/6".to_owned(),
+                |t| format!("local/{}", t.in_flight),
+            );
+        vec![
+            self.slurm_row(
+                "Slurm agent mode (3 agents) vs the local native pool, the same jobs in flight: added per job",
+                agents,
+                (&local, "local pool, as many in flight"),
+                "≤ +0.3 ms/job",
+                SlurmCheck::AddedMs(SLURM_AGENT_ADDED_MS),
+            ),
+            self.slurm_row(
+                "HyperQueue on Slurm vs agent mode, per job (ours faster above 1)",
+                ("hyperqueue", "slurm/hyperqueue"),
+                ("agents", "agent mode"),
+                "≥ 6×",
+                SlurmCheck::Ratio(Limit::AtLeast(SLURM_HYPERQUEUE_TARGET)),
+            ),
+            self.slurm_row(
+                "One `srun` per job vs agent mode, per job (ours faster above 1)",
+                ("srun", "slurm/srun"),
+                ("agents", "agent mode"),
+                "≥ 100×",
+                SlurmCheck::Ratio(Limit::AtLeast(SLURM_SRUN_TARGET)),
+            ),
+        ]
     }
 
     /// The median per job in µs of `benchmark` from this run, if measured.
@@ -334,6 +446,7 @@ impl Report {
                     Ok(_) => Status::Miss,
                     Err(why) => absent(why),
                 },
+                criterion: true,
             }
         };
         let std_loop = self.per_job("native_spawn/std_loop/2", US_PER_JOB);
@@ -366,6 +479,7 @@ impl Report {
                     Ok(_) => Status::Baseline,
                     Err(why) => absent(why),
                 },
+                criterion: true,
             },
             self.ratio_row(
                 "Native spawn, std loop with the pool's work (group + pipes)",
@@ -492,6 +606,7 @@ impl Report {
             MS_PER_JOB,
             Some(("< 1× (faster)", Limit::Below(1.0))),
         ));
+        rows.extend(self.slurm_rows());
         rows
     }
 
@@ -571,6 +686,7 @@ impl Report {
         out.push_str(&crate::wasi_peers::markdown(&self.peers, ours));
         let ours = self.per_job_us("workers/throughput_pool/2");
         out.push_str(&crate::pool_peers::markdown(&self.python_pool, ours));
+        out.push_str(&crate::slurm_peers::markdown(&self.slurm));
 
         let _ = writeln!(out, "\n## All results\n");
         if self.measurements.is_empty() {
@@ -653,6 +769,7 @@ impl Report {
             "external_tools": crate::compare::json(&self.external),
             "wasi_peers": crate::wasi_peers::json(&self.peers),
             "worker_pool_peers": crate::pool_peers::json(&self.python_pool),
+            "slurm": crate::slurm_peers::json(&self.slurm),
             "benchmarks": benchmarks,
         })
     }
@@ -736,6 +853,7 @@ mod tests {
             external: Vec::new(),
             peers: Vec::new(),
             python_pool: Err("not run".to_owned()),
+            slurm: Err(crate::slurm_peers::NO_SLURM.to_owned()),
         }
     }
 
@@ -751,7 +869,7 @@ mod tests {
     fn checks_the_targets() {
         let rows = report(fake::full()).target_rows();
         let close = |ratio: Option<f64>, expected: f64| (ratio.unwrap() - expected).abs() < 1e-12;
-        assert_eq!(rows.len(), 27);
+        assert_eq!(rows.len(), 30);
         // 14.5 ms / 100,000 jobs = 145 ns: PASS; 62 ms / 100,000 = 620 ns: MISS.
         assert_eq!(rows[0].value, Ok(145.0));
         assert_eq!(rows[0].status, Status::Pass);
@@ -801,6 +919,37 @@ mod tests {
         assert_eq!(rows[14].status, Status::Pass);
         assert!(close(rows[15].ratio, 78.0));
         assert_eq!(rows[15].status, Status::Miss);
+    }
+
+    #[test]
+    fn checks_the_slurm_targets() {
+        let mut report = report(fake::full());
+        report.slurm = crate::slurm_peers::fake();
+        let rows = report.target_rows();
+        let row = |metric: &str| rows.iter().find(|r| r.metric.starts_with(metric)).unwrap();
+        // 0.7 ms/job through agents, 0.6 ms/job locally at 6 in flight: +0.1 ms, PASS.
+        let added = row("Slurm agent mode");
+        assert_eq!(added.reference.as_ref().unwrap().value, Ok(0.6));
+        assert_eq!((added.value, added.status), (Ok(0.7), Status::Pass));
+        // HyperQueue 3.5 ms/job: 5× (≥ 6×: MISS); srun 45 ms/job: 64× (≥ 100×: MISS).
+        let hq = row("HyperQueue on Slurm");
+        assert!((hq.ratio.unwrap() - 5.0).abs() < 1e-9);
+        assert_eq!(hq.status, Status::Miss);
+        assert_eq!(row("One `srun` per job").status, Status::Miss);
+        // Measured outside criterion: never missing from its results.
+        assert!(report.missing().iter().all(|id| !id.starts_with("slurm/")));
+        // Without Slurm, the rows say so and do not fail the run.
+        report.slurm = Err(crate::slurm_peers::NO_SLURM.to_owned());
+        let rows = report.target_rows();
+        let srun = rows.iter().find(|r| r.benchmark == "slurm/srun").unwrap();
+        assert_eq!(srun.status, Status::NotRun);
+        assert_eq!(srun.value, Err(NO_SLURM));
+        assert!(report.missing().iter().all(|id| !id.starts_with("slurm/")));
+        assert!(
+            report
+                .to_markdown()
+                .contains("not run: no Slurm (`cargo xtask slurm up`)")
+        );
     }
 
     #[test]
@@ -1029,7 +1178,7 @@ mod tests {
         assert_eq!(json["cpus"], 2);
         assert_eq!(json["cpu_model"], "AMD EPYC");
         let targets = &json["targets"];
-        assert_eq!(targets.as_array().unwrap().len(), 27);
+        assert_eq!(targets.as_array().unwrap().len(), 30);
         assert_eq!(targets[0]["benchmark"], "scheduler/pool/1");
         assert_eq!(targets[0]["value"], 145.0);
         assert_eq!(targets[0]["status"], "pass");

@@ -467,7 +467,7 @@ fn wait_for_nodes(nodes: u32, fresh: bool) -> Result<()> {
 }
 
 /// Each node's name and state, as `sinfo` shows them (`idle`, `mix`, `alloc`, `down*`...).
-fn node_states() -> Vec<(String, String)> {
+pub(crate) fn node_states() -> Vec<(String, String)> {
     run_ok(Command::new("sinfo").args(["-h", "-N", "-o", "%N %t"]))
         .unwrap_or_default()
         .lines()
@@ -479,7 +479,7 @@ fn node_states() -> Vec<(String, String)> {
 }
 
 /// Whether a node in this state takes work: up and responding (no `*`), not drained.
-fn node_usable(state: &str) -> bool {
+pub(crate) fn node_usable(state: &str) -> bool {
     matches!(state, "idle" | "mix" | "alloc" | "comp")
 }
 
