@@ -289,6 +289,9 @@ Epilog=/bin/true
 SchedulerParameters=batch_sched_delay=0
 # A stopped job gets SIGKILL 2 s after SIGTERM (the default, 30 s, slows the fault tests).
 KillWait=2
+# A node whose slurmd stops is marked not responding after a missed ping (every third of
+# this) and down after this long (the default, 300 s, slows the fault tests).
+SlurmdTimeout=30
 MpiDefault=none
 ReturnToService=2
 AccountingStorageType=accounting_storage/none
@@ -755,6 +758,7 @@ mod tests {
         assert!(text.contains("NodeName=n[1-3] NodeHostname=vm NodeAddr=127.0.0.1 Port=[17001-17003] CPUs=2 RealMemory=3000"));
         assert!(text.contains("Epilog=/bin/true"));
         assert!(text.contains("SchedulerParameters=batch_sched_delay=0"));
+        assert!(text.contains("SlurmdTimeout=30"));
         assert!(text.contains("SlurmctldHost=vm(127.0.0.1)"));
     }
 
