@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -279,11 +278,10 @@ impl FullCluster {
         let salloc = Command::new("salloc")
             .args(["--exclusive", &format!("--nodes={NODES}")])
             .arg(format!("--job-name={name}"))
-            .args(["sleep", "600"])
+            .args(["--no-shell", "--time=10"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .expect("salloc runs");
         let held = FullCluster {
@@ -305,9 +303,7 @@ impl Drop for FullCluster {
         let _ = Command::new("scancel")
             .arg(format!("--name={}", self.name))
             .status();
-        // salloc runs its command here and waits for it, allocation revoked or not.
-        let group = rustix::process::Pid::from_raw(self.salloc.id() as i32).expect("a pid");
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        // `--no-shell`: salloc ended once granted; the allocation lives until cancelled.
         let _ = self.salloc.wait();
     }
 }

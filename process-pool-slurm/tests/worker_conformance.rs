@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -26,11 +25,15 @@ impl OnANode {
         require_slurm();
         let name = unique_name("worker-conformance");
         let salloc = Command::new("salloc")
-            .args(["--nodes=1", &format!("--job-name={name}"), "sleep", "600"])
+            .args([
+                "--nodes=1",
+                &format!("--job-name={name}"),
+                "--no-shell",
+                "--time=10",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .expect("salloc runs");
         let mut node = OnANode {
@@ -76,9 +79,7 @@ impl Drop for OnANode {
         let _ = Command::new("scancel")
             .arg(format!("--name={}", self.name))
             .status();
-        // salloc runs its command here and waits for it, allocation revoked or not.
-        let group = rustix::process::Pid::from_raw(self.salloc.id() as i32).expect("a pid");
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        // `--no-shell`: salloc ended once granted; the allocation lives until cancelled.
         let _ = self.salloc.wait();
     }
 }
