@@ -2,7 +2,9 @@
 """A process-pool worker in Python, standard library only (see PROTOCOL.md).
 
 Serves `echo`, `upper`, `add` (JSON `[a, b]` -> JSON number), `pid` and `sleep` (payload:
-milliseconds; cancellable) on stdin/stdout, `WORKER_CONCURRENCY` calls at once (default 1),
+milliseconds; cancellable), and for the conformance suites `fail` (an error answer), `die` (the
+worker exits at once) and `wedge` (the worker answers nothing more, pings included), on
+stdin/stdout, `WORKER_CONCURRENCY` calls at once (default 1),
 each in a thread (`WORKER_ANNOUNCE`, for tests, announces another number than it takes, as a
 misbehaving worker would). Copy it and replace METHODS with your own: a method takes the payload bytes
 and a threading.Event set when the call is cancelled, and returns bytes or raises.
@@ -30,12 +32,29 @@ def sleep(payload, cancelled):
     return b"slept"
 
 
+def fail(payload, cancelled):
+    raise RuntimeError("failed as asked")
+
+
+def die(payload, cancelled):
+    os._exit(3)
+
+
+def wedge(payload, cancelled):
+    # Holding the writer, no frame goes out any more: the process lives, silent.
+    write_lock.acquire()
+    threading.Event().wait()
+
+
 METHODS = {
     "echo": lambda payload, cancelled: payload,
     "upper": lambda payload, cancelled: payload.upper(),
     "add": lambda payload, cancelled: json.dumps(sum(json.loads(payload))).encode(),
     "pid": lambda payload, cancelled: str(os.getpid()).encode(),
     "sleep": sleep,
+    "fail": fail,
+    "die": die,
+    "wedge": wedge,
 }
 
 stdin = sys.stdin.buffer

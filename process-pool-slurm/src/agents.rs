@@ -18,7 +18,7 @@ use process_pool_core::{
 use crate::agent::RUN_METHOD;
 use crate::cluster::Commands;
 use crate::error::SlurmError;
-use crate::launch::{Launch, Launcher, place};
+use crate::launch::{FailureHook, Launch, Launcher, place};
 use crate::resources::Resources;
 use crate::spec::{JobSpec, Reply};
 
@@ -68,6 +68,9 @@ pub struct SlurmBuilder {
     on_agent_start: Option<Hook>,
     on_agent_stop: Option<Hook>,
     on_agent_crash: Option<Hook>,
+    on_start_failure: Option<FailureHook>,
+    health_check: Option<(Duration, Duration)>,
+    node_check: Duration,
 }
 
 impl std::fmt::Debug for SlurmBuilder {
@@ -91,7 +94,9 @@ impl Default for SlurmBuilder {
             allocation: Allocation::Auto,
             pending_timeout: Duration::from_secs(300),
             idle_timeout: None,
-            lost_job_retry: RetryPolicy::attempts(3).on(RetryOn::CRASH),
+            lost_job_retry: RetryPolicy::attempts(3).on(RetryOn::CRASH).backoff(
+                Backoff::exponential(Duration::from_millis(200), Duration::from_secs(5)),
+            ),
             start_retry: RetryPolicy::attempts(4).backoff(Backoff::exponential(
                 Duration::from_secs(1),
                 Duration::from_secs(5),
@@ -102,6 +107,9 @@ impl Default for SlurmBuilder {
             on_agent_start: None,
             on_agent_stop: None,
             on_agent_crash: None,
+            on_start_failure: None,
+            health_check: Some((Duration::from_secs(10), Duration::from_secs(30))),
+            node_check: Duration::from_secs(10),
         }
     }
 }
@@ -159,8 +167,9 @@ impl SlurmBuilder {
     }
 
     /// How a job whose agent was lost (its node failed, its step was cancelled, it was
-    /// killed) is run again on another agent (default: up to 3 attempts in all,
-    /// `RetryPolicy::attempts(3).on(RetryOn::CRASH)`). A job whose own retry policy allows a
+    /// killed) is run again on another agent (default: up to 3 attempts in all, 0.2 s
+    /// before the second, doubling up to 5 s: `RetryPolicy::attempts(3).on(RetryOn::CRASH)`
+    /// with an exponential backoff). A job whose own retry policy allows a
     /// single attempt is never run again: it fails with a spawn error of kind
     /// `ConnectionAborted`.
     pub fn lost_job_retry(mut self, policy: RetryPolicy) -> Self {
@@ -214,6 +223,33 @@ impl SlurmBuilder {
         self
     }
 
+    /// Called with the reason each time an agent could not start: its allocation refused or
+    /// pending past [`pending_timeout`](Self::pending_timeout), Slurm not reachable. The
+    /// start is tried again under [`start_retry`](Self::start_retry); see also
+    /// [`SlurmSpawner::failed_starts`].
+    pub fn on_start_failure(mut self, hook: impl Fn(&SlurmError) + Send + Sync + 'static) -> Self {
+        self.on_start_failure = Some(FailureHook(Arc::new(hook)));
+        self
+    }
+
+    /// Pings each agent every `interval`; one that does not answer within `deadline` (its
+    /// node hung or cut off) is lost: killed, and its jobs run again elsewhere (default:
+    /// every 10 s, 30 s to answer).
+    pub fn health_check(mut self, interval: Duration, deadline: Duration) -> Self {
+        self.health_check = Some((interval, deadline));
+        self
+    }
+
+    /// How often Slurm is asked (one `sinfo`) whether the agents' nodes are still there
+    /// (default 10 s). An agent whose node Slurm marks not responding or down is lost:
+    /// killed, and its jobs run again elsewhere. This is how a node whose `slurmd` stopped is
+    /// noticed: its agent keeps running and answering until Slurm ends the allocation, after
+    /// the cluster's `SlurmdTimeout`.
+    pub fn node_check(mut self, interval: Duration) -> Self {
+        self.node_check = interval;
+        self
+    }
+
     /// Checks the settings against the cluster, and starts `min_nodes` agents (waiting for
     /// their allocations, up to `pending_timeout` each).
     pub async fn build(self) -> Result<SlurmSpawner, SlurmError> {
@@ -242,15 +278,15 @@ impl SlurmBuilder {
         if job.is_none() {
             program.push("--release-allocation".into());
         }
-        let launcher = Arc::new(Launcher {
+        let launcher = Arc::new(Launcher::new(
             commands,
             placement,
             program,
-            job_name: self.job_name.clone(),
-            what: format!("the agent on a Slurm node (job name `{}`)", self.job_name),
-            last_error: std::sync::Mutex::new(None),
-            closing: CancellationToken::new(),
-        });
+            self.job_name.clone(),
+            format!("the agent on a Slurm node (job name `{}`)", self.job_name),
+            self.on_start_failure,
+        ));
+        launcher.watch_nodes(self.node_check);
         let mut builder = WorkerPool::builder()
             .min_workers(min_nodes.min(nodes))
             .max_workers(nodes)
@@ -264,6 +300,9 @@ impl SlurmBuilder {
             .kill_grace(Duration::from_secs(10));
         if let Some(limit) = self.idle_timeout {
             builder = builder.idle_timeout(limit);
+        }
+        if let Some((interval, deadline)) = self.health_check {
+            builder = builder.health_check(interval, deadline);
         }
         if let Some(hook) = self.on_agent_start {
             builder = builder.on_worker_start(move |e| hook(e));
@@ -393,6 +432,15 @@ impl SlurmSpawner {
     /// The agents: how many, started, lost, failed starts, and the calls they served.
     pub fn agents(&self) -> WorkerStats {
         self.workers.workers()
+    }
+
+    /// Agent starts that failed (an allocation refused or pending too long, Slurm not
+    /// reachable), each attempt counted, ever. Each was reported to
+    /// [`SlurmBuilder::on_start_failure`] and tried again under the start retry policy.
+    pub fn failed_starts(&self) -> u64 {
+        self.launcher
+            .failures
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The calls made to the agents (one per job attempt), in the pools' words: succeeded,

@@ -106,6 +106,18 @@ impl Commands {
         Ok(Partitions::parse(&table))
     }
 
+    /// Each node's name and state, as `sinfo -o %t` shows them (`idle`, `mix*`, `down*`...).
+    pub(crate) async fn node_states(&self) -> Result<Vec<(String, String)>, SlurmError> {
+        let table = self.query("sinfo", ["-h", "-N", "-o", "%N %t"]).await?;
+        Ok(table
+            .lines()
+            .filter_map(|line| {
+                let (node, state) = line.split_once(' ')?;
+                Some((node.to_owned(), state.trim().to_owned()))
+            })
+            .collect())
+    }
+
     /// The node names of a job's allocation.
     pub(crate) async fn job_nodes(&self, job: &str) -> Result<Vec<String>, SlurmError> {
         let list = self.query("squeue", ["-h", "-j", job, "-o", "%N"]).await?;

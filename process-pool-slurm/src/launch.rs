@@ -14,8 +14,8 @@
 use std::ffi::OsString;
 use std::io;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use process_pool_core::async_trait;
@@ -37,6 +37,8 @@ const STDERR_DRAIN: Duration = Duration::from_secs(1);
 /// How long a killed worker's local `salloc`/`srun` has to end after its cancel before it is
 /// killed itself.
 const KILL_FALLBACK: Duration = Duration::from_secs(5);
+/// How long a program has, once its allocation is granted, to say it runs on its node.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where workers run.
 #[derive(Debug)]
@@ -72,9 +74,102 @@ pub(crate) struct Launcher {
     pub(crate) last_error: Mutex<Option<SlurmError>>,
     /// Fires when the pool is dropped: allocations still pending are given up.
     pub(crate) closing: CancellationToken,
+    /// The workers started, to be watched for their nodes (see [`Launcher::watch_nodes`]).
+    pub(crate) live: Mutex<Vec<Weak<Control>>>,
+    /// Start attempts that failed (an allocation refused or pending too long, Slurm not
+    /// reachable), ever.
+    pub(crate) failures: AtomicU64,
+    /// Called with each failed start.
+    pub(crate) on_failure: Option<FailureHook>,
+}
+
+/// A hook called with each failed start.
+#[derive(Clone)]
+pub(crate) struct FailureHook(pub(crate) Arc<dyn Fn(&SlurmError) + Send + Sync>);
+
+impl std::fmt::Debug for FailureHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FailureHook")
+    }
+}
+
+/// Whether a node in this state (as `sinfo -o %t` shows it) is lost to Slurm: not responding
+/// (`*`, which Slurm sets when its `slurmd` misses a ping) or down. Its workers are then lost
+/// too, though their processes may still run: Slurm will end their allocation.
+pub(crate) fn node_lost(state: &str) -> bool {
+    state.ends_with('*') || state.starts_with("down")
 }
 
 impl Launcher {
+    /// A launcher of `program` (with its arguments) on the nodes of `placement`.
+    pub(crate) fn new(
+        commands: Commands,
+        placement: Placement,
+        program: Vec<OsString>,
+        job_name: String,
+        what: String,
+        on_failure: Option<FailureHook>,
+    ) -> Launcher {
+        Launcher {
+            commands,
+            placement,
+            program,
+            job_name,
+            what,
+            last_error: Mutex::new(None),
+            closing: CancellationToken::new(),
+            live: Mutex::new(Vec::new()),
+            failures: AtomicU64::new(0),
+            on_failure,
+        }
+    }
+
+    /// Every `every`, while workers live, asks Slurm for its nodes' states (one `sinfo`) and
+    /// kills the workers on a node Slurm has lost (see [`node_lost`]): the pool then counts
+    /// them as crashed and runs their calls again elsewhere. Ends when the pool closes.
+    ///
+    /// A node whose `slurmd` stopped keeps running its steps: their `srun` goes on relaying,
+    /// and only when the node misses `SlurmdTimeout` does Slurm end the allocation (and the
+    /// `srun` with it). This notices the node as soon as Slurm marks it not responding.
+    pub(crate) fn watch_nodes(self: &Arc<Self>, every: Duration) {
+        let launcher = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = launcher.closing.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                let watched: Vec<(String, Arc<Control>)> = {
+                    let mut live = launcher.live.lock().unwrap_or_else(PoisonError::into_inner);
+                    live.retain(|c| c.upgrade().is_some_and(|c| !c.ended.load(Ordering::SeqCst)));
+                    live.iter()
+                        .filter_map(Weak::upgrade)
+                        .filter_map(|c| Some((c.node()?, c)))
+                        .collect()
+                };
+                if watched.is_empty() {
+                    continue;
+                }
+                let Ok(states) = launcher.commands.node_states().await else {
+                    continue;
+                };
+                for (node, control) in watched {
+                    if let Some((_, state)) =
+                        states.iter().find(|(n, s)| *n == node && node_lost(s))
+                    {
+                        tracing::warn!(
+                            node,
+                            state,
+                            pid = control.pid,
+                            "Slurm has lost the node of a worker: the worker counts as lost"
+                        );
+                        control.kill();
+                    }
+                }
+            }
+        });
+    }
+
     /// The last typed failure to start a worker, taken.
     pub(crate) fn take_error(&self) -> Option<SlurmError> {
         self.last_error
@@ -84,6 +179,11 @@ impl Launcher {
     }
 
     fn fail(&self, error: SlurmError) -> io::Error {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%error, "a worker could not start on Slurm");
+        if let Some(hook) = &self.on_failure {
+            (hook.0)(&error);
+        }
         *self
             .last_error
             .lock()
@@ -149,7 +249,11 @@ impl Launcher {
 enum Event {
     Pending(String),
     Granted(String),
-    Ready { job: String, step: String },
+    Ready {
+        job: String,
+        step: String,
+        node: String,
+    },
     Error(String),
 }
 
@@ -179,6 +283,7 @@ fn parse_event(line: &str) -> Option<Event> {
         return Some(Event::Ready {
             job: field("job"),
             step: field("step"),
+            node: field("node"),
         });
     }
     if line.contains("error:") {
@@ -189,18 +294,27 @@ fn parse_event(line: &str) -> Option<Event> {
 
 /// The handle on a worker started through Slurm.
 #[derive(Debug)]
-struct Control {
+pub(crate) struct Control {
     commands: Commands,
     pid: Option<u32>,
     own_allocation: bool,
     /// The allocation (own placement) or `JOB.STEP` (within), once known.
     target: Mutex<Option<String>>,
+    /// The node it runs on, once known.
+    node: Mutex<Option<String>>,
     ended: AtomicBool,
     killed: AtomicBool,
     tail: StderrTail,
 }
 
 impl Control {
+    fn node(&self) -> Option<String> {
+        self.node
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn target(&self) -> Option<String> {
         self.target
             .lock()
@@ -295,6 +409,7 @@ impl Launcher {
             pid: child.id(),
             own_allocation: own,
             target: Mutex::new(None),
+            node: Mutex::new(node.clone()),
             ended: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             tail: StderrTail::default(),
@@ -307,6 +422,11 @@ impl Launcher {
         };
         let (events, mut news) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_stderr(stderr, id, Arc::clone(&control), events));
+        let mut abandon = Abandon {
+            control: Arc::clone(&control),
+            pending: None,
+            armed: true,
+        };
 
         if let Placement::Own {
             pending_timeout, ..
@@ -318,7 +438,10 @@ impl Launcher {
             let granted = loop {
                 tokio::select! {
                     event = news.recv() => match event {
-                        Some(Event::Pending(id)) => job = Some(id),
+                        Some(Event::Pending(id)) => {
+                            abandon.pending = Some(id.clone());
+                            job = Some(id);
+                        }
                         Some(Event::Granted(id)) => break Ok(id),
                         Some(Event::Error(line)) => errors.push(line),
                         Some(Event::Ready { .. }) => {}
@@ -336,6 +459,7 @@ impl Launcher {
                         .unwrap_or_else(PoisonError::into_inner) = Some(job);
                 }
                 Err(why) => {
+                    abandon.armed = false;
                     let reason = match &job {
                         Some(job) if why == Some("pending") => {
                             self.commands.pending_reason(job).await
@@ -382,6 +506,48 @@ impl Launcher {
             }
         }
 
+        // The program runs on its node once it says so; if it ends before, it could not
+        // start there (a program missing on the node is `NotFound`, which the pool does not
+        // try again).
+        let ready = tokio::time::timeout(READY_TIMEOUT, async {
+            loop {
+                tokio::select! {
+                    event = news.recv() => match event {
+                        Some(Event::Ready { .. }) => return Ok(()),
+                        Some(_) => {}
+                        None => return Err(child.wait().await),
+                    },
+                    status = child.wait() => return Err(status),
+                }
+            }
+        })
+        .await;
+        match ready {
+            Ok(Ok(())) => {}
+            Ok(Err(status)) => {
+                abandon.armed = false;
+                if let Some(job) = control.target() {
+                    self.commands.cancel_detached(&job, None);
+                }
+                let _ = tokio::time::timeout(STDERR_DRAIN, reader).await;
+                release(self);
+                let tail = control.tail.text();
+                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                return Err(not_started(&self.what, &tail, &status));
+            }
+            Err(_) => {
+                release(self);
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{} did not start within {READY_TIMEOUT:?}", self.what),
+                ));
+            }
+        }
+        abandon.armed = false;
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::downgrade(&control));
         let watcher = Arc::clone(&control);
         let launcher = Arc::clone(self);
         let exited = Box::pin(async move {
@@ -437,6 +603,41 @@ impl Launcher {
     }
 }
 
+/// Ends what a start began when the start is given up half-way (its future dropped by the
+/// pool, or a failure): the allocation, pending or granted, and the local `salloc`/`srun`.
+struct Abandon {
+    control: Arc<Control>,
+    pending: Option<String>,
+    armed: bool,
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for job in self.control.target().iter().chain(&self.pending) {
+            self.control.commands.cancel_detached(job, None);
+        }
+        self.control.kill_local();
+    }
+}
+
+/// Why a program ended on its node before it said it runs, as an error: one the node cannot
+/// run (the relay's `cannot start` line) is `NotFound` or `PermissionDenied`.
+fn not_started(what: &str, tail: &str, status: &str) -> io::Error {
+    let kind = match tail.lines().find(|l| l.contains("cannot start")) {
+        Some(line) if line.contains("No such file") => io::ErrorKind::NotFound,
+        Some(line) if line.contains("Permission denied") => io::ErrorKind::PermissionDenied,
+        _ => io::ErrorKind::Other,
+    };
+    let tail = tail.trim();
+    io::Error::new(
+        kind,
+        format!("{what} ended before it ran ({status}): {tail}"),
+    )
+}
+
 /// Reads the stderr of `salloc`/`srun` and the worker: each line logged, the tail kept, and
 /// what it says about the start sent on.
 async fn read_stderr(
@@ -450,14 +651,17 @@ async fn read_stderr(
         let text = String::from_utf8_lossy(&line);
         tracing::info!(target: "process_pool::worker", worker = id, "{text}");
         if let Some(event) = parse_event(&text) {
-            if let Event::Ready { job, step } = &event
-                && !control.own_allocation
-                && job != "-"
-            {
-                *control
-                    .target
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(format!("{job}.{step}"));
+            if let Event::Ready { job, step, node } = &event {
+                if !control.own_allocation && job != "-" {
+                    *control
+                        .target
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(format!("{job}.{step}"));
+                }
+                if node != "-" {
+                    *control.node.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(node.clone());
+                }
             }
             let _ = events.send(event);
         }
@@ -608,7 +812,7 @@ mod tests {
         ));
         assert!(matches!(
             parse_event("process-pool-agent: ready node=n2 job=45 step=3 pid=9 cpus=2"),
-            Some(Event::Ready { job, step }) if job == "45" && step == "3"
+            Some(Event::Ready { job, step, node }) if job == "45" && step == "3" && node == "n2"
         ));
         assert!(parse_event("hello").is_none());
     }

@@ -61,6 +61,7 @@ pub struct SlurmWorkerBuilder {
     agent_program: Option<PathBuf>,
     slurm_bin_dir: Option<PathBuf>,
     job_name: String,
+    node_check: Duration,
 }
 
 impl SlurmWorker {
@@ -75,6 +76,7 @@ impl SlurmWorker {
             agent_program: None,
             slurm_bin_dir: None,
             job_name: "process-pool-worker".to_owned(),
+            node_check: Duration::from_secs(10),
         }
     }
 }
@@ -134,6 +136,14 @@ impl SlurmWorkerBuilder {
         self
     }
 
+    /// How often Slurm is asked whether the workers' nodes are still there (default 10 s): a
+    /// worker whose node Slurm marks not responding or down is killed, so that its pool
+    /// replaces it and runs its calls again.
+    pub fn node_check(mut self, interval: Duration) -> Self {
+        self.node_check = interval;
+        self
+    }
+
     /// Checks the settings against the cluster.
     pub async fn build(self) -> Result<SlurmWorker, SlurmError> {
         let commands = Commands {
@@ -158,15 +168,15 @@ impl SlurmWorkerBuilder {
             .map(|a| a.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(" ");
-        let launcher = Arc::new(Launcher {
+        let launcher = Arc::new(Launcher::new(
             commands,
             placement,
             program,
-            job_name: self.job_name,
-            what: format!("{what} (on a Slurm node)"),
-            last_error: std::sync::Mutex::new(None),
-            closing: CancellationToken::new(),
-        });
+            self.job_name,
+            format!("{what} (on a Slurm node)"),
+            None,
+        ));
+        launcher.watch_nodes(self.node_check);
         Ok(SlurmWorker {
             _closing: Arc::new(CloseOnDrop(launcher.closing.clone())),
             launcher,

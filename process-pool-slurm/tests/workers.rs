@@ -1,8 +1,6 @@
-//! Warm workers on Slurm nodes: a `WorkerPool` whose workers (the protocol's Python example)
-//! run on the nodes of the `cargo xtask slurm up` cluster, behind the agent's relay.
-//!
-//! Each check takes a spawner and its Slurm job name, so that it can move onto a
-//! `WorkerSpawner` conformance suite in core when there is one.
+//! Warm workers on Slurm nodes beyond the conformance suite (`worker_conformance.rs`): a
+//! `WorkerPool` whose workers (the protocol's Python example) run on every node of the `cargo
+//! xtask slurm up` cluster, each in an allocation of its own, behind the agent's relay.
 
 mod common;
 
@@ -10,9 +8,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{HANG, NODES, agent, assert_nothing_left, processes_of, require_slurm, unique_name};
+use common::{HANG, NODES, agent, assert_nothing_left, require_slurm, unique_name};
+use process_pool_core::WorkerPool;
 use process_pool_core::backend::WorkerSpawner;
-use process_pool_core::{Call, CallError, WorkerPool};
 use process_pool_slurm::{Resources, SlurmWorker};
 
 fn python_worker() -> PathBuf {
@@ -70,57 +68,8 @@ async fn calls_span_the_nodes(spawner: impl WorkerSpawner, name: &str) {
     assert_nothing_left(name);
 }
 
-/// A cancelled call is answered `Cancelled`; a worker killed mid-call is replaced and its call
-/// runs again; nothing is left after the pool is dropped.
-async fn cancel_and_crash(spawner: impl WorkerSpawner, name: &str) {
-    let pool = WorkerPool::builder()
-        .min_workers(1)
-        .max_workers(2)
-        .max_calls_per_worker(4)
-        .build(spawner)
-        .expect("a pool");
-    pool.ready().await.expect("a worker starts");
-    let slow = pool.submit(Call::new("sleep", "30000"));
-    common::wait_until(
-        HANG,
-        "the call in flight",
-        || pool.stats().running,
-        |&n| n == 1,
-    );
-    slow.cancel();
-    let answer = tokio::time::timeout(HANG, slow).await.expect("no hang");
-    assert!(
-        matches!(answer, Err(CallError::Cancelled { .. })),
-        "{answer:?}"
-    );
-
-    let pid = pool.call("pid", "").await.expect("a pid");
-    let pid: i32 = String::from_utf8_lossy(&pid).parse().expect("a number");
-    let doomed = pool.submit(Call::new("sleep", "1500"));
-    common::wait_until(
-        HANG,
-        "the call in flight",
-        || pool.stats().running,
-        |&n| n == 1,
-    );
-    let pid = rustix::process::Pid::from_raw(pid).expect("a pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("killed");
-    let answer = tokio::time::timeout(HANG, doomed).await.expect("no hang");
-    assert_eq!(answer.expect("run again on another worker"), "slept");
-    assert!(pool.workers().crashed >= 1);
-    drop(pool);
-    assert_nothing_left(name);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_calls_span_the_nodes_and_shutdown_leaves_nothing() {
     let name = unique_name("workers");
     calls_span_the_nodes(spawner(&name).await, &name).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_cancel_and_crash_on_a_node() {
-    let name = unique_name("worker-faults");
-    cancel_and_crash(spawner(&name).await, &name).await;
-    assert!(processes_of(&name).is_empty());
 }

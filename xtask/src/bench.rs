@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::num::NonZero;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
@@ -75,6 +75,10 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         external: external_tools(quick, pool_run.as_deref()),
         peers: wasi_peers(quick),
         python_pool: crate::pool_peers::measure(&target, if quick { 2_000 } else { 10_000 }),
+        slurm: slurm(
+            quick,
+            built.binaries.get("slurm_overhead").map(PathBuf::as_path),
+        ),
     };
 
     let markdown = report.to_markdown();
@@ -195,9 +199,19 @@ fn plan(quick: bool, target: &Path) -> String {
         out,
         "  5. the Python peers (ProcessPoolExecutor, HyperQueue, wasmtime): {python}"
     );
+    let slurm = if crate::slurm::node_states().is_empty() {
+        "no Slurm answers here, skipped (`cargo xtask slurm up` starts one)"
+    } else {
+        "on the Slurm that answers here, about 1 minute (3 with the large corpus)"
+    };
     let _ = writeln!(
         out,
-        "  6. the report: {}",
+        "  6. agent mode on Slurm against the local pool, `srun` per job, `sbatch --array` and \
+         HyperQueue: {slurm}"
+    );
+    let _ = writeln!(
+        out,
+        "  7. the report: {}",
         ["md", "json", "svg"]
             .map(|ext| target
                 .join(format!("bench-report.{ext}"))
@@ -217,22 +231,42 @@ const FULL_BENCHES: &str = "15 minutes";
 /// The HyperQueue release the driver (`peers/hq_run.py`) is written against.
 pub(crate) const HYPERQUEUE: &str = "0.27.0";
 
-/// The external tools beside our pool (see [`compare`]): 2,000 × `true` (500
-/// with `--quick`), and the word count of the large corpus (the reference one with `--quick`). A workload whose
-/// inputs are missing is left out with a warning; it never fails the run.
+/// The external tools beside our pool (see [`compare`]): 2,000 × `true` (500 with
+/// `--quick`), and the word count of the large corpus (the reference one with `--quick`).
 fn external_tools(quick: bool, pool_run: Option<&Path>) -> Vec<compare::Timing> {
     let Some(pool_run) = pool_run else {
         eprintln!("warning: the build gave no pool_run; the external tools are not compared");
         return Vec::new();
     };
     let target = target_dir();
+    let workloads = workloads(&target, quick, if quick { 500 } else { 2_000 });
+    let tools = compare::tools(pool_run, &target);
+    compare::compare(&workloads, &tools, if quick { 2 } else { 10 })
+}
+
+/// The ways to run jobs on Slurm (see [`slurm_peers`](crate::slurm_peers)): 2,000 × `true`
+/// and the word count of the large corpus (the reference one with `--quick`), when a Slurm
+/// answers.
+fn slurm(quick: bool, driver: Option<&Path>) -> crate::slurm_peers::Measured {
+    let target = target_dir();
+    let workloads = workloads(&target, quick, 2_000);
+    let measured = crate::slurm_peers::measure(&target, driver, &workloads, quick);
+    if let Err(why) = &measured {
+        eprintln!("warning: agent mode on Slurm not measured: {why}");
+    }
+    measured
+}
+
+/// The work the tools are compared on: `jobs` × `true`, and the word count of the corpus (the
+/// large one, the reference one with `--quick`). A workload whose inputs are missing is left
+/// out with a warning; it never fails the run.
+fn workloads(target: &Path, quick: bool, jobs: usize) -> Vec<compare::Workload> {
     let dir = target.join("compare");
     if let Err(error) = fs::create_dir_all(&dir) {
         eprintln!("warning: cannot create {}: {error}", dir.display());
         return Vec::new();
     }
     let mut workloads = Vec::new();
-    let jobs: usize = if quick { 500 } else { 2_000 };
     let seq = dir.join(format!("seq-{jobs}"));
     let lines: String = (1..=jobs).map(|i| format!("{i}\n")).collect();
     if fs::write(&seq, lines).is_ok() {
@@ -262,8 +296,7 @@ fn external_tools(quick: bool, pool_run: Option<&Path>) -> Vec<compare::Timing> 
         }
         _ => eprintln!("warning: no {scale} corpus or native wordcount: word count not compared"),
     }
-    let tools = compare::tools(pool_run, &target);
-    compare::compare(&workloads, &tools, if quick { 2 } else { 10 })
+    workloads
 }
 
 /// The WASI peers on the `hello` guest (see [`wasi_peers`](crate::wasi_peers)).
@@ -331,15 +364,16 @@ mod tests {
         let plan = plan(true, target);
         let lines: Vec<&str> = plan.lines().collect();
         assert_eq!(lines[0], "cargo xtask bench --quick, in order:");
-        assert_eq!(lines.len(), 7, "{plan}");
+        assert_eq!(lines.len(), 8, "{plan}");
         assert!(
-            lines[2].contains("(process-pool-benches, pool_run)"),
+            lines[2].contains("(process-pool-benches, pool_run, slurm_overhead)"),
             "{plan}"
         );
+        assert!(lines[6].contains("agent mode on Slurm"), "{plan}");
         assert!(lines[3].contains(QUICK_BENCHES), "{plan}");
         assert!(lines[4].contains("xargs"), "{plan}");
         assert!(
-            lines[6].ends_with("/nonexistent-target/bench-report.svg"),
+            lines[7].ends_with("/nonexistent-target/bench-report.svg"),
             "{plan}"
         );
         assert!(super::plan(false, target).contains(FULL_BENCHES));

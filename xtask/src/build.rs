@@ -23,6 +23,11 @@ pub(crate) const TARGETS: &[(&str, &[&str])] = &[
     ("process-pool-benches", &["--bench", "*"]),
     // Our pool as a command, in the external tools' table.
     ("process-pool", &["--example", "pool_run"]),
+    // The ways to run jobs on Slurm, timed (and the agent it starts on the nodes).
+    (
+        "process-pool-slurm",
+        &["--example", "slurm_overhead", "--bin", "process-pool-agent"],
+    ),
 ];
 
 /// The executables of the build.
@@ -109,7 +114,8 @@ mod tests {
         assert_eq!(
             command().to_string(),
             "cargo build --profile bench --message-format json-render-diagnostics \
-             -p process-pool-benches --bench '*' -p process-pool --example pool_run"
+             -p process-pool-benches --bench '*' -p process-pool --example pool_run \
+             -p process-pool-slurm --example slurm_overhead --bin process-pool-agent"
         );
     }
 

@@ -19,6 +19,7 @@ mod guests;
 mod pool_peers;
 mod report;
 mod slurm;
+mod slurm_peers;
 mod tools;
 mod wasi_peers;
 mod wordcount;

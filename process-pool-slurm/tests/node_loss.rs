@@ -1,0 +1,355 @@
+//! Agent mode when Slurm takes nodes or allocations away, against the real Slurm of `cargo
+//! xtask slurm up` (3 nodes, `SlurmdTimeout=30`): a node whose `slurmd` stops, allocations
+//! lost again and again, allocations that stay pending while the cluster is full.
+//!
+//! These checks take the whole cluster (a node down, every node held): they run one at a time.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{HANG, NODES, agent, assert_nothing_left, processes_of, require_slurm, unique_name};
+use process_pool_core::{Backoff, Job, Outcome, RetryOn, RetryPolicy, job};
+use process_pool_slurm::SlurmSpawner;
+
+/// One check at a time: each takes the whole cluster.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where `cargo xtask slurm up` keeps the daemons' pid files.
+const RUN_DIR: &str = "/run/process-pool-slurm";
+
+/// The value of `key` in the environment of `pid`.
+fn env_of(pid: u32, key: &str) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{key}=");
+    env.split(|&b| b == 0).find_map(|v| {
+        v.strip_prefix(prefix.as_bytes())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    })
+}
+
+/// The pids of the agents of the pool named `name`.
+fn agents_of(name: &str) -> Vec<u32> {
+    let agent = agent().canonicalize().expect("the agent exists");
+    processes_of(name)
+        .into_iter()
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == agent))
+        .collect()
+}
+
+/// The state of `node` as `sinfo` shows it (`idle`, `mix*`, `down*`...).
+fn node_state(node: &str) -> String {
+    let out = Command::new("sinfo")
+        .args(["-h", "-n", node, "-o", "%t"])
+        .output()
+        .expect("sinfo runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A node's `slurmd`, stopped; started again when dropped (a failed check included), which
+/// ends what Slurm no longer counts as running there, and waited for until the node takes
+/// work again: the cluster is left as it was.
+struct StoppedSlurmd {
+    node: String,
+}
+
+impl StoppedSlurmd {
+    fn stop(node: &str) -> StoppedSlurmd {
+        let pid_file = Path::new(RUN_DIR).join(format!("slurmd-{node}.pid"));
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("the slurmd pid file of `cargo xtask slurm up`")
+            .trim()
+            .parse()
+            .expect("a pid");
+        let pid = rustix::process::Pid::from_raw(pid).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("stopped");
+        common::wait_until(
+            Duration::from_secs(15),
+            "the slurmd to exit",
+            || rustix::process::test_kill_process(pid).is_ok(),
+            |alive| !alive,
+        );
+        StoppedSlurmd {
+            node: node.to_owned(),
+        }
+    }
+}
+
+impl Drop for StoppedSlurmd {
+    fn drop(&mut self) {
+        let status = Command::new("/usr/sbin/slurmd")
+            .args(["-N", &self.node])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "slurmd restarts");
+        common::wait_until(
+            HANG,
+            "the node to take work again",
+            || node_state(&self.node),
+            |s| ["idle", "mix", "alloc"].contains(&s.as_str()),
+        );
+    }
+}
+
+/// A job that waits for `flag` to exist, then prints `i`.
+fn waits_for(flag: &Path, i: usize) -> Job {
+    let script = "while [ ! -e \"$1\" ]; do sleep 0.1; done; echo \"$2\"";
+    job(
+        "sh",
+        ["-c", script, "sh", &flag.to_string_lossy(), &i.to_string()],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_slurmd_stops_is_noticed_and_its_jobs_run_elsewhere() {
+    let _serial = SERIAL.lock().await;
+    require_slurm();
+    let name = unique_name("slurmd");
+    let flag = std::env::temp_dir().join(format!("{name}.go"));
+    let spawner = SlurmSpawner::builder()
+        .nodes(NODES)
+        .agent_program(agent())
+        .job_name(&name)
+        .node_check(Duration::from_secs(1))
+        .build()
+        .await
+        .expect("the agents start");
+    let pool = spawner.clone().into_pool().expect("a pool");
+    // Every agent's CPUs busy; every other job must not run twice.
+    let capacity = spawner.capacity();
+    let mut handles = Vec::new();
+    for i in 0..capacity {
+        let mut job = waits_for(&flag, i);
+        if i % 2 == 1 {
+            job = job.retry(RetryPolicy::none());
+        }
+        handles.push(pool.submit(job).await.expect("accepted"));
+    }
+    common::wait_until(
+        HANG,
+        "every job running",
+        || spawner.calls().running,
+        |&n| n == capacity,
+    );
+    let pid = *agents_of(&name).first().expect("an agent runs");
+    let node = env_of(pid, "SLURMD_NODENAME").expect("the agent's node");
+    let stopped_at = Instant::now();
+    let slurmd = StoppedSlurmd::stop(&node);
+    // Slurm marks the node not responding at its next ping, and down after SlurmdTimeout
+    // (30 s); the pool notices either at its next look.
+    common::wait_until(
+        Duration::from_secs(120),
+        "the pool to lose the agent",
+        || spawner.agents().crashed,
+        |&n| n >= 1,
+    );
+    eprintln!(
+        "the agent on {node} was lost {:?} after its slurmd stopped (node {})",
+        stopped_at.elapsed(),
+        node_state(&node)
+    );
+    std::fs::write(&flag, "").expect("the flag");
+    let mut typed = 0;
+    for (i, handle) in handles.into_iter().enumerate() {
+        let result = tokio::time::timeout(HANG, handle).await.expect("no hang");
+        if i % 2 == 1
+            && let Outcome::SpawnFailed(error) = &result.outcome
+        {
+            assert_eq!(
+                error.kind(),
+                std::io::ErrorKind::ConnectionAborted,
+                "{error}"
+            );
+            typed += 1;
+            continue;
+        }
+        assert!(result.success(), "job {i}: {}", result.outcome);
+        assert_eq!(result.stdout_lossy().trim(), i.to_string(), "job {i}");
+    }
+    let retried = spawner.calls().retried;
+    assert!(
+        retried + typed >= 1,
+        "the lost agent's jobs ran again or failed typed"
+    );
+    drop(slurmd);
+    spawner.shutdown(Duration::from_secs(10)).await;
+    drop(pool);
+    let _ = std::fs::remove_file(&flag);
+    assert_nothing_left(&name);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allocations_lost_again_and_again_fail_the_job_clearly_and_the_pool_goes_on() {
+    let _serial = SERIAL.lock().await;
+    require_slurm();
+    let name = unique_name("lost");
+    let crashes = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&crashes);
+    let spawner = SlurmSpawner::builder()
+        .nodes(1)
+        .agent_program(agent())
+        .job_name(&name)
+        .lost_job_retry(
+            RetryPolicy::attempts(2)
+                .on(RetryOn::CRASH)
+                .backoff(Backoff::fixed(Duration::from_millis(300))),
+        )
+        .on_agent_crash(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .await
+        .expect("an agent starts");
+    let pool = spawner.clone().into_pool().expect("a pool");
+    let doomed = pool.submit(job("sleep", ["1000"])).await.expect("accepted");
+    // Each attempt's allocation is cancelled under it, as a time limit or a preemption would.
+    let mut cancelled = HashSet::new();
+    for attempt in 1..=2 {
+        let mut found = None;
+        common::wait_until(
+            HANG,
+            "the job running on a new allocation",
+            || {
+                found = allocation_running_sleep(&name, &cancelled);
+                found.clone()
+            },
+            Option::is_some,
+        );
+        let id = found.expect("an allocation");
+        assert!(
+            Command::new("scancel")
+                .arg(&id)
+                .status()
+                .expect("scancel")
+                .success(),
+            "attempt {attempt}"
+        );
+        cancelled.insert(id);
+    }
+    let result = tokio::time::timeout(HANG, doomed).await.expect("no hang");
+    let Outcome::SpawnFailed(error) = &result.outcome else {
+        panic!("expected a typed failure, got {}", result.outcome);
+    };
+    assert_eq!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionAborted,
+        "{error}"
+    );
+    assert!(error.to_string().contains("lost"), "{error}");
+    assert!(crashes.load(Ordering::SeqCst) >= 2, "each loss reported");
+    assert_eq!(spawner.calls().retried, 1, "{}", spawner.calls());
+    // A new allocation serves the next job: the pool goes on.
+    let after = pool
+        .run_all([job("echo", ["after"])])
+        .await
+        .expect("accepted");
+    assert!(after[0].success(), "{}", after[0].outcome);
+    assert!(spawner.agents().started >= 3, "{:?}", spawner.agents());
+    spawner.shutdown(Duration::from_secs(10)).await;
+    drop(pool);
+    assert_nothing_left(&name);
+}
+
+/// The allocation (not one of `cancelled`) in which a `sleep` of the pool named `name` runs.
+fn allocation_running_sleep(name: &str, cancelled: &HashSet<String>) -> Option<String> {
+    processes_of(name).into_iter().find_map(|pid| {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+        if exe.file_name()? != "sleep" {
+            return None;
+        }
+        env_of(pid, "SLURM_JOB_ID").filter(|job| !cancelled.contains(job))
+    })
+}
+
+/// Holds every node of the cluster (`salloc -N3 --exclusive`) until dropped.
+struct FullCluster {
+    salloc: Child,
+    name: String,
+}
+
+impl FullCluster {
+    fn hold(name: &str) -> FullCluster {
+        let salloc = Command::new("salloc")
+            .args(["--exclusive", &format!("--nodes={NODES}")])
+            .arg(format!("--job-name={name}"))
+            .args(["--no-shell", "--time=10"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("salloc runs");
+        let held = FullCluster {
+            salloc,
+            name: name.to_owned(),
+        };
+        common::wait_until(
+            HANG,
+            "every node held",
+            || common::slurm_jobs(name),
+            |jobs| jobs.iter().any(|j| j.ends_with("RUNNING")),
+        );
+        held
+    }
+}
+
+impl Drop for FullCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("scancel")
+            .arg(format!("--name={}", self.name))
+            .status();
+        // `--no-shell`: salloc ended once granted; the allocation lives until cancelled.
+        let _ = self.salloc.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allocations_pending_while_the_cluster_is_full_are_reported_and_retried() {
+    let _serial = SERIAL.lock().await;
+    require_slurm();
+    let name = unique_name("full");
+    let full = FullCluster::hold(&format!("{name}-holder"));
+    let reported = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reported);
+    let spawner = SlurmSpawner::builder()
+        .nodes(1)
+        .min_nodes(0)
+        .agent_program(agent())
+        .job_name(&name)
+        .pending_timeout(Duration::from_secs(2))
+        .start_retry(RetryPolicy::attempts(30).backoff(Backoff::fixed(Duration::from_millis(500))))
+        .on_start_failure(move |error| {
+            assert!(
+                matches!(error, process_pool_slurm::SlurmError::Pending { .. }),
+                "{error}"
+            );
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .await
+        .expect("Slurm answers");
+    let pool = spawner.clone().into_pool().expect("a pool");
+    let waiting = pool
+        .submit(job("echo", ["served"]))
+        .await
+        .expect("accepted");
+    common::wait_until(
+        HANG,
+        "two pending allocations given up",
+        || reported.load(Ordering::SeqCst),
+        |&n| n >= 2,
+    );
+    assert!(spawner.failed_starts() >= 2);
+    drop(full);
+    let result = tokio::time::timeout(HANG, waiting).await.expect("no hang");
+    assert!(result.success(), "{}", result.outcome);
+    assert_eq!(result.stdout_lossy(), "served\n");
+    spawner.shutdown(Duration::from_secs(10)).await;
+    drop(pool);
+    assert_nothing_left(&name);
+}
