@@ -56,7 +56,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         );
     }
 
-    let pool_run = built.binaries.get("pool_run").cloned();
+    let ppool = built.binaries.get("ppool").cloned();
     let report = Report {
         timestamp: date::iso_utc(started),
         command: build::command().to_string(),
@@ -72,7 +72,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         cpu_model: report::cpu_model(),
         guests,
         measurements: results.measurements,
-        external: external_tools(quick, pool_run.as_deref()),
+        external: external_tools(quick, ppool.as_deref()),
         peers: wasi_peers(quick),
         python_pool: crate::pool_peers::measure(&target, if quick { 2_000 } else { 10_000 }),
         slurm: slurm(
@@ -233,15 +233,17 @@ pub(crate) const HYPERQUEUE: &str = "0.27.0";
 
 /// The external tools beside our pool (see [`compare`]): 2,000 × `true` (500 with
 /// `--quick`), and the word count of the large corpus (the reference one with `--quick`).
-fn external_tools(quick: bool, pool_run: Option<&Path>) -> Vec<compare::Timing> {
-    let Some(pool_run) = pool_run else {
-        eprintln!("warning: the build gave no pool_run; the external tools are not compared");
+fn external_tools(quick: bool, ppool: Option<&Path>) -> Vec<compare::Timing> {
+    let Some(ppool) = ppool else {
+        eprintln!("warning: the build gave no ppool; the external tools are not compared");
         return Vec::new();
     };
     let target = target_dir();
     let workloads = workloads(&target, quick, if quick { 500 } else { 2_000 });
-    let tools = compare::tools(pool_run, &target);
-    compare::compare(&workloads, &tools, if quick { 2 } else { 10 })
+    let tools = compare::tools(ppool, &target);
+    let mut timings = compare::compare(&workloads, &tools, if quick { 2 } else { 10 });
+    timings.extend(compare::start_up(ppool, if quick { 10 } else { 50 }));
+    timings
 }
 
 /// The ways to run jobs on Slurm (see [`slurm_peers`](crate::slurm_peers)): 2,000 × `true`
@@ -366,7 +368,7 @@ mod tests {
         assert_eq!(lines[0], "cargo xtask bench --quick, in order:");
         assert_eq!(lines.len(), 8, "{plan}");
         assert!(
-            lines[2].contains("(process-pool-benches, pool_run, slurm_overhead)"),
+            lines[2].contains("(process-pool-benches, ppool, slurm_overhead)"),
             "{plan}"
         );
         assert!(lines[6].contains("agent mode on Slurm"), "{plan}");

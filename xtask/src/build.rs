@@ -21,8 +21,8 @@ use crate::cmd::Cargo;
 pub(crate) const TARGETS: &[(&str, &[&str])] = &[
     // The criterion benchmarks (and the `echo_worker` binary they drive).
     ("process-pool-benches", &["--bench", "*"]),
-    // Our pool as a command, in the external tools' table.
-    ("process-pool", &["--example", "pool_run"]),
+    // Our pool as a command (`ppool`, the command-line tool), in the external tools' table.
+    ("process-pool-cli", &["--bin", "ppool"]),
     // The ways to run jobs on Slurm, timed (and the agent it starts on the nodes).
     (
         "process-pool-slurm",
@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(
             command().to_string(),
             "cargo build --profile bench --message-format json-render-diagnostics \
-             -p process-pool-benches --bench '*' -p process-pool --example pool_run \
+             -p process-pool-benches --bench '*' -p process-pool-cli --bin ppool \
              -p process-pool-slurm --example slurm_overhead --bin process-pool-agent"
         );
     }
@@ -125,7 +125,7 @@ mod tests {
         for message in [
             r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"x"},"executable":null}"#,
             r#"{"reason":"compiler-artifact","target":{"kind":["bench"],"name":"scheduler"},"executable":"/t/release/deps/scheduler-1"}"#,
-            r#"{"reason":"compiler-artifact","target":{"kind":["example"],"name":"pool_run"},"executable":"/t/release/examples/pool_run"}"#,
+            r#"{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"ppool"},"executable":"/t/release/ppool"}"#,
             r#"{"reason":"build-finished","success":true}"#,
             "not json",
         ] {
@@ -137,7 +137,7 @@ mod tests {
         );
         assert_eq!(
             built.binaries,
-            BTreeMap::from([("pool_run".to_owned(), "/t/release/examples/pool_run".into())])
+            BTreeMap::from([("ppool".to_owned(), "/t/release/ppool".into())])
         );
     }
 }

@@ -66,7 +66,7 @@ pub(super) fn data(report: &Value) -> Data {
             continue;
         }
         let tool = timing["tool"].as_str().unwrap_or_default();
-        let ours = tool.starts_with("process-pool");
+        let ours = tool.starts_with("ppool");
         let label = tool_label(tool);
         let (Some(ms), Some(jobs)) = (timing["median_ms"].as_f64(), timing["jobs"].as_f64()) else {
             skipped.push(label);
@@ -188,8 +188,8 @@ pub(super) fn short(description: &str) -> String {
 
 /// A tool's name as the report gives it, for a bar.
 pub(super) fn tool_label(tool: &str) -> String {
-    if tool.starts_with("process-pool") {
-        "process-pool (pool_run)".to_owned()
+    if tool.starts_with("ppool") {
+        "ppool (our pool)".to_owned()
     } else {
         tool.replace('`', "")
     }

@@ -169,7 +169,7 @@ mod tests {
                 "large": {"native": [], "wasi": []},
             },
             "external_tools": [
-                {"workload": "2000 × `true`", "tool": "process-pool (`pool_run` example)",
+                {"workload": "2000 × `true`", "tool": "ppool -j 2 (our pool)",
                  "jobs": 2000, "median_ms": 1000.0},
                 {"workload": "2000 × `true`", "tool": "xargs -P 2", "jobs": 2000,
                  "median_ms": 1200.0},
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(
             bars,
             [
-                ("process-pool (pool_run)", 500.0, true),
+                ("ppool (our pool)", 500.0, true),
                 ("xargs -P 2", 600.0, false),
                 ("process-pool (WasiSpawner)", 5.0, true),
                 ("PyPI wasmtime, one Python process", 100.0, false),
