@@ -463,13 +463,19 @@ async fn send_lines(job: &Job, ctx: &RunContext, exit: &Exit) {
     let Some(tx) = job.get_output_lines() else {
         return;
     };
-    for (stream, bytes) in [
-        (Stream::Stdout, &exit.stdout),
-        (Stream::Stderr, &exit.stderr),
+    for (stream, bytes, cut) in [
+        (Stream::Stdout, &exit.stdout, exit.stdout_truncated),
+        (Stream::Stderr, &exit.stderr, exit.stderr_truncated),
     ] {
         let mut splitter = LineSplitter::new(stream, ctx.attempt(), ctx.output_limit());
         let mut lines = splitter.push(bytes);
         lines.extend(splitter.finish());
+        // The agent cut the output to the limit already: the splitter sees exactly the limit,
+        // so the mark that it was cut comes from the agent's flag.
+        if cut && let Some(last) = lines.last_mut() {
+            last.truncated = true;
+            last.complete = false;
+        }
         for line in lines {
             if tx.send(line).await.is_err() {
                 return;
