@@ -30,7 +30,7 @@ use crate::Stats;
 use crate::backend::Spawner;
 use crate::engine::lifecycle::lifecycle_methods;
 use crate::engine::queue::QueueKey;
-use crate::engine::ticket::{Pending, Ticket};
+use crate::engine::ticket::{Destination, Pending, Ticket};
 use crate::engine::{Core, Engine, Lease};
 use crate::error::{ConfigError, JobError};
 use crate::job::Job;
@@ -303,7 +303,8 @@ impl Inner {
         owner: Owner,
     ) -> Result<JobHandle, JobError> {
         self.pending.add(1);
-        let (entry, handle) = self.prepare(job, index, room, &owner, Instant::now());
+        let to = owner.destination();
+        let (entry, handle) = self.prepare(job, index, room, (&owner, &to), Instant::now());
         let mut entries = std::iter::once(entry);
         if let Err(error) = self.enter(&mut entries) {
             refuse(entries);
@@ -325,8 +326,9 @@ impl Inner {
         self.pending.add(jobs.len());
         // One time for the whole batch, taken before any of it is accepted.
         let submitted = Instant::now();
+        let to = owner.destination();
         for (index, job) in jobs.into_iter().enumerate() {
-            let (entry, handle) = self.prepare(job, index, None, &owner, submitted);
+            let (entry, handle) = self.prepare(job, index, None, (&owner, &to), submitted);
             entries.push(entry);
             handles.push(handle);
         }
@@ -351,19 +353,13 @@ impl Inner {
         job: Job,
         index: usize,
         room: Option<OwnedSemaphorePermit>,
-        owner: &Owner,
+        (owner, to): (&Owner, &Destination<JobResult>),
         submitted: Instant,
     ) -> (Box<Entry>, JobHandle) {
         let id = self.next_id.fetch_add(1, Relaxed);
         let priority = job.get_priority();
-        let (ticket, receipt): (JobTicket, _) = Ticket::issue(
-            id,
-            index,
-            priority,
-            job,
-            &owner.destination(),
-            &self.pending,
-        );
+        let (ticket, receipt): (JobTicket, _) =
+            Ticket::issue(id, index, priority, job, to, &self.pending);
         let handle = JobHandle::new(receipt, &ticket, self, owner);
         let entry = Box::new(Entry {
             ticket,

@@ -4,6 +4,7 @@
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -176,6 +177,11 @@ impl Inner {
         ctx: &RunContext,
     ) -> Option<io::Result<crate::backend::Exit>> {
         let run = AssertUnwindSafe(self.spawner.spawn(job, ctx)).catch_unwind();
+        tokio::pin!(run);
+        // An attempt that ends on its first poll (a no-op, a cached answer) needs no watch.
+        if let Poll::Ready(ran) = futures::poll!(run.as_mut()) {
+            return Some(Self::spawned(job, ran));
+        }
         let grace = ctx.kill_grace().saturating_add(SPAWNER_MARGIN);
         let overdue = async {
             ctx.cancelled().await;
@@ -183,11 +189,7 @@ impl Inner {
         };
         tokio::select! {
             biased;
-            ran = run => Some(ran.unwrap_or_else(|panic| {
-                let message = panic_message(panic.as_ref());
-                tracing::error!(program = %job.program_lossy(), panic = %message, "the spawner panicked");
-                Err(io::Error::other(format!("the spawner panicked: {message}")))
-            })),
+            ran = run => Some(Self::spawned(job, ran)),
             () = overdue => {
                 tracing::error!(
                     program = %job.program_lossy(),
@@ -198,6 +200,18 @@ impl Inner {
                 None
             }
         }
+    }
+
+    /// What the spawner returned, a panic in it made a failure to start.
+    fn spawned(
+        job: &crate::Job,
+        ran: std::thread::Result<io::Result<crate::backend::Exit>>,
+    ) -> io::Result<crate::backend::Exit> {
+        ran.unwrap_or_else(|panic| {
+            let message = panic_message(panic.as_ref());
+            tracing::error!(program = %job.program_lossy(), panic = %message, "the spawner panicked");
+            Err(io::Error::other(format!("the spawner panicked: {message}")))
+        })
     }
 
     /// Whether and when a failed attempt (of retry kind `class`) runs again: the job's policy
