@@ -22,13 +22,16 @@ fn steps() -> Vec<Cargo> {
     ]
 }
 
-/// Runs every step, printing each before it runs, and stops at the first failure.
+/// Builds the WASI guests, makes sure a Slurm answers for the Slurm tests (starting ours as
+/// root: [`crate::slurm::ensure_up`]), then runs every step, printing each before it runs, and
+/// stops at the first failure.
 pub(crate) fn test(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         bail!("`cargo xtask test` takes no arguments, got `{arg}`");
     }
     eprintln!("==> cargo xtask guests");
     crate::guests::build()?;
+    crate::slurm::ensure_up()?;
     let steps = steps();
     let total = steps.len();
     for (i, step) in steps.iter().enumerate() {

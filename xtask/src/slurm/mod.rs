@@ -77,6 +77,31 @@ pub(crate) fn slurm(args: &[String]) -> Result<()> {
     }
 }
 
+/// For `cargo xtask test`: a Slurm of at least [`DEFAULT_NODES`] usable nodes for the tests of
+/// `process-pool-slurm`. One that answers already is used as it is; otherwise, as root, ours
+/// is started (`up`); without root, one line says that the Slurm tests will fail and how to
+/// start it, and the tests run all the same.
+pub(crate) fn ensure_up() -> Result<()> {
+    let usable = node_states()
+        .iter()
+        .filter(|(_, state)| node_usable(state))
+        .count();
+    if usable >= DEFAULT_NODES as usize {
+        eprintln!("==> Slurm answers with {usable} usable node(s): the Slurm tests use it");
+        return Ok(());
+    }
+    if rustix::process::geteuid().is_root() {
+        eprintln!("==> Slurm: starting {DEFAULT_NODES} nodes on this machine for the Slurm tests");
+        return up(DEFAULT_NODES, false);
+    }
+    eprintln!(
+        "==> no Slurm of {DEFAULT_NODES} usable nodes answers and this is not root: the Slurm \
+         tests will fail, each with one line; start one with \
+         `sudo -E env PATH=$PATH cargo xtask slurm up`"
+    );
+    Ok(())
+}
+
 fn up(nodes: u32, force: bool) -> Result<()> {
     let started = Instant::now();
     require_root("up")?;
