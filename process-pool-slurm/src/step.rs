@@ -5,7 +5,6 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use process_pool_core::backend::{CancellationToken, Exit, ExitStatus, RunContext, Spawner};
 use process_pool_core::{Job, async_trait};
@@ -16,10 +15,6 @@ use crate::cluster::Commands;
 use crate::error::SlurmError;
 use crate::launch::check_cpus;
 use crate::resources::Resources;
-
-/// How long `srun` has to end after Slurm was told to cancel its job or step, beyond the job's
-/// kill grace, before it is stopped here.
-const CANCEL_SLACK: Duration = Duration::from_secs(5);
 
 /// Builds a [`SlurmStepSpawner`].
 #[derive(Debug, Clone, Default)]
@@ -98,8 +93,10 @@ impl SlurmStepBuilder {
 /// limits and accounting; each costs Slurm's start-up (40–60 ms), where agent mode costs a
 /// fraction of a millisecond.
 ///
-/// A timeout or a cancel asks Slurm to cancel the job (or step), which ends its processes on
-/// the node; `srun` itself is stopped if it outlives that. A program the node cannot run is a
+/// A timeout or a cancel stops `srun` (SIGTERM, which it forwards to the job, then SIGKILL
+/// after the kill grace) and asks Slurm to cancel the job (or step), which ends its processes
+/// on the node; once `srun` is gone Slurm is asked again, for a job `srun` got after the first
+/// ask, so that no job outlives its answer. A program the node cannot run is a
 /// spawn failure (`NotFound`), as on one machine. A job killed by a signal reports `srun`'s
 /// exit code (128 + the signal).
 #[derive(Debug, Clone)]
@@ -211,15 +208,17 @@ impl Spawner for SlurmStepSpawner {
             biased;
             outcome = &mut run => outcome,
             () = ctx.cancelled() => {
+                // `srun` stops (SIGTERM, which it forwards to the job; SIGKILL after the kill
+                // grace) and Slurm is told to end the job, within the grace the pool gives a
+                // spawner.
+                token.cancel();
                 self.cancel(&name).await;
-                let wait = ctx.kill_grace().saturating_add(CANCEL_SLACK);
-                match tokio::time::timeout(wait, &mut run).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        token.cancel();
-                        run.await
-                    }
-                }
+                let outcome = run.await;
+                // A cancel that came while `srun` was still getting its job found no job of
+                // that name, and an `srun` killed at the end of the grace leaves the job it
+                // got: ask again now that `srun` is gone, so that no job outlives its answer.
+                self.cancel(&name).await;
+                outcome
             }
         };
         let exit = outcome.map_err(|e| {

@@ -42,30 +42,41 @@ async fn step_timeout_and_cancel_leave_no_process() {
         .build(spawner)
         .expect("a pool");
     let tree = || Job::new("sh").args(["-c", "sleep 1000 & sleep 1000; wait"]);
-    let timed = pool
-        .submit(tree().timeout(Duration::from_secs(2)))
-        .await
-        .expect("accepted");
+    let running = |n: usize| {
+        common::wait_until(
+            HANG,
+            "the tree running",
+            || processes_named(&name).len(),
+            |&m| m >= n,
+        )
+    };
+    let gone = || {
+        common::wait_until(
+            Duration::from_secs(15),
+            "processes left",
+            || processes_named(&name),
+            Vec::is_empty,
+        )
+    };
+
     let cancelled = pool.submit(tree()).await.expect("accepted");
-    common::wait_until(
-        HANG,
-        "both trees running",
-        || processes_named(&name).len(),
-        |&n| n >= 6,
-    );
+    running(3);
     cancelled.cancel();
     let cancelled = tokio::time::timeout(HANG, cancelled)
         .await
         .expect("no hang");
     assert!(cancelled.cancelled(), "{}", cancelled.outcome);
+    gone();
+
+    // Long enough for `srun` to start the tree on a loaded machine before the limit.
+    let timed = pool
+        .submit(tree().timeout(Duration::from_secs(5)))
+        .await
+        .expect("accepted");
+    running(3);
     let timed = tokio::time::timeout(HANG, timed).await.expect("no hang");
     assert!(timed.timed_out(), "{}", timed.outcome);
-    common::wait_until(
-        Duration::from_secs(15),
-        "processes left",
-        || processes_named(&name),
-        Vec::is_empty,
-    );
+    gone();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,4 +101,86 @@ async fn a_step_asking_more_cpus_than_a_node_has_is_a_typed_error() {
         matches!(error, SlurmError::UnknownPartition { .. }),
         "{error}"
     );
+}
+
+/// The Slurm jobs whose name starts with `prefix` (step jobs are `prefix-PID-N`), as
+/// `ID NAME STATE`.
+fn slurm_jobs_named(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-o", "%i %j %T"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("squeue runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|job| job.starts_with(&format!("{prefix}-")))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A timeout or a cancel that lands while `srun` is still getting its job (before Slurm knows
+/// the job, so a cancel by name finds nothing) leaves no job behind: neither in Slurm's queue
+/// nor on a node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_at_any_moment_of_a_step_start_leaves_no_slurm_job() {
+    require_slurm();
+    let name = unique_name("early-stop");
+    let spawner = SlurmStepSpawner::builder()
+        .allocation(Allocation::Own)
+        .job_name(&name)
+        .build()
+        .await
+        .expect("Slurm answers");
+    let pool = ProcessPool::builder()
+        .max_workers(8)
+        .kill_grace(Duration::from_millis(100))
+        .build(spawner)
+        .expect("a pool");
+    // Timeouts from the first millisecond to well after the start, and cancels at once.
+    let mut handles = Vec::new();
+    for ms in [1, 5, 10, 20, 30, 45, 60, 90, 120, 200] {
+        let job = Job::new("sleep")
+            .arg("1000")
+            .timeout(Duration::from_millis(ms));
+        handles.push(pool.submit(job).await.expect("accepted"));
+    }
+    let cancelled: Vec<_> = futures_cancelled(&pool, 6).await;
+    for handle in handles {
+        let result = tokio::time::timeout(HANG, handle).await.expect("no hang");
+        assert!(result.timed_out(), "{}", result.outcome);
+    }
+    for result in cancelled {
+        assert!(result.cancelled(), "{}", result.outcome);
+    }
+    common::wait_until(
+        Duration::from_secs(15),
+        "Slurm jobs left",
+        || slurm_jobs_named(&name),
+        Vec::is_empty,
+    );
+    common::wait_until(
+        Duration::from_secs(15),
+        "processes left",
+        || processes_named(&name),
+        Vec::is_empty,
+    );
+}
+
+/// Submits `n` endless jobs and cancels each at once, returning their results.
+async fn futures_cancelled(pool: &ProcessPool, n: usize) -> Vec<process_pool_core::JobResult> {
+    let mut results = Vec::new();
+    for _ in 0..n {
+        let handle = pool
+            .submit(Job::new("sleep").arg("1000"))
+            .await
+            .expect("accepted");
+        tokio::task::yield_now().await;
+        handle.cancel();
+        results.push(tokio::time::timeout(HANG, handle).await.expect("no hang"));
+    }
+    results
 }
