@@ -198,11 +198,9 @@ async fn a_health_check_replaces_a_hung_idle_worker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_are_recycled_after_n_calls_and_over_memory() {
-    let pool = WorkerPool::builder()
-        .max_workers(1)
-        .max_tasks_per_worker(5)
-        .build(test_worker())
-        .unwrap();
+    let (builder, mut events) =
+        with_events(WorkerPool::builder().max_workers(1).max_tasks_per_worker(5));
+    let pool = builder.build(test_worker()).unwrap();
     let mut pids = Vec::new();
     for _ in 0..20 {
         pids.push(pid(&pool).await);
@@ -210,6 +208,12 @@ async fn workers_are_recycled_after_n_calls_and_over_memory() {
     let distinct: HashSet<u32> = pids.iter().copied().collect();
     assert_eq!(distinct.len(), 4, "a new worker every 5 calls: {pids:?}");
     assert!(pids.chunks(5).all(|c| c.iter().all(|p| *p == c[0])));
+    // A recycled worker is counted once it is gone, which may come after its successor has
+    // answered: wait for the first three to go.
+    for _ in 0..3 {
+        let stop = next_event(&mut events, "stop").await;
+        assert_eq!(stop.reason, "recycled after 5 calls");
+    }
     assert!(pool.workers().recycled >= 3);
     pool.shutdown(Duration::from_secs(5)).await;
     all_gone(&distinct);

@@ -107,11 +107,9 @@ async fn sandboxed_workers_answer_10k_calls_each_to_its_caller() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_is_recycled_after_n_calls_and_over_memory() {
     for (build, module) in builds() {
-        let pool = WorkerPool::builder()
-            .max_workers(1)
-            .max_tasks_per_worker(3)
-            .build(spawner().worker(&module))
-            .unwrap();
+        let (builder, mut stops) =
+            events(WorkerPool::builder().max_workers(1).max_tasks_per_worker(3));
+        let pool = builder.build(spawner().worker(&module)).unwrap();
         let mut ids = Vec::new();
         for _ in 0..9 {
             ids.push(worker_id(&pool).await);
@@ -121,7 +119,12 @@ async fn a_worker_is_recycled_after_n_calls_and_over_memory() {
             ["1", "1", "1", "2", "2", "2", "3", "3", "3"],
             "{build}"
         );
-        // The third may be recycled too by the time this looks.
+        // A recycled worker is counted once it is gone, which may come after its successor
+        // has answered: wait for the first two to go.
+        for _ in 0..2 {
+            let stop = next(&mut stops, "stop").await;
+            assert_eq!(stop.reason, "recycled after 3 calls", "{build}");
+        }
         assert!(pool.workers().recycled >= 2, "{build}");
 
         let (builder, mut events) = events(
