@@ -26,21 +26,26 @@ fn processes_named(prefix: &str) -> Vec<u32> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_timeout_and_cancel_leave_no_process() {
+/// A pool of `workers` running each job as a Slurm job of its own named `name-PID-N`.
+async fn step_pool(name: &str, workers: usize, kill_grace: Duration) -> ProcessPool {
     require_slurm();
-    let name = unique_name("steps");
     let spawner = SlurmStepSpawner::builder()
         .allocation(Allocation::Own)
-        .job_name(&name)
+        .job_name(name)
         .build()
         .await
         .expect("Slurm answers");
-    let pool = ProcessPool::builder()
-        .max_workers(4)
-        .kill_grace(Duration::from_millis(300))
+    ProcessPool::builder()
+        .max_workers(workers)
+        .kill_grace(kill_grace)
         .build(spawner)
-        .expect("a pool");
+        .expect("a pool")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_timeout_and_cancel_leave_no_process() {
+    let name = unique_name("steps");
+    let pool = step_pool(&name, 4, Duration::from_millis(300)).await;
     let tree = || Job::new("sh").args(["-c", "sleep 1000 & sleep 1000; wait"]);
     let running = |n: usize| {
         common::wait_until(
@@ -127,19 +132,8 @@ fn slurm_jobs_named(prefix: &str) -> Vec<String> {
 /// nor on a node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_at_any_moment_of_a_step_start_leaves_no_slurm_job() {
-    require_slurm();
     let name = unique_name("early-stop");
-    let spawner = SlurmStepSpawner::builder()
-        .allocation(Allocation::Own)
-        .job_name(&name)
-        .build()
-        .await
-        .expect("Slurm answers");
-    let pool = ProcessPool::builder()
-        .max_workers(8)
-        .kill_grace(Duration::from_millis(100))
-        .build(spawner)
-        .expect("a pool");
+    let pool = step_pool(&name, 8, Duration::from_millis(100)).await;
     // Timeouts from the first millisecond to well after the start, and cancels at once.
     let mut handles = Vec::new();
     for ms in [1, 5, 10, 20, 30, 45, 60, 90, 120, 200] {
@@ -148,7 +142,7 @@ async fn a_stop_at_any_moment_of_a_step_start_leaves_no_slurm_job() {
             .timeout(Duration::from_millis(ms));
         handles.push(pool.submit(job).await.expect("accepted"));
     }
-    let cancelled: Vec<_> = futures_cancelled(&pool, 6).await;
+    let cancelled: Vec<_> = cancelled_at_once(&pool, 6).await;
     for handle in handles {
         let result = tokio::time::timeout(HANG, handle).await.expect("no hang");
         assert!(result.timed_out(), "{}", result.outcome);
@@ -171,7 +165,7 @@ async fn a_stop_at_any_moment_of_a_step_start_leaves_no_slurm_job() {
 }
 
 /// Submits `n` endless jobs and cancels each at once, returning their results.
-async fn futures_cancelled(pool: &ProcessPool, n: usize) -> Vec<process_pool_core::JobResult> {
+async fn cancelled_at_once(pool: &ProcessPool, n: usize) -> Vec<process_pool_core::JobResult> {
     let mut results = Vec::new();
     for _ in 0..n {
         let handle = pool
