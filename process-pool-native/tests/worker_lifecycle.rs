@@ -457,23 +457,12 @@ async fn a_paused_pool_does_not_churn_idle_workers_while_calls_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_kills_a_worker_still_starting_with_its_tree() {
     let marker = "PROCESS_POOL_TEST=shutdown-kills-a-starting-tree";
-    let (key, value) = marker.split_once('=').unwrap();
-    // A "worker" that never says hello, with a child of its own.
     let pool = WorkerPool::builder()
         .startup_timeout(Duration::from_secs(60))
-        .build(
-            NativeWorker::new("sh")
-                .args(["-c", "sleep 600 & sleep 600"])
-                .env(key, value),
-        )
+        .build(silent_tree(marker))
         .unwrap();
     let call = pool.submit(Call::new("echo", "x"));
-    hang_guard(async {
-        while common::marked(marker).len() < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    until_marked(marker, |n| n >= 3).await;
     let started = std::time::Instant::now();
     hang_guard(pool.shutdown(Duration::from_millis(200))).await;
     assert!(
@@ -489,25 +478,30 @@ async fn shutdown_kills_a_worker_still_starting_with_its_tree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_pool_kills_a_worker_still_starting_with_its_tree() {
     let marker = "PROCESS_POOL_TEST=drop-kills-a-starting-tree";
-    let (key, value) = marker.split_once('=').unwrap();
     let pool = WorkerPool::builder()
         .min_workers(1)
         .startup_timeout(Duration::from_secs(60))
-        .build(
-            NativeWorker::new("sh")
-                .args(["-c", "sleep 600 & sleep 600"])
-                .env(key, value),
-        )
+        .build(silent_tree(marker))
         .unwrap();
-    hang_guard(async {
-        while common::marked(marker).len() < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    until_marked(marker, |n| n >= 3).await;
     drop(pool);
+    until_marked(marker, |n| n == 0).await;
+}
+
+/// A "worker" that never says hello, with a child of its own, both carrying `marker`
+/// (`KEY=VALUE`) in their environment.
+fn silent_tree(marker: &str) -> NativeWorker {
+    let (key, value) = marker.split_once('=').expect("KEY=VALUE");
+    NativeWorker::new("sh")
+        .args(["-c", "sleep 600 & sleep 600"])
+        .env(key, value)
+}
+
+/// Waits (within the hang bound) until the number of live processes carrying `marker` is one
+/// `wanted` accepts.
+async fn until_marked(marker: &str, wanted: impl Fn(usize) -> bool) {
     hang_guard(async {
-        while !common::marked(marker).is_empty() {
+        while !wanted(common::marked(marker).len()) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
