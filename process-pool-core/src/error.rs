@@ -60,6 +60,17 @@ pub enum JobError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The job was stopped because its stdin could not be read or its output written.
+    #[error("job {index} (`{program}`) was stopped: {source}")]
+    StreamFailed {
+        /// The job's position in its batch.
+        index: usize,
+        /// The program.
+        program: String,
+        /// What failed: the stream, the file or writer, and the reason.
+        #[source]
+        source: Arc<io::Error>,
+    },
     /// A WebAssembly guest trapped.
     #[error("job {index} (`{program}`) trapped{}: {message}", describe_attempts(*attempts))]
     Trapped {

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
 use crate::engine::retry::RetryPolicy;
 use crate::error::JobError;
 use crate::output::OutputLine;
 use crate::result::Identity;
+use crate::stdio::{BoxReader, Input, Output};
 
 /// One unit of work: a program with its arguments, environment, working directory, stdin,
 /// time limit and scheduling hints.
@@ -42,7 +44,9 @@ pub struct Job {
     env: Vec<(OsString, Option<OsString>)>,
     env_clear: bool,
     cwd: Option<PathBuf>,
-    stdin: Option<Bytes>,
+    stdin: Input,
+    stdout: Output,
+    stderr: Output,
     timeout: Option<Duration>,
     priority: i32,
     label: Option<String>,
@@ -87,7 +91,9 @@ impl Job {
             env: Vec::new(),
             env_clear: false,
             cwd: None,
-            stdin: None,
+            stdin: Input::default(),
+            stdout: Output::default(),
+            stderr: Output::default(),
             timeout: None,
             priority: 0,
             label: None,
@@ -148,10 +154,116 @@ impl Job {
         self
     }
 
-    /// Feeds these bytes to the job's stdin, then closes it. Without it stdin is empty.
+    /// Feeds these bytes to the job's stdin, then closes it. Without it (or another `stdin_*`)
+    /// stdin is empty. The last `stdin*` call wins.
     #[must_use]
     pub fn stdin(mut self, bytes: impl Into<Bytes>) -> Self {
-        self.stdin = Some(bytes.into());
+        self.stdin = Input::bytes(bytes.into());
+        self
+    }
+
+    /// Feeds the file at `path` to the job's stdin, opened when each attempt starts: a retried
+    /// job reads it again from the start. The native backend hands the file itself to the
+    /// process (no copy through the pool); the others stream it in bounded memory. A file that
+    /// cannot be opened fails the attempt to start
+    /// ([`Outcome::SpawnFailed`](crate::Outcome::SpawnFailed)), naming it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use process_pool::{Job, NativeSpawner};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let input = dir.path().join("words.txt");
+    /// std::fs::write(&input, "b\na\n")?;
+    /// let pool = NativeSpawner::pool(2)?;
+    /// let sorted = pool.submit(Job::new("sort").stdin_file(&input)).await?.await;
+    /// assert_eq!(sorted.stdout_lossy(), "a\nb\n");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn stdin_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.stdin = Input::file(path.as_ref().to_owned());
+        self
+    }
+
+    /// Feeds `reader` to the job's stdin as the job reads it (a slow job slows the reader; the
+    /// pool holds one chunk at a time). A reader serves one attempt: a job with one is not
+    /// retried, and its result says so ([`JobResult::retry_prevented`]); give
+    /// [`Job::stdin_reader_with`] a factory for a job that may be.
+    ///
+    /// [`JobResult::retry_prevented`]: crate::JobResult::retry_prevented
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use process_pool::{job, NativeSpawner};
+    ///
+    /// let (mut tx, rx) = tokio::io::duplex(1024);
+    /// let pool = NativeSpawner::pool(2)?;
+    /// let counted = pool.submit(job("wc", ["-l"]).stdin_reader(rx)).await?;
+    /// tokio::io::AsyncWriteExt::write_all(&mut tx, b"one\ntwo\n").await?;
+    /// drop(tx); // the end of the job's input
+    /// assert_eq!(counted.await.stdout_lossy().trim(), "2");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn stdin_reader(mut self, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
+        self.stdin = Input::reader(Box::new(reader));
+        self
+    }
+
+    /// Feeds the job's stdin from a reader that `make` creates when each attempt starts, so
+    /// the job may be retried; an error from `make` fails the attempt to start.
+    ///
+    /// ```
+    /// use process_pool::Job;
+    ///
+    /// let job = Job::new("md5sum").stdin_reader_with(|| Ok(std::io::Cursor::new(b"data".to_vec())));
+    /// assert!(job.get_input().single_use().is_none());
+    /// ```
+    #[must_use]
+    pub fn stdin_reader_with<R, F>(mut self, make: F) -> Self
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        F: Fn() -> std::io::Result<R> + Send + Sync + 'static,
+    {
+        self.stdin = Input::factory(std::sync::Arc::new(move || {
+            make().map(|r| Box::new(r) as BoxReader)
+        }));
+        self
+    }
+
+    /// Sets the job's stdin from an [`Input`] (a pipeline's own wiring).
+    pub(crate) fn stdin_input(mut self, input: Input) -> Self {
+        self.stdin = input;
+        self
+    }
+
+    /// Where the job's stdout goes: kept in memory up to the output limit (the default),
+    /// spilled to disk past it, to a file, to a writer, or discarded; see [`Output`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use process_pool::{job, NativeSpawner, Output};
+    ///
+    /// let pool = NativeSpawner::pool(2)?;
+    /// let (tx, mut rx) = tokio::io::duplex(1024);
+    /// let handle = pool.submit(job("echo", ["to a writer"]).stdout(Output::writer(tx))).await?;
+    /// let mut text = String::new();
+    /// tokio::io::AsyncReadExt::read_to_string(&mut rx, &mut text).await?;
+    /// assert_eq!(text, "to a writer\n");
+    /// assert!(handle.await.stdout.is_empty(), "nothing kept in memory");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn stdout(mut self, output: Output) -> Self {
+        self.stdout = output;
+        self
+    }
+
+    /// Where the job's stderr goes; see [`Job::stdout`] and [`Output`].
+    #[must_use]
+    pub fn stderr(mut self, output: Output) -> Self {
+        self.stderr = output;
         self
     }
 
@@ -260,9 +372,33 @@ impl Job {
         self.cwd.as_deref()
     }
 
-    /// The stdin bytes, if set.
+    /// The stdin bytes, if stdin is given as bytes.
     pub fn get_stdin(&self) -> Option<&Bytes> {
-        self.stdin.as_ref()
+        self.stdin.as_bytes()
+    }
+
+    /// Where stdin comes from: what a backend opens for each attempt ([`Input::open`]).
+    pub fn get_input(&self) -> &Input {
+        &self.stdin
+    }
+
+    /// Where stdout goes: what a backend opens for each attempt ([`Output::open`]).
+    pub fn get_stdout(&self) -> &Output {
+        &self.stdout
+    }
+
+    /// Where stderr goes.
+    pub fn get_stderr(&self) -> &Output {
+        &self.stderr
+    }
+
+    /// Why the job can run only once, if it can: a single-use reader or writer (or a
+    /// pipeline's pipe) serves one attempt.
+    pub fn single_use(&self) -> Option<&'static str> {
+        self.stdin
+            .single_use()
+            .or_else(|| self.stdout.single_use())
+            .or_else(|| self.stderr.single_use())
     }
 
     /// The job's own timeout, if set.

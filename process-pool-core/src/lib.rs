@@ -29,8 +29,10 @@ mod engine;
 mod error;
 mod job;
 mod output;
+mod pipeline;
 mod pool;
 mod result;
+mod stdio;
 mod workers;
 
 pub use async_trait::async_trait;
@@ -44,11 +46,13 @@ pub use crate::engine::tally::Stats;
 pub use crate::error::{ConfigError, JobError};
 pub use crate::job::{Job, job};
 pub use crate::output::{OutputLine, Stream};
+pub use crate::pipeline::{Pipeline, PipelineResult};
 pub use crate::pool::{
     DEFAULT_KILL_GRACE, DEFAULT_OUTPUT_LIMIT, JobHandle, JobRetry, JobStart, PoolBuilder,
     ProcessPool, ResultStream,
 };
 pub use crate::result::{JobId, JobResult, Outcome, STDERR_TAIL_BYTES};
+pub use crate::stdio::{Input, Output, SpillFile, StreamUnsupported};
 pub use crate::workers::{
     Call, CallError, CallHandle, CallId, WorkerEvent, WorkerInfo, WorkerPool, WorkerPoolBuilder,
     WorkerStats,

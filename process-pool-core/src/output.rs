@@ -17,6 +17,16 @@ pub enum Stream {
     Stderr,
 }
 
+impl Stream {
+    /// `stdout` or `stderr`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
 /// A line of a job's output, delivered as it is written.
 ///
 /// Lines come in order per stream; each attempt of a retried job delivers its own (tell them

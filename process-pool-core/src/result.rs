@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::JobError;
+use crate::stdio::SpillFile;
 
 /// What names a job in its result: its program (as text), label and working directory.
 pub(crate) type Identity = (String, Option<String>, Option<PathBuf>);
@@ -48,6 +49,10 @@ pub enum Outcome {
     SpawnFailed(Arc<io::Error>),
     /// A WebAssembly guest trapped; the message includes the wasm backtrace when there is one.
     Trapped(String),
+    /// The job was stopped because its stdin could not be read (its reader failed) or its
+    /// output could not be written (a full disk, a writer that closed): the reason names the
+    /// stream, the file and the program.
+    StreamFailed(Arc<io::Error>),
 }
 
 impl Outcome {
@@ -66,6 +71,7 @@ impl fmt::Display for Outcome {
             Outcome::Cancelled => f.write_str("cancelled"),
             Outcome::SpawnFailed(e) => write!(f, "failed to start: {e}"),
             Outcome::Trapped(msg) => write!(f, "trapped: {msg}"),
+            Outcome::StreamFailed(e) => write!(f, "stopped: {e}"),
         }
     }
 }
@@ -93,7 +99,10 @@ pub struct JobResult {
     pub cwd: Option<PathBuf>,
     /// How the last attempt ended.
     pub outcome: Outcome,
-    /// Captured stdout of the last attempt, at most the output limit.
+    /// Captured stdout of the last attempt, at most the output limit: all of it in memory
+    /// ([`Output::memory`](crate::Output::memory), the default), its first bytes with
+    /// [`Output::spill`](crate::Output::spill) (read it whole with
+    /// [`stdout_reader`](Self::stdout_reader)), nothing when it went elsewhere.
     #[cfg_attr(feature = "serde", serde(serialize_with = "serialize::lossy"))]
     pub stdout: Bytes,
     /// Captured stderr of the last attempt, at most the output limit.
@@ -103,6 +112,17 @@ pub struct JobResult {
     pub stdout_truncated: bool,
     /// Whether stderr went past the output limit (the rest was read and discarded).
     pub stderr_truncated: bool,
+    /// With [`Output::spill`](crate::Output::spill), once stdout went past the output limit:
+    /// all of it, in a temporary file that lives as long as this result (and its clones).
+    pub stdout_spill: Option<SpillFile>,
+    /// With [`Output::spill`](crate::Output::spill), once stderr went past the limit: all of
+    /// it, on disk.
+    pub stderr_spill: Option<SpillFile>,
+    /// Why a failed job was not retried though its retry policy allowed another attempt: it
+    /// reads a single-use reader or writes a single-use writer
+    /// ([`Job::stdin_reader`](crate::Job::stdin_reader), [`Output::writer`](crate::Output::writer)),
+    /// which one attempt used up.
+    pub retry_prevented: Option<&'static str>,
     /// Wall time of the last attempt.
     #[cfg_attr(
         feature = "serde",
@@ -169,6 +189,10 @@ mod serialize {
                     map.serialize_entry("kind", "trapped")?;
                     map.serialize_entry("message", message)?;
                 }
+                Outcome::StreamFailed(error) => {
+                    map.serialize_entry("kind", "stream_failed")?;
+                    map.serialize_entry("error", &error.to_string())?;
+                }
             }
             map.end()
         }
@@ -201,6 +225,9 @@ impl JobResult {
             stderr: Bytes::new(),
             stdout_truncated: false,
             stderr_truncated: false,
+            stdout_spill: None,
+            stderr_spill: None,
+            retry_prevented: None,
             duration: Duration::ZERO,
             attempts,
             time_limit,
@@ -246,6 +273,32 @@ impl JobResult {
     /// stderr as text, invalid UTF-8 replaced.
     pub fn stderr_lossy(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.stderr)
+    }
+
+    /// How many bytes of stdout the result holds: in memory, or on disk when spilled.
+    pub fn stdout_len(&self) -> u64 {
+        self.stdout_spill
+            .as_ref()
+            .map_or(self.stdout.len() as u64, SpillFile::len)
+    }
+
+    /// How many bytes of stderr the result holds: in memory, or on disk when spilled.
+    pub fn stderr_len(&self) -> u64 {
+        self.stderr_spill
+            .as_ref()
+            .map_or(self.stderr.len() as u64, SpillFile::len)
+    }
+
+    /// Reads all the stdout the result holds, from the start: the spill file when stdout was
+    /// spilled ([`Output::spill`](crate::Output::spill)), else the bytes in memory.
+    pub async fn stdout_reader(&self) -> io::Result<crate::stdio::BoxReader> {
+        reader(&self.stdout, self.stdout_spill.as_ref()).await
+    }
+
+    /// Reads all the stderr the result holds, from the start (see
+    /// [`stdout_reader`](Self::stdout_reader)).
+    pub async fn stderr_reader(&self) -> io::Result<crate::stdio::BoxReader> {
+        reader(&self.stderr, self.stderr_spill.as_ref()).await
     }
 
     /// `Ok(self)` on success, else the [`JobError`] that says what went wrong.
@@ -297,8 +350,20 @@ impl JobResult {
                 message: message.clone(),
                 attempts: self.attempts,
             },
+            Outcome::StreamFailed(source) => JobError::StreamFailed {
+                index,
+                program,
+                source: Arc::clone(source),
+            },
         })
     }
+}
+
+async fn reader(bytes: &Bytes, spill: Option<&SpillFile>) -> io::Result<crate::stdio::BoxReader> {
+    Ok(match spill {
+        Some(spill) => Box::new(spill.open().await?),
+        None => Box::new(std::io::Cursor::new(bytes.clone())),
+    })
 }
 
 /// How much of stderr a [`JobError::ProcessFailed`] quotes.
@@ -326,6 +391,9 @@ mod tests {
             stderr: Bytes::from_static(b"line one\nthe reason\n"),
             stdout_truncated: false,
             stderr_truncated: false,
+            stdout_spill: None,
+            stderr_spill: None,
+            retry_prevented: None,
             duration: Duration::ZERO,
             attempts: 1,
             time_limit: Some(Duration::from_millis(100)),

@@ -1,95 +1,187 @@
-//! Reading a child's output into a bounded buffer, and writing its stdin.
+//! A job's stdin, stdout and stderr for one attempt: what the child is given (a file or a
+//! pipe's end handed over as it is, or a pipe the pool reads and writes), and the pool's side
+//! of those pipes. Platform-independent: tokio's process pipes on every OS.
 
 use std::future::Future;
+use std::io;
+use std::process::Stdio;
+use std::time::Duration;
 
 use bytes::Bytes;
-use process_pool_core::OutputLine;
-use process_pool_core::backend::{CappedBuffer, LineSplitter};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use process_pool_core::backend::{Captured, Feed, LineSplitter, RunContext, Sink, Source, Target};
+use process_pool_core::{Job, Stream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
-/// Bytes read from a pipe at a time.
-const CHUNK: usize = 64 << 10;
+/// What the pool writes to a job's stdin.
+enum Feeding {
+    Bytes(Bytes),
+    Reader(process_pool_core::backend::BoxReader),
+}
 
-/// Where a stream's live lines go: the job's channel, and the splitter that cuts them.
-pub(crate) type Lines = (LineSplitter, mpsc::Sender<OutputLine>);
+/// One output stream: handed to the child as it is, or read by the pool into a sink.
+enum Out {
+    Direct(Stdio),
+    Sink(Sink),
+}
 
-/// Sends `lines` on, until the reader is gone (then the job's output is only captured).
-async fn deliver(to: &mut Option<Lines>, lines: Vec<OutputLine>) {
-    let Some((_, tx)) = to else { return };
-    for line in lines {
-        if tx.send(line).await.is_err() {
-            *to = None;
-            return;
-        }
+/// A job's streams for one attempt, opened.
+pub(crate) struct Streams {
+    stdin: (Option<Stdio>, Option<Feeding>),
+    stdout: Out,
+    stderr: Out,
+    /// Cancelled when a stream fails: the job must stop.
+    pub(crate) failed: CancellationToken,
+}
+
+impl Streams {
+    /// Opens the job's streams for this attempt (its files created or opened now). `Err`
+    /// names the file that could not be opened.
+    pub(crate) fn open(job: &Job, ctx: &RunContext) -> io::Result<Streams> {
+        let program = job.get_program();
+        let failed = CancellationToken::new();
+        let stdin = match job.get_input().open(program)? {
+            Source::Empty => (Some(Stdio::null()), None),
+            Source::Bytes(bytes) => (None, Some(Feeding::Bytes(bytes))),
+            Source::Reader(reader) => (None, Some(Feeding::Reader(reader))),
+            // The child reads the file (or the previous stage's pipe) itself: no copy.
+            Source::File(file, _) => (Some(Stdio::from(file)), None),
+            Source::Pipe(end) => (Some(Stdio::from(end)), None),
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("the native backend does not know stdin {other:?}"),
+                ));
+            }
+        };
+        let out = |stream, output: &process_pool_core::Output| -> io::Result<Out> {
+            let target = output.open(stream, program)?;
+            let lines = job.get_output_lines().map(|tx| {
+                let splitter = LineSplitter::new(stream, ctx.attempt(), ctx.output_limit());
+                (splitter, tx.clone())
+            });
+            Ok(match (target, lines) {
+                // Nothing to see on the way: the child writes straight to its destination.
+                (Target::File(file, _), None) => Out::Direct(Stdio::from(file)),
+                (Target::Pipe(end), None) => Out::Direct(Stdio::from(end)),
+                (Target::Discard, None) => Out::Direct(Stdio::null()),
+                (target, lines) => Out::Sink(Sink::new(
+                    target,
+                    stream,
+                    &job.program_lossy(),
+                    ctx.output_limit(),
+                    lines,
+                    failed.clone(),
+                )),
+            })
+        };
+        Ok(Streams {
+            stdin,
+            stdout: out(Stream::Stdout, job.get_stdout())?,
+            stderr: out(Stream::Stderr, job.get_stderr())?,
+            failed,
+        })
+    }
+
+    /// What the child's stdin, stdout and stderr are.
+    pub(crate) fn stdio(&mut self) -> (Stdio, Stdio, Stdio) {
+        let out = |out: &mut Out| match out {
+            Out::Direct(stdio) => std::mem::replace(stdio, Stdio::null()),
+            Out::Sink(_) => Stdio::piped(),
+        };
+        (
+            self.stdin.0.take().unwrap_or_else(Stdio::piped),
+            out(&mut self.stdout),
+            out(&mut self.stderr),
+        )
+    }
+
+    /// The pool's side of the streams once the child is started: feeds its stdin and reads its
+    /// output until their ends. Once `group_gone` is cancelled it stops feeding, and a pipe
+    /// still open `grace` later belongs to a process that left the job's group: it stops
+    /// reading it. Returns stdout, stderr and the error of a reader that failed.
+    pub(crate) async fn run<I, O, E>(
+        self,
+        pipes: (Option<I>, Option<O>, Option<E>),
+        program: &str,
+        group_gone: &CancellationToken,
+        grace: Duration,
+    ) -> (Captured, Captured, Option<io::Error>)
+    where
+        I: AsyncWrite + Unpin,
+        O: AsyncRead + Unpin,
+        E: AsyncRead + Unpin,
+    {
+        let abandon = || async move {
+            group_gone.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        let failed = self.failed.clone();
+        let (stdin, stdout, stderr) = pipes;
+        let feed = async {
+            let result = feed(stdin, self.stdin.1, program, group_gone.cancelled()).await;
+            if result.is_err() {
+                failed.cancel();
+            }
+            result
+        };
+        let (fed, out, err) = tokio::join!(
+            feed,
+            capture(stdout, self.stdout, abandon()),
+            capture(stderr, self.stderr, abandon()),
+        );
+        (out, err, fed.err())
     }
 }
 
-/// Reads `pipe` to its end, keeping at most `limit` bytes and draining the rest, or until
-/// `abandon` completes (a process that escaped the job's group still holds the pipe open).
-/// With `lines`, each line is also sent on as it comes (waiting for room on the channel).
-pub(crate) async fn read_capped<R, A>(
-    pipe: Option<R>,
-    limit: usize,
-    abandon: A,
-    mut lines: Option<Lines>,
-) -> (Bytes, bool)
+/// Reads `pipe` to its end into the stream's sink, or until `abandon` completes. A stream
+/// handed to the child directly captured nothing.
+async fn capture<R, A>(pipe: Option<R>, out: Out, abandon: A) -> Captured
 where
     R: AsyncRead + Unpin,
     A: Future<Output = ()>,
 {
-    let mut kept = CappedBuffer::new(limit);
-    let Some(mut pipe) = pipe else {
-        return kept.finish();
+    let Out::Sink(mut sink) = out else {
+        return Captured::default();
     };
-    let read_all = async {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        loop {
-            chunk.clear();
-            match pipe.read_buf(&mut chunk).await {
-                Ok(0) => break,
-                Ok(_) => {
-                    kept.extend(&chunk);
-                    if let Some((splitter, _)) = &mut lines {
-                        let complete = splitter.push(&chunk);
-                        deliver(&mut lines, complete).await;
-                    }
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "reading a job's output failed; keeping what was read");
-                    break;
-                }
-            }
+    if let Some(mut pipe) = pipe {
+        tokio::select! {
+            () = sink.copy_from(&mut pipe) => {}
+            () = abandon => tracing::debug!("a job's output pipe outlived its process group; stopped reading"),
         }
-        if let Some((splitter, _)) = &mut lines {
-            let last = splitter.finish();
-            deliver(&mut lines, last).await;
-        }
-    };
-    tokio::select! {
-        () = read_all => {}
-        () = abandon => tracing::debug!("a job's output pipe outlived its process group; stopped reading"),
     }
-    kept.finish()
+    sink.finish().await
 }
 
-/// Writes `bytes` to the child's stdin and closes it. A child that exits without reading it all
-/// (a broken pipe) is not an error.
-pub(crate) async fn feed<W, A>(pipe: Option<W>, bytes: Option<&Bytes>, abandon: A)
+/// Writes the job's stdin (bytes or a reader) and closes it. A child that exits without
+/// reading it all (a broken pipe) is not an error; a reader that fails is.
+async fn feed<W, A>(
+    pipe: Option<W>,
+    feeding: Option<Feeding>,
+    program: &str,
+    abandon: A,
+) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
     A: Future<Output = ()>,
 {
-    let (Some(mut pipe), Some(bytes)) = (pipe, bytes) else {
-        return;
+    let (Some(mut pipe), Some(feeding)) = (pipe, feeding) else {
+        return Ok(());
+    };
+    let written = async {
+        match feeding {
+            Feeding::Bytes(bytes) => {
+                if let Err(error) = pipe.write_all(&bytes).await {
+                    tracing::trace!(%error, "the job did not read all of its stdin");
+                }
+                Ok(())
+            }
+            Feeding::Reader(mut reader) => Feed::copy(&mut reader, &mut pipe, program).await,
+        }
     };
     tokio::select! {
-        written = pipe.write_all(bytes) => {
-            if let Err(error) = written {
-                tracing::trace!(%error, "the job did not read all of its stdin");
-            }
-        }
-        () = abandon => {}
+        written = written => written,
+        () = abandon => Ok(()),
     }
     // Dropping the pipe closes it: the job sees end-of-file.
 }

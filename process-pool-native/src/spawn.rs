@@ -1,20 +1,22 @@
 //! [`NativeSpawner`]: start a job's process, feed it, capture it, end its whole tree.
 
 use std::io;
-use std::process::Stdio;
 
-use process_pool_core::backend::{Exit, ExitStatus, LineSplitter, RunContext, Spawner};
-use process_pool_core::{ConfigError, Job, ProcessPool, Stream, async_trait};
+use process_pool_core::backend::{Exit, ExitStatus, RunContext, Spawner};
+use process_pool_core::{ConfigError, Job, ProcessPool, Stream, StreamUnsupported, async_trait};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::{feed, read_capped};
+use crate::capture::Streams;
 use crate::group::{ChildGuard, Group};
 
 /// Runs jobs as OS processes, each in its own process group.
 ///
 /// Jobs inherit the pool's environment unless they clear it ([`Job::env_clear`]), never its
-/// stdin (it is the job's bytes or empty), and never its stdout or stderr (both captured).
+/// stdin, stdout or stderr: stdin is the job's bytes, file or reader (or empty), each output is
+/// captured or sent where the job says ([`Job::stdout`]). A file (or a pipeline's pipe) is handed
+/// to the process itself, so its bytes never pass through the pool, unless the job's live lines
+/// ([`Job::output_lines`]) need to see them.
 ///
 /// ```
 /// use std::time::Duration;
@@ -51,7 +53,7 @@ impl NativeSpawner {
         ProcessPool::new(Self::new(), max_workers)
     }
 
-    fn command(job: &Job) -> Command {
+    fn command(job: &Job, streams: &mut Streams) -> Command {
         let mut cmd = Command::new(job.get_program());
         cmd.args(job.get_args());
         if job.get_env_clear() {
@@ -66,13 +68,8 @@ impl NativeSpawner {
         if let Some(dir) = job.get_cwd() {
             cmd.current_dir(dir);
         }
-        cmd.stdin(if job.get_stdin().is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        cmd.stdout(Stdio::piped());
-        cmd.stderr(Stdio::piped());
+        let (stdin, stdout, stderr) = streams.stdio();
+        cmd.stdin(stdin).stdout(stdout).stderr(stderr);
         // A group of its own, set by posix_spawn itself: no `pre_exec`, which would force a
         // fork() whose cost grows with the parent's memory.
         cmd.process_group(0);
@@ -83,7 +80,8 @@ impl NativeSpawner {
 #[async_trait]
 impl Spawner for NativeSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
-        let child = Self::command(job)
+        let mut streams = Streams::open(job, ctx)?;
+        let child = Self::command(job, &mut streams)
             .spawn()
             .map_err(|error| describe_spawn_error(job, error))?;
         // The new child usually waits on this thread's CPU while the runtime carries on with its
@@ -97,38 +95,22 @@ impl Spawner for NativeSpawner {
         // (the runtime shutting down, say): no process, and no zombie, outlives the pool.
         let mut guard = ChildGuard::new(child, group);
         let grace = ctx.kill_grace();
-        let limit = ctx.output_limit();
 
         // Once the group is gone, a pipe still open belongs to a process that left the group
         // (setsid); give it the grace period, then stop waiting for it.
         let group_gone = CancellationToken::new();
-        let abandon = || {
-            let gone = group_gone.clone();
-            async move {
-                gone.cancelled().await;
-                tokio::time::sleep(grace).await;
-            }
-        };
+        let failed = streams.failed.clone();
         let child = guard.child();
-        let lines = |stream| {
-            let tx = job.get_output_lines()?.clone();
-            Some((LineSplitter::new(stream, ctx.attempt(), limit), tx))
-        };
-        let stdout = read_capped(child.stdout.take(), limit, abandon(), lines(Stream::Stdout));
-        let stderr = read_capped(child.stderr.take(), limit, abandon(), lines(Stream::Stderr));
-        let stdin = feed(child.stdin.take(), job.get_stdin(), abandon());
+        let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let program = job.program_lossy();
+        let io = streams.run(pipes, &program, &group_gone, grace);
         let lifetime = async {
             let status = tokio::select! {
                 biased;
                 status = child.wait() => status,
-                () = ctx.cancelled() => match group {
-                    Some(group) => group.stop(child, grace).await,
-                    // Only a child already reaped has no pid; kill it by pid if ever it does.
-                    None => {
-                        let _ = child.start_kill();
-                        child.wait().await
-                    }
-                },
+                () = ctx.cancelled() => stop(child, group, grace).await,
+                // A stream failed (a reader, a full disk): the job's data is incomplete.
+                () = failed.cancelled() => stop(child, group, grace).await,
             };
             if let Some(group) = group {
                 group.sweep(grace).await;
@@ -136,8 +118,7 @@ impl Spawner for NativeSpawner {
             group_gone.cancel();
             status
         };
-        let (status, (out, out_truncated), (err, err_truncated), ()) =
-            tokio::join!(lifetime, stdout, stderr, stdin);
+        let (status, (mut out, mut err, fed)) = tokio::join!(lifetime, io);
         guard.disarm();
         let status = status.map_err(|error| {
             io::Error::new(
@@ -145,9 +126,37 @@ impl Spawner for NativeSpawner {
                 format!("waiting for `{}` failed: {error}", job.program_lossy()),
             )
         })?;
-        Ok(Exit::new(exit_status(status))
-            .with_stdout(out, out_truncated)
-            .with_stderr(err, err_truncated))
+        let broken = fed.or(out.error.take()).or(err.error.take());
+        let status = match broken {
+            // Stopped by the pool for it, unless the pool stopped it for a timeout or a cancel.
+            Some(error) if !ctx.is_cancelled() => ExitStatus::StreamFailed(error.to_string()),
+            _ => exit_status(status),
+        };
+        Ok(Exit::new(status)
+            .with_captured(Stream::Stdout, out)
+            .with_captured(Stream::Stderr, err))
+    }
+
+    /// Carries every stream mode: files and pipes handed to the process, the rest through
+    /// the pool's pipes.
+    fn check_streams(&self, _job: &Job) -> Result<(), StreamUnsupported> {
+        Ok(())
+    }
+}
+
+/// Stops a job's tree: its group politely then for good, or the child alone if it has none.
+async fn stop(
+    child: &mut tokio::process::Child,
+    group: Option<Group>,
+    grace: std::time::Duration,
+) -> io::Result<std::process::ExitStatus> {
+    match group {
+        Some(group) => group.stop(child, grace).await,
+        // Only a child already reaped has no pid; kill it by pid if ever it does.
+        None => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
     }
 }
 

@@ -57,6 +57,10 @@ impl Fixtures for Native {
 
 process_pool_core::conformance_tests!(Native);
 
+mod streams {
+    process_pool_core::stream_conformance_tests!(super::Native);
+}
+
 /// Each worker behaviour expressed with the Rust test worker (`examples/test_worker.rs`).
 struct Workers;
 

@@ -11,10 +11,7 @@ use process_pool_core::Job;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder, WasiCtxView, WasiView};
-
-use crate::pipe::CappedPipe;
 
 /// What a guest may do in a directory it is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,16 +141,10 @@ fn text(value: &OsStr, what: &str) -> io::Result<String> {
     })
 }
 
-/// The WASI context of `job`, run from `module`: argv\[0\] is the module's file name, then the
-/// job's arguments; only the job's own environment; stdin from the job's bytes; stdout and
-/// stderr into the pipes; the granted directories. Nothing else of the host.
-pub(crate) fn context(
-    job: &Job,
-    module: &Path,
-    stdout: &CappedPipe,
-    stderr: &CappedPipe,
-    grants: &Grants,
-) -> io::Result<WasiP1Ctx> {
+/// The WASI context of `job`, run from `module`, without its stdio (which the spawner sets):
+/// argv\[0\] is the module's file name, then the job's arguments; only the job's own
+/// environment; the granted directories. Nothing else of the host.
+pub(crate) fn context(job: &Job, module: &Path, grants: &Grants) -> io::Result<WasiCtxBuilder> {
     let args = job
         .get_args()
         .iter()
@@ -166,12 +157,7 @@ pub(crate) fn context(
             envs.push((text(key, "the variable")?, text(value, "the value")?));
         }
     }
-    let mut builder = base(module, &args, &envs, job.get_cwd(), grants)?;
-    builder.stdout(stdout.clone()).stderr(stderr.clone());
-    if let Some(bytes) = job.get_stdin() {
-        builder.stdin(MemoryInputPipe::new(bytes.clone()));
-    }
-    Ok(builder.build_p1())
+    base(module, &args, &envs, job.get_cwd(), grants)
 }
 
 /// The WASI context of a warm worker: as a job's, with its stdin, stdout and stderr streamed

@@ -21,6 +21,7 @@ mod instance;
 mod linker;
 mod pipe;
 mod spawn;
+mod stream;
 mod worker;
 
 pub use builder::WasiSpawnerBuilder;

@@ -1,13 +1,21 @@
 //! [`WasiSpawner`]: run a job's `.wasm` module in a fresh, sandboxed instance.
 
+use std::future::Future;
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use process_pool_core::backend::{Exit, ExitStatus, LineSplitter, RunContext, Spawner};
-use process_pool_core::{ConfigError, Job, ProcessPool, Stream, async_trait};
+use process_pool_core::backend::{
+    CancellationToken, Captured, Exit, ExitStatus, LineSplitter, RunContext, Sink, Source, Spawner,
+    SyncReader, Target, pipe_reader_file,
+};
+use process_pool_core::{ConfigError, Job, ProcessPool, Stream, StreamUnsupported, async_trait};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::cli::AsyncStdinStream;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
 use crate::builder::WasiSpawnerBuilder;
 use crate::cache::ModuleCache;
@@ -16,6 +24,7 @@ use crate::engine::PER_COMPONENT;
 use crate::guest::{self, Grants, Guest, Limiter};
 use crate::instance::status;
 use crate::pipe::{CappedPipe, Lines};
+use crate::stream::{ChannelOut, WatchedReader};
 
 /// Runs jobs whose program is a WebAssembly file in wasmtime, each in a fresh instance with
 /// nothing of the host: no inherited environment, no file system, no network. The guest gets
@@ -201,6 +210,11 @@ impl Spawner for WasiSpawner {
         usize::try_from(self.shared.instances).ok()
     }
 
+    /// Carries every stream mode, through the guest's WASI streams, in bounded memory.
+    fn check_streams(&self, _job: &Job) -> Result<(), StreamUnsupported> {
+        Ok(())
+    }
+
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let shared = &self.shared;
         let path = Path::new(job.get_program());
@@ -215,23 +229,162 @@ impl Spawner for WasiSpawner {
                 prepared = shared.cache.get(path, ctx.submitted_at()) => prepared?,
             }
         };
-        let lines = |stream| {
-            let tx = job.get_output_lines()?.clone();
-            let splitter = LineSplitter::new(stream, ctx.attempt(), ctx.output_limit());
-            Some(Lines::new(splitter, tx))
+        let failed = CancellationToken::new();
+        let mut wasi = guest::context(job, path, &shared.grants)?;
+        let input_error = stdin(&mut wasi, job, &failed)?;
+        let mut stdout = Out::open(job, ctx, Stream::Stdout, &failed)?;
+        let mut stderr = Out::open(job, ctx, Stream::Stderr, &failed)?;
+        stdout.attach(&mut wasi, Stream::Stdout);
+        stderr.attach(&mut wasi, Stream::Stderr);
+        let store = self.store(wasi.build_p1(), prepared.is_component(), None)?;
+        let guest = async {
+            let mut store = store;
+            let stop = async {
+                tokio::select! {
+                    () = ctx.cancelled() => {}
+                    // A stream failed (a reader, a full disk): the guest's data is incomplete.
+                    () = failed.cancelled() => {}
+                }
+            };
+            let ran = prepared.run(&mut store, path, stop).await;
+            // The guest's streams go with its store: the sinks see their ends.
+            drop(store);
+            ran
         };
-        let stdout = CappedPipe::new(ctx.output_limit(), lines(Stream::Stdout));
-        let stderr = CappedPipe::new(ctx.output_limit(), lines(Stream::Stderr));
-        let wasi = guest::context(job, path, &stdout, &stderr, &shared.grants)?;
-        let mut store = self.store(wasi, prepared.is_component(), None)?;
-        let ran = prepared.run(&mut store, path, ctx.cancelled()).await?;
-        drop(store);
-        stdout.send_lines().await;
-        stderr.send_lines().await;
-        let (out, out_truncated) = stdout.finish();
-        let (err, err_truncated) = stderr.finish();
-        Ok(Exit::new(status(ran))
-            .with_stdout(out, out_truncated)
-            .with_stderr(err, err_truncated))
+        let (ran, out, err) = tokio::join!(guest, stdout.pump(), stderr.pump());
+        let ran = ran?;
+        let (mut out, mut err) = (stdout.finish(out).await, stderr.finish(err).await);
+        let broken = input_error
+            .and_then(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .or(out.error.take())
+            .or(err.error.take());
+        let status = match broken {
+            Some(error) if !ctx.is_cancelled() => ExitStatus::StreamFailed(error.to_string()),
+            _ => status(ran),
+        };
+        Ok(Exit::new(status)
+            .with_captured(Stream::Stdout, out)
+            .with_captured(Stream::Stderr, err))
+    }
+}
+
+/// Where the guest's stdin comes from for this attempt: bytes in memory, or a file, a reader or
+/// a pipe streamed in as the guest reads. Returns where a reader's error will be.
+fn stdin(
+    wasi: &mut WasiCtxBuilder,
+    job: &Job,
+    failed: &CancellationToken,
+) -> io::Result<Option<Arc<std::sync::Mutex<Option<io::Error>>>>> {
+    let reader: process_pool_core::backend::BoxReader =
+        match job.get_input().open(job.get_program())? {
+            Source::Empty => return Ok(None),
+            Source::Bytes(bytes) => {
+                wasi.stdin(MemoryInputPipe::new(bytes));
+                return Ok(None);
+            }
+            Source::File(file, _) => Box::new(tokio::fs::File::from_std(file)),
+            Source::Pipe(end) => Box::new(tokio::fs::File::from_std(pipe_reader_file(end))),
+            Source::Reader(reader) => reader,
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("the WASI backend does not know stdin {other:?}"),
+                ));
+            }
+        };
+    let watched = WatchedReader::new(reader, job.program_lossy(), failed.clone());
+    let error = watched.error();
+    wasi.stdin(AsyncStdinStream::new(SyncReader::new(watched)));
+    Ok(Some(error))
+}
+
+/// One of the guest's output streams: kept in memory by the guest's own writes (the default),
+/// or streamed to its destination through a channel as it writes.
+enum Out {
+    Capped(CappedPipe),
+    Streamed(
+        Option<ChannelOut>,
+        Option<Pin<Box<dyn Future<Output = Captured> + Send>>>,
+    ),
+}
+
+impl Out {
+    fn open(
+        job: &Job,
+        ctx: &RunContext,
+        stream: Stream,
+        failed: &CancellationToken,
+    ) -> io::Result<Out> {
+        let output = match stream {
+            Stream::Stdout => job.get_stdout(),
+            Stream::Stderr => job.get_stderr(),
+        };
+        let target = output.open(stream, job.get_program())?;
+        let lines = job.get_output_lines().map(|tx| {
+            (
+                LineSplitter::new(stream, ctx.attempt(), ctx.output_limit()),
+                tx.clone(),
+            )
+        });
+        if let Target::Memory = target {
+            return Ok(Out::Capped(CappedPipe::new(
+                ctx.output_limit(),
+                lines.map(|(splitter, tx)| Lines::new(splitter, tx)),
+            )));
+        }
+        let sink = Sink::new(
+            target,
+            stream,
+            &job.program_lossy(),
+            ctx.output_limit(),
+            lines,
+            failed.clone(),
+        );
+        let (out, pump) = ChannelOut::new(sink);
+        Ok(Out::Streamed(Some(out), Some(Box::pin(pump))))
+    }
+
+    /// Gives the guest its end of the stream.
+    fn attach(&mut self, wasi: &mut WasiCtxBuilder, stream: Stream) {
+        match self {
+            Out::Capped(pipe) => {
+                match stream {
+                    Stream::Stdout => wasi.stdout(pipe.clone()),
+                    Stream::Stderr => wasi.stderr(pipe.clone()),
+                };
+            }
+            Out::Streamed(out, _) => {
+                if let Some(out) = out.take() {
+                    match stream {
+                        Stream::Stdout => wasi.stdout(out),
+                        Stream::Stderr => wasi.stderr(out),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Writes the streamed output to its destination as the guest runs; `None` for a stream
+    /// kept in memory.
+    async fn pump(&mut self) -> Option<Captured> {
+        match self {
+            Out::Capped(_) => None,
+            Out::Streamed(_, pump) => Some(pump.take()?.await),
+        }
+    }
+
+    /// What the stream captured, once the guest has ended: a capped stream's live lines go
+    /// out now.
+    async fn finish(self, pumped: Option<Captured>) -> Captured {
+        match (self, pumped) {
+            (_, Some(captured)) => captured,
+            (Out::Capped(pipe), None) => {
+                pipe.send_lines().await;
+                let mut captured = Captured::default();
+                (captured.bytes, captured.truncated) = pipe.finish();
+                captured
+            }
+            (Out::Streamed(..), None) => Captured::default(),
+        }
     }
 }

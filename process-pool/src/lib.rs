@@ -138,9 +138,10 @@ pub use process_pool_core::protocol::Worker;
 pub use process_pool_core::{
     Backoff, Bytes, Call, CallError, CallHandle, CallId, ConfigError, DEFAULT_KILL_GRACE,
     DEFAULT_OUTPUT_LIMIT, ErrorCode, Job, JobError, JobHandle, JobId, JobResult, JobRetry,
-    JobStart, Outcome, OutputLine, Percentiles, PoolBuilder, ProcessPool, ResultStream, RetryOn,
-    RetryPolicy, STDERR_TAIL_BYTES, Stats, Stream, WorkerEvent, WorkerInfo, WorkerPool,
-    WorkerPoolBuilder, WorkerStats, async_trait, backend, job, protocol,
+    JobStart, Outcome, Output, OutputLine, Percentiles, Pipeline, PipelineResult, PoolBuilder,
+    ProcessPool, ResultStream, RetryOn, RetryPolicy, STDERR_TAIL_BYTES, SpillFile, Stats, Stream,
+    StreamUnsupported, WorkerEvent, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerStats,
+    async_trait, backend, job, protocol,
 };
 
 #[cfg(feature = "native")]

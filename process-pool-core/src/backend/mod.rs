@@ -9,6 +9,7 @@
 
 mod output;
 mod routing;
+mod sink;
 mod spawner;
 mod worker;
 
@@ -21,7 +22,11 @@ pub use tokio_util::sync::CancellationToken;
 
 pub use self::output::{CappedBuffer, LineSplitter, MAX_LINE};
 pub use self::routing::RoutingSpawner;
+pub use self::sink::{CHUNK, Captured, Feed, Sink};
 pub use self::spawner::{Exit, ExitStatus, RunContext, Spawner, TimeoutHold};
 pub use self::worker::{
     MAX_LOG_LINE, StartedWorker, StderrLog, StderrTail, WorkerControl, WorkerId, WorkerSpawner,
+};
+pub use crate::stdio::{
+    BoxReader, BoxWriter, Source, SyncReader, Target, pipe_reader_file, pipe_writer_file,
 };

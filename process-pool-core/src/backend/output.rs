@@ -51,6 +51,11 @@ impl CappedBuffer {
         self.buf.len() >= self.limit
     }
 
+    /// The most it keeps.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// The bytes kept so far.
     pub fn as_slice(&self) -> &[u8] {
         &self.buf

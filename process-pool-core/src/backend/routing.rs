@@ -117,6 +117,11 @@ impl Spawner for RoutingSpawner {
             .filter_map(|spawner| spawner.capacity())
             .min()
     }
+
+    /// What the backend the job goes to carries.
+    fn check_streams(&self, job: &Job) -> Result<(), crate::StreamUnsupported> {
+        self.pick(job).check_streams(job)
+    }
 }
 
 #[cfg(test)]

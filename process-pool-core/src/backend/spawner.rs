@@ -10,6 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::timer::Deadline;
 use crate::job::Job;
+use crate::output::Stream;
+use crate::stdio::{SpillFile, StreamUnsupported};
+
+use super::sink::Captured;
 
 /// Runs one job to completion: the mechanism behind a pool (start, feed, capture, kill).
 ///
@@ -54,6 +58,18 @@ pub trait Spawner: Send + Sync + 'static {
     fn capacity(&self) -> Option<usize> {
         None
     }
+
+    /// Whether it can carry the job's stdin, stdout and stderr as the job asks (a file, a
+    /// reader, a writer, spill, a pipe): the pool asks before each attempt, and a job it
+    /// cannot carry fails to start with this error as its reason, rather than lose its data.
+    ///
+    /// The default carries only what every backend does: stdin bytes, output kept in memory.
+    fn check_streams(&self, job: &Job) -> Result<(), StreamUnsupported> {
+        match StreamUnsupported::first_of(job, std::any::type_name::<Self>()) {
+            Some(unsupported) => Err(unsupported),
+            None => Ok(()),
+        }
+    }
 }
 
 #[async_trait]
@@ -65,6 +81,10 @@ impl<S: Spawner + ?Sized> Spawner for Arc<S> {
     fn capacity(&self) -> Option<usize> {
         (**self).capacity()
     }
+
+    fn check_streams(&self, job: &Job) -> Result<(), StreamUnsupported> {
+        (**self).check_streams(job)
+    }
 }
 
 #[async_trait]
@@ -75,6 +95,10 @@ impl<S: Spawner + ?Sized> Spawner for Box<S> {
 
     fn capacity(&self) -> Option<usize> {
         (**self).capacity()
+    }
+
+    fn check_streams(&self, job: &Job) -> Result<(), StreamUnsupported> {
+        (**self).check_streams(job)
     }
 }
 
@@ -212,6 +236,9 @@ pub enum ExitStatus {
     Signal(i32),
     /// A WebAssembly trap, with its message.
     Trapped(String),
+    /// Stopped because its stdin could not be read or its output could not be written (a
+    /// reader that failed, a full disk, a writer that closed): the message says which.
+    StreamFailed(String),
 }
 
 /// What a spawner returns for a job that started: how it ended and what it wrote.
@@ -228,6 +255,10 @@ pub struct Exit {
     pub stdout_truncated: bool,
     /// Whether stderr went past the limit.
     pub stderr_truncated: bool,
+    /// All of stdout on disk, when it was spilled ([`Output::spill`](crate::Output::spill)).
+    pub stdout_spill: Option<SpillFile>,
+    /// All of stderr on disk, when it was spilled.
+    pub stderr_spill: Option<SpillFile>,
 }
 
 impl Exit {
@@ -239,7 +270,30 @@ impl Exit {
             stderr: Bytes::new(),
             stdout_truncated: false,
             stderr_truncated: false,
+            stdout_spill: None,
+            stderr_spill: None,
         }
+    }
+
+    /// Sets one stream from what a [`Sink`](super::Sink) captured (its error aside, which
+    /// the backend reports in the status).
+    #[must_use]
+    pub fn with_captured(mut self, stream: Stream, captured: Captured) -> Self {
+        let Captured {
+            bytes,
+            truncated,
+            spill,
+            ..
+        } = captured;
+        match stream {
+            Stream::Stdout => {
+                (self.stdout, self.stdout_truncated, self.stdout_spill) = (bytes, truncated, spill);
+            }
+            Stream::Stderr => {
+                (self.stderr, self.stderr_truncated, self.stderr_spill) = (bytes, truncated, spill);
+            }
+        }
+        self
     }
 
     /// Sets stdout and whether it was truncated.

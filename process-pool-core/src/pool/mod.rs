@@ -21,6 +21,7 @@ pub use self::handle::JobHandle;
 pub use self::hooks::{JobRetry, JobStart};
 
 pub(crate) use self::builder::{check_workers, default_workers};
+pub(crate) use self::runner::class_of;
 
 use self::builder::Config;
 use self::handle::{JobTicket, Owner, cancel_and_reap};
@@ -79,6 +80,8 @@ pub(crate) struct Inner {
     /// One permit per free place in a bounded queue.
     room: Option<Arc<Semaphore>>,
     next_id: AtomicU64,
+    /// The workers running pipelines hold.
+    pub(crate) pipelines: crate::pipeline::Gate,
 }
 
 impl std::fmt::Debug for Inner {
@@ -124,6 +127,7 @@ impl ProcessPool {
             pending: Arc::default(),
             room,
             next_id: AtomicU64::new(0),
+            pipelines: crate::pipeline::Gate::default(),
         });
         ProcessPool {
             lease: Lease::new(&inner),

@@ -146,17 +146,22 @@ impl Inner {
             .get_retry()
             .unwrap_or(&self.config.options.retry)
             .max_attempts();
-        let may_retry = class.is_some() && attempt < max_attempts;
+        let would_retry = class.is_some() && attempt < max_attempts;
+        // A single-use stream (a reader, a writer) was used up by this attempt.
+        let prevented = would_retry.then(|| job.single_use()).flatten();
+        let may_retry = would_retry && prevented.is_none();
         if !may_retry && self.config.options.pause_when.is_none() {
             // The common path: no decision to make, the job's identity moves into its result.
             let mut result = entry.ticket.final_result(outcome, attempt, time_limit);
             fill(&mut result, exit, duration);
+            result.retry_prevented = prevented;
             report.ended = Some(end_of(&result.outcome));
             return Some((entry, result));
         }
         let mut result = entry.ticket.interim_result(outcome, attempt, time_limit);
         fill(&mut result, exit, duration);
-        let decision = self.decide(&entry, &result, class);
+        result.retry_prevented = prevented;
+        let decision = self.decide(&entry, &result, class.filter(|_| may_retry));
         if decision.retries() {
             if let Some(entry) = self.hand_over(slot, entry, attempt, &result, decision, report) {
                 // Cancelled after the attempt ended (from the retry hook, say): no retry.
@@ -176,6 +181,9 @@ impl Inner {
         job: &crate::Job,
         ctx: &RunContext,
     ) -> Option<io::Result<crate::backend::Exit>> {
+        if let Err(unsupported) = self.spawner.check_streams(job) {
+            return Some(Err(unsupported.into()));
+        }
         let run = AssertUnwindSafe(self.spawner.spawn(job, ctx)).catch_unwind();
         tokio::pin!(run);
         // An attempt that ends on its first poll (a no-op, a cached answer) needs no watch.
@@ -308,11 +316,13 @@ fn fill(result: &mut JobResult, exit: Option<crate::backend::Exit>, duration: Du
         result.stderr = exit.stderr;
         result.stdout_truncated = exit.stdout_truncated;
         result.stderr_truncated = exit.stderr_truncated;
+        result.stdout_spill = exit.stdout_spill;
+        result.stderr_spill = exit.stderr_spill;
     }
 }
 
 /// The retry kind of an attempt's outcome; `None` for a success or a cancellation.
-fn class_of(outcome: &Outcome) -> Option<RetryOn> {
+pub(crate) fn class_of(outcome: &Outcome) -> Option<RetryOn> {
     Some(match outcome {
         Outcome::Exited(0) | Outcome::Cancelled => return None,
         Outcome::Exited(_) => RetryOn::FAILURE,
@@ -320,6 +330,7 @@ fn class_of(outcome: &Outcome) -> Option<RetryOn> {
         Outcome::TimedOut => RetryOn::TIMEOUT,
         Outcome::SpawnFailed(_) => RetryOn::SPAWN_FAILURE,
         Outcome::Trapped(_) => RetryOn::TRAP,
+        Outcome::StreamFailed(_) => RetryOn::FAILURE,
     })
 }
 
@@ -338,6 +349,9 @@ fn outcome_of(status: &ExitStatus) -> Outcome {
         ExitStatus::Code(code) => Outcome::Exited(*code),
         ExitStatus::Signal(signal) => Outcome::Signaled(*signal),
         ExitStatus::Trapped(message) => Outcome::Trapped(message.clone()),
+        ExitStatus::StreamFailed(message) => {
+            Outcome::StreamFailed(Arc::new(io::Error::other(message.clone())))
+        }
     }
 }
 

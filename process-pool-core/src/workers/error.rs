@@ -147,6 +147,7 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
         ExitStatus::Code(code) => format!("exit code {code}"),
         ExitStatus::Signal(signal) => format!("killed by signal {signal}"),
         ExitStatus::Trapped(message) => format!("trapped: {message}"),
+        ExitStatus::StreamFailed(message) => format!("stopped: {message}"),
     }
 }
 

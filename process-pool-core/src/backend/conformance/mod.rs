@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 pub mod spawner;
+pub mod streams;
 pub mod worker;
 
 pub use self::spawner::Fixtures;
