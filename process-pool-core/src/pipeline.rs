@@ -26,7 +26,8 @@ use crate::stdio::{Input, Output};
 ///
 /// The first stage to fail (a non-zero exit, a signal, a timeout, a failure to start) ends
 /// the pipeline: every other stage still running is stopped, its whole tree, and answered
-/// `Cancelled`; the pipeline's outcome is that stage's. Retries apply to the whole pipeline
+/// `Cancelled`; the pipeline's outcome is, as `pipefail` says, that of the last stage that
+/// failed by itself. Retries apply to the whole pipeline
 /// (its [`retry`](Self::retry) policy, else the pool's): every stage runs again, with new
 /// pipes; a stage's own retry policy is not used. A pipeline holds as many of the pool's
 /// workers as it has stages while it runs, and waits for others' pipelines to leave that many
@@ -59,9 +60,10 @@ pub struct Pipeline {
 pub struct PipelineResult {
     /// Each stage's result, in order.
     pub stages: Vec<JobResult>,
-    /// `Exited(0)` if every stage succeeded, else the outcome of the first stage that failed.
+    /// `Exited(0)` if every stage succeeded, else, as a shell's `pipefail` says, the outcome
+    /// of the last stage that failed by itself (not stopped because another failed).
     pub outcome: Outcome,
-    /// Which stage failed first, if one did.
+    /// Which stage that was, if one failed.
     pub failed_stage: Option<usize>,
     /// How many times the pipeline ran.
     pub attempts: u32,
@@ -76,12 +78,12 @@ impl PipelineResult {
         self.outcome.is_success()
     }
 
-    /// The result of the stage that failed first, if one did.
+    /// The result of the stage whose outcome is the pipeline's, if one failed.
     pub fn failed(&self) -> Option<&JobResult> {
         self.failed_stage.map(|i| &self.stages[i])
     }
 
-    /// `Ok(self)` on success, else the error of the stage that failed first.
+    /// `Ok(self)` on success, else the error of the stage whose outcome is the pipeline's.
     pub fn into_checked(self) -> Result<PipelineResult, JobError> {
         match self.failed().and_then(JobResult::error) {
             Some(error) => Err(error),
@@ -129,7 +131,9 @@ impl Pipeline {
                 let _held = pool.inner.pipelines.hold(self.stages.len(), pool).await;
                 self.attempt(pool).await?
             };
-            let failed_stage = stages.iter().position(|r| !r.success() && !r.cancelled());
+            // As `pipefail`: the last stage that failed by itself (the others were stopped
+            // for it), else one that was cancelled from outside.
+            let failed_stage = stages.iter().rposition(|r| !r.success() && !r.cancelled());
             let failed_stage = failed_stage.or_else(|| stages.iter().position(|r| !r.success()));
             let outcome = failed_stage.map_or(Outcome::Exited(0), |i| stages[i].outcome.clone());
             let class = crate::pool::class_of(&outcome)

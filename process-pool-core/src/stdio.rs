@@ -607,21 +607,29 @@ impl From<StreamUnsupported> for io::Error {
     }
 }
 
-/// An OS pipe end as a file, for tokio's blocking-pool file I/O (portable: a pipe on Unix and
-/// Windows alike).
-pub fn pipe_reader_file(end: PipeReader) -> std::fs::File {
+/// The read end of an OS pipe as an async reader: on Unix through the runtime's reactor (a
+/// read waiting on it never holds a thread); elsewhere through tokio's blocking-pool file I/O.
+pub fn pipe_reader(end: PipeReader) -> io::Result<BoxReader> {
     #[cfg(unix)]
-    return std::fs::File::from(std::os::fd::OwnedFd::from(end));
+    return Ok(Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(
+        std::os::fd::OwnedFd::from(end),
+    )?));
     #[cfg(windows)]
-    return std::fs::File::from(std::os::windows::io::OwnedHandle::from(end));
+    return Ok(Box::new(tokio::fs::File::from_std(std::fs::File::from(
+        std::os::windows::io::OwnedHandle::from(end),
+    ))));
 }
 
-/// [`pipe_reader_file`] for a write end.
-pub fn pipe_writer_file(end: PipeWriter) -> std::fs::File {
+/// The write end of an OS pipe as an async writer (see [`pipe_reader`]).
+pub fn pipe_writer(end: PipeWriter) -> io::Result<BoxWriter> {
     #[cfg(unix)]
-    return std::fs::File::from(std::os::fd::OwnedFd::from(end));
+    return Ok(Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(
+        std::os::fd::OwnedFd::from(end),
+    )?));
     #[cfg(windows)]
-    return std::fs::File::from(std::os::windows::io::OwnedHandle::from(end));
+    return Ok(Box::new(tokio::fs::File::from_std(std::fs::File::from(
+        std::os::windows::io::OwnedHandle::from(end),
+    ))));
 }
 
 /// A reader that is `Sync` because only `&mut` reaches it (wasmtime's streams ask for `Sync`).

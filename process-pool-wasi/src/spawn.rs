@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use process_pool_core::backend::{
     CancellationToken, Captured, Exit, ExitStatus, LineSplitter, RunContext, Sink, Source, Spawner,
-    SyncReader, Target, pipe_reader_file,
+    SyncReader, Target, pipe_reader,
 };
 use process_pool_core::{ConfigError, Job, ProcessPool, Stream, StreamUnsupported, async_trait};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
@@ -283,7 +283,7 @@ fn stdin(
                 return Ok(None);
             }
             Source::File(file, _) => Box::new(tokio::fs::File::from_std(file)),
-            Source::Pipe(end) => Box::new(tokio::fs::File::from_std(pipe_reader_file(end))),
+            Source::Pipe(end) => pipe_reader(end)?,
             Source::Reader(reader) => reader,
             other => {
                 return Err(io::Error::new(

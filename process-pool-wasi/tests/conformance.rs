@@ -60,6 +60,12 @@ mod module {
     process_pool_core::conformance_tests!(Wasi {
         guest: common::guest
     });
+    mod streams {
+        use super::*;
+        process_pool_core::stream_conformance_tests!(Wasi {
+            guest: common::guest
+        });
+    }
 }
 
 mod component {
@@ -67,6 +73,12 @@ mod component {
     process_pool_core::conformance_tests!(Wasi {
         guest: common::component
     });
+    mod streams {
+        use super::*;
+        process_pool_core::stream_conformance_tests!(Wasi {
+            guest: common::component
+        });
+    }
 }
 
 /// Each worker behaviour expressed with the `echo-worker` guest.

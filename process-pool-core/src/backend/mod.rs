@@ -28,5 +28,5 @@ pub use self::worker::{
     MAX_LOG_LINE, StartedWorker, StderrLog, StderrTail, WorkerControl, WorkerId, WorkerSpawner,
 };
 pub use crate::stdio::{
-    BoxReader, BoxWriter, Source, SyncReader, Target, pipe_reader_file, pipe_writer_file,
+    BoxReader, BoxWriter, Source, SyncReader, Target, pipe_reader, pipe_writer,
 };

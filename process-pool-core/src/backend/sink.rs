@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::output::{CappedBuffer, LineSplitter};
 use crate::output::{OutputLine, Stream};
-use crate::stdio::{BoxWriter, SpillFile, Target, pipe_writer_file};
+use crate::stdio::{BoxWriter, SpillFile, Target, pipe_writer};
 
 /// Bytes read from a job's pipe at a time.
 pub const CHUNK: usize = 64 << 10;
@@ -98,6 +98,7 @@ impl Sink {
         failed: CancellationToken,
     ) -> Self {
         let mut what = format!("{} of `{program}`", stream.name());
+        let mut pending = None;
         let dest = match target {
             Target::Memory => Dest::Memory(CappedBuffer::new(limit)),
             Target::Spill => Dest::Spill {
@@ -111,18 +112,28 @@ impl Sink {
             }
             Target::Pipe(end) => {
                 what = format!("{what} to the next stage");
-                Dest::Writer(Box::new(tokio::fs::File::from_std(pipe_writer_file(end))))
+                match pipe_writer(end) {
+                    Ok(writer) => Dest::Writer(writer),
+                    Err(error) => {
+                        pending = Some(error);
+                        Dest::Discard
+                    }
+                }
             }
             Target::Writer(writer) => Dest::Writer(writer),
             Target::Discard => Dest::Discard,
         };
-        Sink {
+        let mut sink = Sink {
             dest,
             lines,
             what,
             failed,
             error: None,
+        };
+        if let Some(error) = pending {
+            sink.fail(error);
         }
+        sink
     }
 
     /// Whether it only keeps bytes in memory and sends no lines: a backend may then use a
