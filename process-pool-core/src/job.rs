@@ -238,6 +238,16 @@ impl Job {
         self
     }
 
+    /// Takes `other`'s stdin, stdout and stderr: for a backend that runs a job through a
+    /// program of its own (a launcher such as `srun`) whose stdio carries the job's.
+    #[must_use]
+    pub fn stdio_from(mut self, other: &Job) -> Self {
+        self.stdin = other.stdin.clone();
+        self.stdout = other.stdout.clone();
+        self.stderr = other.stderr.clone();
+        self
+    }
+
     /// Where the job's stdout goes: kept in memory up to the output limit (the default),
     /// spilled to disk past it, to a file, to a writer, or discarded; see [`Output`].
     ///

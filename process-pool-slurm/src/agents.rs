@@ -486,6 +486,15 @@ async fn send_lines(job: &Job, ctx: &RunContext, exit: &Exit) {
 
 #[async_trait]
 impl Spawner for SlurmSpawner {
+    /// Files by path on the nodes (a file system they share) and discarded output; not the
+    /// streams that need the pool's process (a reader, a writer, spill, a pipe, appending).
+    fn check_streams(&self, job: &Job) -> Result<(), process_pool_core::StreamUnsupported> {
+        match crate::spec::unsupported(job) {
+            Some(unsupported) => Err(unsupported),
+            None => Ok(()),
+        }
+    }
+
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let spec = JobSpec::of(job, ctx.output_limit(), ctx.kill_grace());
         let mut call = process_pool_core::Call::new(RUN_METHOD, spec.encode());

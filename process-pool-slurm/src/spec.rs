@@ -12,6 +12,80 @@ use process_pool_core::backend::{Exit, ExitStatus};
 
 /// The version of this encoding, the first byte of every spec and reply.
 const VERSION: u8 = 1;
+/// The version of a spec with stream fields at its end (files by path, discard): sent only for
+/// a job that has them, so an agent that knows only version 1 still runs every other job.
+const VERSION_STREAMS: u8 = 2;
+
+/// Where an agent sends one of a job's output streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// Kept in memory up to the output limit, sent back in the reply.
+    Memory,
+    /// Written to this file on the node (a file system the nodes share), created or truncated
+    /// per attempt.
+    File(OsString),
+    /// Read and dropped on the node.
+    Discard,
+}
+
+impl OutputSpec {
+    fn of(output: &process_pool_core::Output) -> OutputSpec {
+        match output.path() {
+            Some(path) => OutputSpec::File(path.as_os_str().to_owned()),
+            None if output.is_discard() => OutputSpec::Discard,
+            None => OutputSpec::Memory,
+        }
+    }
+
+    fn to_output(&self) -> process_pool_core::Output {
+        match self {
+            OutputSpec::Memory => process_pool_core::Output::memory(),
+            OutputSpec::File(path) => process_pool_core::Output::file(path),
+            OutputSpec::Discard => process_pool_core::Output::discard(),
+        }
+    }
+
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            OutputSpec::Memory => out.push(0),
+            OutputSpec::File(path) => {
+                out.push(1);
+                put_bytes(out, path.as_bytes());
+            }
+            OutputSpec::Discard => out.push(2),
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<OutputSpec, String> {
+        Ok(match r.u8()? {
+            0 => OutputSpec::Memory,
+            1 => OutputSpec::File(OsString::from_vec(r.bytes()?.to_vec())),
+            2 => OutputSpec::Discard,
+            other => return Err(format!("unknown output mode {other}")),
+        })
+    }
+}
+
+/// What an agent cannot carry of `job`'s streams, if anything: it runs on another machine, so
+/// it takes files by path (on a file system the nodes share) and can discard; a reader, a
+/// writer, spill, a pipe or appending would need the pool's process.
+pub(crate) fn unsupported(job: &Job) -> Option<process_pool_core::StreamUnsupported> {
+    use process_pool_core::StreamUnsupported;
+    const AGENTS: &str = "Slurm agents";
+    let input = job.get_input();
+    if !input.is_in_memory() && input.path().is_none() {
+        return Some(StreamUnsupported::new(AGENTS, "stdin", input.describe()));
+    }
+    for (stream, output) in [("stdout", job.get_stdout()), ("stderr", job.get_stderr())] {
+        if output.appends() {
+            return Some(StreamUnsupported::new(AGENTS, stream, "a file to append to"));
+        }
+        if !(output.is_memory() || output.is_discard() || output.path().is_some()) {
+            return Some(StreamUnsupported::new(AGENTS, stream, output.describe()));
+        }
+    }
+    None
+}
 
 /// One job as an agent runs it: a [`Job`]'s fields that matter on the node, with the pool's
 /// output limit and kill grace for it.
@@ -35,6 +109,12 @@ pub struct JobSpec {
     pub output_limit: u64,
     /// Time between SIGTERM and SIGKILL when the job is stopped.
     pub kill_grace: Duration,
+    /// A file on the node to read stdin from (instead of `stdin`).
+    pub stdin_file: Option<OsString>,
+    /// Where stdout goes.
+    pub stdout: OutputSpec,
+    /// Where stderr goes.
+    pub stderr: OutputSpec,
 }
 
 impl JobSpec {
@@ -50,7 +130,17 @@ impl JobSpec {
             timeout: job.get_timeout(),
             output_limit: output_limit as u64,
             kill_grace,
+            stdin_file: job.get_input().path().map(|p| p.as_os_str().to_owned()),
+            stdout: OutputSpec::of(job.get_stdout()),
+            stderr: OutputSpec::of(job.get_stderr()),
         }
+    }
+
+    /// Whether it has stream fields, which only a version-2 agent reads.
+    fn has_streams(&self) -> bool {
+        self.stdin_file.is_some()
+            || self.stdout != OutputSpec::Memory
+            || self.stderr != OutputSpec::Memory
     }
 
     /// The job to run on the node (without the pool's scheduling settings).
@@ -71,14 +161,19 @@ impl JobSpec {
         if let Some(stdin) = &self.stdin {
             job = job.stdin(stdin.clone());
         }
-        job
+        if let Some(path) = &self.stdin_file {
+            job = job.stdin_file(path);
+        }
+        job.stdout(self.stdout.to_output())
+            .stderr(self.stderr.to_output())
     }
 
     /// The bytes sent to the agent.
     pub fn encode(&self) -> Vec<u8> {
         let stdin_len = self.stdin.as_ref().map_or(0, Bytes::len);
         let mut out = Vec::with_capacity(64 + stdin_len);
-        out.push(VERSION);
+        let streams = self.has_streams();
+        out.push(if streams { VERSION_STREAMS } else { VERSION });
         put_bytes(&mut out, self.program.as_bytes());
         put_u32(&mut out, self.args.len());
         for arg in &self.args {
@@ -101,13 +196,23 @@ impl JobSpec {
         }
         put_u64(&mut out, self.output_limit);
         put_u64(&mut out, millis(self.kill_grace));
+        if streams {
+            put_option(&mut out, self.stdin_file.as_ref().map(|p| p.as_bytes()));
+            self.stdout.put(&mut out);
+            self.stderr.put(&mut out);
+        }
         out
     }
 
     /// Reads a spec; an error says what was wrong with it.
     pub fn decode(bytes: &Bytes) -> Result<JobSpec, String> {
         let mut r = Reader::new(bytes);
-        r.version()?;
+        let version = r.u8()?;
+        if version != VERSION && version != VERSION_STREAMS {
+            return Err(format!(
+                "encoding version {version}, this side speaks {VERSION} and {VERSION_STREAMS}"
+            ));
+        }
         let program = OsString::from_vec(r.bytes()?.to_vec());
         let count = r.u32()?;
         let mut args = Vec::with_capacity(count.min(4096));
@@ -131,6 +236,12 @@ impl JobSpec {
         };
         let output_limit = r.u64()?;
         let kill_grace = Duration::from_millis(r.u64()?);
+        let (mut stdin_file, mut stdout, mut stderr) = (None, OutputSpec::Memory, OutputSpec::Memory);
+        if version == VERSION_STREAMS {
+            stdin_file = r.option()?.map(|p| OsString::from_vec(p.to_vec()));
+            stdout = OutputSpec::read(&mut r)?;
+            stderr = OutputSpec::read(&mut r)?;
+        }
         r.end()?;
         Ok(JobSpec {
             program,
@@ -142,6 +253,9 @@ impl JobSpec {
             timeout,
             output_limit,
             kill_grace,
+            stdin_file,
+            stdout,
+            stderr,
         })
     }
 }
@@ -176,6 +290,10 @@ impl Reply {
                         out.push(2);
                         put_bytes(&mut out, message.as_bytes());
                     }
+                    ExitStatus::StreamFailed(message) => {
+                        out.push(3);
+                        put_bytes(&mut out, message.as_bytes());
+                    }
                     other => {
                         out.push(2);
                         put_bytes(&mut out, format!("{other:?}").as_bytes());
@@ -205,6 +323,7 @@ impl Reply {
                     0 => ExitStatus::Code(r.i32()?),
                     1 => ExitStatus::Signal(r.i32()?),
                     2 => ExitStatus::Trapped(String::from_utf8_lossy(r.bytes()?).into_owned()),
+                    3 => ExitStatus::StreamFailed(String::from_utf8_lossy(r.bytes()?).into_owned()),
                     other => return Err(format!("unknown exit status tag {other}")),
                 };
                 let stdout = bytes.slice(r.slice()?);
@@ -400,6 +519,37 @@ mod tests {
         assert_eq!(again.get_envs(), job.get_envs());
         assert_eq!(again.get_stdin(), job.get_stdin());
         assert_eq!(again.get_cwd(), job.get_cwd());
+    }
+
+    #[test]
+    fn stream_fields_survive_the_wire_and_only_when_used() {
+        let plain = JobSpec::of(&Job::new("true"), 10, Duration::ZERO).encode();
+        assert_eq!(plain[0], VERSION, "a job without streams speaks version 1");
+        let job = Job::new("cat")
+            .stdin_file("/shared/in")
+            .stdout(process_pool_core::Output::file("/shared/out"))
+            .stderr(process_pool_core::Output::discard());
+        assert!(unsupported(&job).is_none());
+        let spec = JobSpec::of(&job, 10, Duration::ZERO);
+        let bytes = spec.encode();
+        assert_eq!(bytes[0], VERSION_STREAMS);
+        let back = JobSpec::decode(&Bytes::from(bytes)).unwrap();
+        assert_eq!(back, spec);
+        let again = back.to_job();
+        assert_eq!(again.get_input().path(), Some(std::path::Path::new("/shared/in")));
+        assert_eq!(again.get_stdout().path(), Some(std::path::Path::new("/shared/out")));
+        assert!(again.get_stderr().is_discard());
+    }
+
+    #[test]
+    fn what_agents_cannot_carry_is_named() {
+        let (_, rx) = tokio::io::duplex(8);
+        let reader = unsupported(&Job::new("cat").stdin_reader(rx)).unwrap();
+        assert_eq!(reader.to_string(), "Slurm agents cannot carry a reader as stdin");
+        let spill = unsupported(&Job::new("cat").stdout(process_pool_core::Output::spill()));
+        assert_eq!(spill.unwrap().stream, "stdout");
+        let append = Job::new("cat").stderr(process_pool_core::Output::append("/shared/log"));
+        assert!(unsupported(&append).unwrap().to_string().contains("append"));
     }
 
     #[test]

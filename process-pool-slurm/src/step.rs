@@ -148,9 +148,9 @@ impl SlurmStepSpawner {
         if let Some(dir) = job.get_cwd() {
             srun = srun.cwd(dir);
         }
-        if let Some(stdin) = job.get_stdin() {
-            srun = srun.stdin(stdin.clone());
-        }
+        // srun carries the job's stdio: a file, a reader, a writer or spill work through it as
+        // they do for a local process (files on the pool's machine).
+        srun = srun.stdio_from(job);
         if let Some(lines) = job.get_output_lines() {
             srun = srun.output_lines(lines.clone());
         }
@@ -191,6 +191,12 @@ fn join_env(key: &std::ffi::OsStr, value: &std::ffi::OsStr) -> OsString {
 
 #[async_trait]
 impl Spawner for SlurmStepSpawner {
+    /// Carries every stream mode through `srun`'s own stdin, stdout and stderr, with files on
+    /// the pool's machine.
+    fn check_streams(&self, _job: &Job) -> Result<(), process_pool_core::StreamUnsupported> {
+        Ok(())
+    }
+
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let name = format!(
             "{}-{}",
