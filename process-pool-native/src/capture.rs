@@ -22,7 +22,7 @@ enum Feeding {
 /// One output stream: handed to the child as it is, or read by the pool into a sink.
 enum Out {
     Direct(Stdio),
-    Sink(Sink),
+    Sink(Box<Sink>),
 }
 
 /// A job's streams for one attempt, opened.
@@ -65,14 +65,14 @@ impl Streams {
                 (Target::File(file, _), None) => Out::Direct(Stdio::from(file)),
                 (Target::Pipe(end), None) => Out::Direct(Stdio::from(end)),
                 (Target::Discard, None) => Out::Direct(Stdio::null()),
-                (target, lines) => Out::Sink(Sink::new(
+                (target, lines) => Out::Sink(Box::new(Sink::new(
                     target,
                     stream,
                     &job.program_lossy(),
                     ctx.output_limit(),
                     lines,
                     failed.clone(),
-                )),
+                ))),
             })
         };
         Ok(Streams {
@@ -141,9 +141,10 @@ where
     R: AsyncRead + Unpin,
     A: Future<Output = ()>,
 {
-    let Out::Sink(mut sink) = out else {
+    let Out::Sink(sink) = out else {
         return Captured::default();
     };
+    let mut sink = *sink;
     if let Some(mut pipe) = pipe {
         tokio::select! {
             () = sink.copy_from(&mut pipe) => {}

@@ -78,7 +78,11 @@ pub(crate) fn unsupported(job: &Job) -> Option<process_pool_core::StreamUnsuppor
     }
     for (stream, output) in [("stdout", job.get_stdout()), ("stderr", job.get_stderr())] {
         if output.appends() {
-            return Some(StreamUnsupported::new(AGENTS, stream, "a file to append to"));
+            return Some(StreamUnsupported::new(
+                AGENTS,
+                stream,
+                "a file to append to",
+            ));
         }
         if !(output.is_memory() || output.is_discard() || output.path().is_some()) {
             return Some(StreamUnsupported::new(AGENTS, stream, output.describe()));
@@ -236,7 +240,8 @@ impl JobSpec {
         };
         let output_limit = r.u64()?;
         let kill_grace = Duration::from_millis(r.u64()?);
-        let (mut stdin_file, mut stdout, mut stderr) = (None, OutputSpec::Memory, OutputSpec::Memory);
+        let (mut stdin_file, mut stdout, mut stderr) =
+            (None, OutputSpec::Memory, OutputSpec::Memory);
         if version == VERSION_STREAMS {
             stdin_file = r.option()?.map(|p| OsString::from_vec(p.to_vec()));
             stdout = OutputSpec::read(&mut r)?;
@@ -536,8 +541,14 @@ mod tests {
         let back = JobSpec::decode(&Bytes::from(bytes)).unwrap();
         assert_eq!(back, spec);
         let again = back.to_job();
-        assert_eq!(again.get_input().path(), Some(std::path::Path::new("/shared/in")));
-        assert_eq!(again.get_stdout().path(), Some(std::path::Path::new("/shared/out")));
+        assert_eq!(
+            again.get_input().path(),
+            Some(std::path::Path::new("/shared/in"))
+        );
+        assert_eq!(
+            again.get_stdout().path(),
+            Some(std::path::Path::new("/shared/out"))
+        );
         assert!(again.get_stderr().is_discard());
     }
 
@@ -545,7 +556,10 @@ mod tests {
     fn what_agents_cannot_carry_is_named() {
         let (_, rx) = tokio::io::duplex(8);
         let reader = unsupported(&Job::new("cat").stdin_reader(rx)).unwrap();
-        assert_eq!(reader.to_string(), "Slurm agents cannot carry a reader as stdin");
+        assert_eq!(
+            reader.to_string(),
+            "Slurm agents cannot carry a reader as stdin"
+        );
         let spill = unsupported(&Job::new("cat").stdout(process_pool_core::Output::spill()));
         assert_eq!(spill.unwrap().stream, "stdout");
         let append = Job::new("cat").stderr(process_pool_core::Output::append("/shared/log"));

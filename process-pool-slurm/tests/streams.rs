@@ -32,15 +32,24 @@ async fn an_agent_moves_a_gigabyte_between_shared_files() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     let mut file = tokio::fs::File::create(&input).await.unwrap();
-    tokio::io::copy(&mut Pattern::new(len), &mut file).await.unwrap();
+    tokio::io::copy(&mut Pattern::new(len), &mut file)
+        .await
+        .unwrap();
     drop(file);
     let pool = agents("streams-files").await;
-    let job = Job::new("cat").stdin_file(&input).stdout(Output::file(&output));
+    let job = Job::new("cat")
+        .stdin_file(&input)
+        .stdout(Output::file(&output));
     let handle = pool.submit(job).await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(600), handle)
         .await
         .expect("ended");
-    assert!(result.success(), "{}: {}", result.outcome, result.stderr_lossy());
+    assert!(
+        result.success(),
+        "{}: {}",
+        result.outcome,
+        result.stderr_lossy()
+    );
     std::fs::remove_file(&input).unwrap();
     let check = PatternCheck::new();
     let written = tokio::fs::File::open(&output).await.unwrap();
@@ -75,7 +84,9 @@ async fn an_agent_refuses_a_reader_with_a_typed_error() {
         .unwrap()
         .await;
     assert!(
-        result.error().is_some_and(|e| e.to_string().contains("cannot carry spill to disk as stdout")),
+        result.error().is_some_and(|e| e
+            .to_string()
+            .contains("cannot carry spill to disk as stdout")),
         "{}",
         result.outcome
     );
@@ -100,6 +111,11 @@ async fn a_step_carries_a_reader_and_a_writer_through_srun() {
     let result = tokio::time::timeout(Duration::from_secs(300), handle)
         .await
         .expect("ended");
-    assert!(result.success(), "{}: {}", result.outcome, result.stderr_lossy());
+    assert!(
+        result.success(),
+        "{}: {}",
+        result.outcome,
+        result.stderr_lossy()
+    );
     assert_eq!(check.result(), (len, None), "every byte, in order");
 }
