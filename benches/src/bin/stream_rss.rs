@@ -8,7 +8,6 @@
 use std::time::Instant;
 
 use process_pool::{Job, NativeSpawner, Output, ProcessPool, WasiSpawner};
-use process_pool_benches::guest;
 use process_pool_core::backend::conformance::streams::{Pattern, PatternCheck, peak_rss};
 
 async fn through(pool: &ProcessPool, name: &str, cat: Job, len: u64) {
@@ -42,7 +41,15 @@ async fn main() {
         .unwrap_or(10u64 << 30);
     let native = NativeSpawner::pool(1).expect("a pool");
     through(&native, "native cat", Job::new("cat"), len).await;
-    if let Some(cat) = guest("cat", "wasm32-wasip1") {
+    // `<target>/release/stream_rss`: the guests are in `<target>/guests`.
+    let cat = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.ancestors().nth(2)?.join("guests/wasm32-wasip1/release/cat.wasm")))
+        .filter(|path| path.is_file());
+    if cat.is_none() {
+        println!("skipping the WASI cat guest: not built (run `cargo xtask guests`)");
+    }
+    if let Some(cat) = cat {
         let wasi = WasiSpawner::pool(1).expect("a pool");
         through(&wasi, "WASI cat guest", Job::new(cat), len).await;
     }
