@@ -44,7 +44,13 @@ async fn main() {
     // `<target>/release/stream_rss`: the guests are in `<target>/guests`.
     let cat = std::env::current_exe()
         .ok()
-        .and_then(|exe| Some(exe.ancestors().nth(2)?.join("guests/wasm32-wasip1/release/cat.wasm")))
+        .and_then(|exe| {
+            Some(
+                exe.ancestors()
+                    .nth(2)?
+                    .join("guests/wasm32-wasip1/release/cat.wasm"),
+            )
+        })
         .filter(|path| path.is_file());
     if cat.is_none() {
         println!("skipping the WASI cat guest: not built (run `cargo xtask guests`)");
