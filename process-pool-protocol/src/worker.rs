@@ -273,7 +273,7 @@ impl Worker {
     {
         let codec = FrameCodec::new(self.max_frame);
         let (out, frames) = mpsc::unbounded_channel::<Frame>();
-        let writing = tokio::spawn(write_frames(FramedWrite::new(writer, codec), frames));
+        let writing = tokio::spawn(write_frames(writer, self.max_frame, frames));
         let hello = Frame {
             kind: Kind::Hello,
             id: 0,
@@ -418,29 +418,55 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> (ErrorCode, String) {
     )
 }
 
-/// Writes frames as they come, flushing whenever none is waiting. A reply over the frame limit
-/// is replaced by a [`ErrorCode::TooLarge`] error for its call.
+/// Writes frames as they come, flushing whenever none is waiting, each within `max_frame`
+/// ([`fit`]).
 async fn write_frames<W: AsyncWrite + Unpin>(
-    mut sink: FramedWrite<W, FrameCodec>,
+    writer: W,
+    max_frame: usize,
     mut frames: mpsc::UnboundedReceiver<Frame>,
 ) -> io::Result<()> {
+    // The limit is applied by `fit`, which never fails: the codec's own would.
+    let mut sink = FramedWrite::new(writer, FrameCodec::new(usize::MAX));
     while let Some(frame) = frames.recv().await {
-        let max = sink.encoder().max_frame();
-        let frame = if frame.encoded_len() > max {
-            let message = format!(
-                "the reply of {} bytes exceeds the frame limit of {max} bytes",
-                frame.encoded_len()
-            );
-            Frame::error(frame.id, ErrorCode::TooLarge, message)
-        } else {
-            frame
-        };
-        sink.feed(frame).await.map_err(into_io)?;
+        sink.feed(fit(frame, max_frame)).await.map_err(into_io)?;
         if frames.is_empty() {
             sink.flush().await.map_err(into_io)?;
         }
     }
     sink.flush().await.map_err(into_io)
+}
+
+/// A frame made to fit the worker's frame limit: a reply over it becomes a
+/// [`ErrorCode::TooLarge`] error for its call, and an error's message is cut to fit (to
+/// nothing under a limit too small for any). The hello goes as it is: the pool's limit is the
+/// one that counts for it.
+fn fit(frame: Frame, max: usize) -> Frame {
+    if frame.encoded_len() <= max || frame.kind == Kind::Hello {
+        return frame;
+    }
+    let frame = match frame.kind {
+        Kind::Reply => {
+            let message = format!(
+                "the reply of {} bytes exceeds the frame limit of {max} bytes",
+                frame.encoded_len()
+            );
+            Frame::error(frame.id, ErrorCode::TooLarge, message)
+        }
+        _ => frame,
+    };
+    let room = max.saturating_sub(crate::HEADER_LEN + frame.name.len());
+    if frame.kind != Kind::Error || frame.payload.len() <= room {
+        return frame;
+    }
+    let message = String::from_utf8_lossy(&frame.payload);
+    let mut end = room.min(message.len());
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    Frame {
+        payload: Bytes::copy_from_slice(&message.as_bytes()[..end]),
+        ..frame
+    }
 }
 
 fn into_io(error: FrameError) -> io::Error {

@@ -222,6 +222,36 @@ async fn a_reply_over_the_limit_is_an_error_and_a_malformed_frame_ends_the_worke
     );
 }
 
+/// Found by the `worker` fuzz target: under a small frame limit, a worker died writing its
+/// hello (a few dozen bytes of JSON) or an error whose message did not fit; it now sends its
+/// hello whole (the pool's limit is the one that counts for it) and cuts error messages to
+/// fit.
+#[tokio::test]
+async fn under_a_small_frame_limit_errors_are_cut_to_fit_and_the_worker_lives_on() {
+    let worker = Worker::new()
+        .method("big", |_| async { Ok::<_, String>(vec![7u8; 4096]) })
+        .max_frame(40);
+    let (mut pool, hello) = Pool::start(worker).await;
+    assert_eq!(hello.max_frame, 40);
+    pool.send(Frame::call(1, "a-method-it-does-not-serve", ""))
+        .await;
+    let error = pool.next().await;
+    assert_eq!(
+        (error.kind, error.id, error.name.as_str()),
+        (Kind::Error, 1, "unknown_method")
+    );
+    assert_eq!(error.encoded_len(), 40);
+    assert_eq!(error.payload, "unknown method");
+    pool.send(Frame::call(2, "big", "")).await;
+    let error = pool.next().await;
+    assert_eq!(
+        (error.name.as_str(), error.encoded_len()),
+        ("too_large", 40)
+    );
+    pool.send(Frame::bare(Kind::Ping, 3)).await;
+    assert_eq!(pool.next().await, Frame::bare(Kind::Pong, 3));
+}
+
 #[tokio::test]
 async fn typed_methods_read_and_write_json() {
     #[derive(serde::Deserialize)]
