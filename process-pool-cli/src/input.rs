@@ -118,7 +118,7 @@ fn stream_values(
     }
 }
 
-fn stream_records(
+pub(crate) fn stream_records(
     mut reader: impl BufRead,
     delimiter: u8,
     each: &mut dyn FnMut(Vec<u8>) -> bool,
@@ -192,7 +192,7 @@ fn combine(
 }
 
 /// One value as its columns: itself, or split by `--colsep` and trimmed.
-fn columns(value: Vec<u8>, colsep: Option<&Regex>) -> Vec<Vec<u8>> {
+pub(crate) fn columns(value: Vec<u8>, colsep: Option<&Regex>) -> Vec<Vec<u8>> {
     match colsep {
         None => vec![value],
         Some(re) => re.split(&value).map(|c| c.trim_ascii().to_vec()).collect(),

@@ -6,6 +6,9 @@
 //! The tool is a thin layer over the `process-pool` facade: it parses, feeds the pool and
 //! presents results; limits, timeouts, retries, backoff, ending process trees and output caps
 //! are the pool's.
+//!
+//! This library is the tool itself ([`ppool`]); its binary only calls it. It is a library so
+//! that the fuzz targets (`fuzz/` at the repository's root) reach its parsers.
 
 mod args;
 mod backend;
@@ -27,6 +30,10 @@ mod units;
 #[cfg(feature = "wasi")]
 mod wasi;
 
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -34,7 +41,8 @@ use clap::{CommandFactory, Parser};
 use crate::args::Cli;
 use crate::plan::Plan;
 
-fn main() -> ExitCode {
+/// Runs `ppool` with this process's arguments, and returns the status it exits with.
+pub fn ppool() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return clap_error(&error),

@@ -141,7 +141,7 @@ impl Template {
     }
 
     /// How the command runs.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn mode(&self) -> Mode {
         self.mode
     }

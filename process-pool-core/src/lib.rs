@@ -27,6 +27,9 @@
 pub mod backend;
 mod engine;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod job;
 mod output;
 mod pipeline;

@@ -22,6 +22,9 @@
 #![deny(missing_docs)]
 
 mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hello;
 mod worker;
 

@@ -19,6 +19,9 @@ pub mod agent;
 mod agents;
 mod cluster;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod launch;
 pub mod lines;
 mod resources;

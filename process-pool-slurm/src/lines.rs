@@ -39,6 +39,11 @@ impl<W> LineWriter<W> {
             open_line: false,
         }
     }
+
+    /// The writer it escapes into (what is buffered and not yet flushed is dropped).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
 }
 
 impl<W: AsyncWrite + Unpin> LineWriter<W> {

@@ -1,0 +1,230 @@
+//! What must hold for anything a user feeds `ppool` (its command's words, its input, a joblog
+//! read back by `--resume`), as checks shared by the fuzz targets (`fuzz/` at the repository's
+//! root) and this crate's property tests. Each check panics when the code under test does not
+//! hold up.
+//!
+//! Not part of the tool: built for this crate's tests, and with the `fuzzing` feature.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, UNIX_EPOCH};
+
+use regex::bytes::Regex;
+
+use crate::input::{columns, stream_records};
+use crate::joblog::{GnuStatus, JobLog, Resume, done_before};
+use crate::template::{Mode, Template};
+
+/// A command template, whatever its words, rendered for any input. Asserts that it is parsed
+/// or refused with a reason, never a panic; that a command without replacement strings runs
+/// as given with the input appended (each value its own word, run directly; quoted so that
+/// `sh` reads each value back as one word, through a shell); and that rendering a job, its
+/// text and its words never fails.
+///
+/// # Panics
+///
+/// When one of these does not hold.
+pub fn template(
+    words: &[Vec<u8>],
+    shell: bool,
+    direct_only: bool,
+    args: &[Vec<u8>],
+    seq: u64,
+    slot: usize,
+) {
+    let template = match Template::parse(words, shell, direct_only) {
+        Ok(template) => template,
+        Err(reason) => {
+            assert!(!reason.is_empty(), "a refusal without a reason");
+            return;
+        }
+    };
+    let rendered = template.render(args, seq, slot);
+    let _ = template.text(args, seq, slot);
+    let _ = template.job(args, seq, slot);
+    let plain = !words.is_empty() && !words.iter().flatten().any(|&b| b == b'{');
+    if !plain {
+        return;
+    }
+    match template.mode() {
+        Mode::Direct => {
+            let expected: Vec<Vec<u8>> = words.iter().chain(args).cloned().collect();
+            assert_eq!(rendered, expected, "a plain command run directly");
+        }
+        Mode::Shell => {
+            let [line] = rendered.as_slice() else {
+                panic!("a shell command is one line, not {}", rendered.len());
+            };
+            let command = words.join(&b' ');
+            assert!(
+                line.starts_with(&command),
+                "the command is not kept as written"
+            );
+            let values = &line[command.len()..];
+            if args.is_empty() {
+                assert!(values == b" " || values.is_empty(), "{values:?}");
+            } else {
+                assert_eq!(values.first(), Some(&b' '));
+                assert_eq!(
+                    sh_words(&values[1..]),
+                    args,
+                    "sh would not read the values back"
+                );
+            }
+        }
+    }
+}
+
+/// The words `sh` reads from a line made of plain bytes, single-quoted strings and
+/// backslash escapes separated by spaces: as much of the shell's grammar as quoting uses.
+fn sh_words(line: &[u8]) -> Vec<Vec<u8>> {
+    let mut words = Vec::new();
+    let mut word = Vec::new();
+    let mut in_word = false;
+    let mut bytes = line.iter().copied();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            b' ' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                }
+                in_word = false;
+            }
+            b'\'' => {
+                in_word = true;
+                for quoted in bytes.by_ref() {
+                    if quoted == b'\'' {
+                        break;
+                    }
+                    word.push(quoted);
+                }
+            }
+            b'\\' => {
+                in_word = true;
+                word.extend(bytes.next());
+            }
+            other => {
+                assert!(
+                    other.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&other),
+                    "byte {other:#04x} left unquoted"
+                );
+                in_word = true;
+                word.push(other);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// Input records, whatever the bytes: asserts that the records joined by the delimiter are
+/// the input (its last delimiter optional) and hold none, and that `--colsep` (when its
+/// pattern compiles) splits each into at least one column, each trimmed.
+///
+/// # Panics
+///
+/// When one of these does not hold.
+pub fn records(data: &[u8], delimiter: u8, colsep: Option<&str>) {
+    let mut records = Vec::new();
+    stream_records(data, delimiter, &mut |record| {
+        records.push(record);
+        true
+    })
+    .expect("reading from memory does not fail");
+    assert!(records.iter().flatten().all(|&b| b != delimiter));
+    let mut joined = records.join(&delimiter);
+    if data.last() == Some(&delimiter) {
+        joined.push(delimiter);
+    }
+    assert_eq!(joined, data, "records lost or added bytes");
+    let Some(Ok(colsep)) = colsep.map(Regex::new) else {
+        return;
+    };
+    for record in records {
+        let columns = columns(record, Some(&colsep));
+        assert!(!columns.is_empty());
+        for column in columns {
+            assert_eq!(
+                column.trim_ascii(),
+                column.as_slice(),
+                "a column left untrimmed"
+            );
+        }
+    }
+}
+
+/// A file this process may write its joblogs to.
+fn log_path() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("ppool-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        dir
+    });
+    let thread = format!("{:?}", std::thread::current().id());
+    dir.join(thread.replace(|c: char| !c.is_ascii_alphanumeric(), ""))
+}
+
+/// A joblog read back by `--resume`, whatever it holds: asserts that it is read, or refused
+/// with a message naming the log; and that what `--resume-failed` skips is a part of what
+/// `--resume` skips.
+///
+/// # Panics
+///
+/// When one of these does not hold.
+pub fn joblog(contents: &[u8]) {
+    let path = log_path();
+    std::fs::write(&path, contents).expect("the joblog is written");
+    let spec = path.to_str().expect("a UTF-8 path");
+    match (
+        done_before(spec, Resume::Logged),
+        done_before(spec, Resume::Succeeded),
+    ) {
+        (Ok(logged), Ok(succeeded)) => {
+            assert!(succeeded.is_subset(&logged), "{succeeded:?} ⊄ {logged:?}");
+            assert!(logged.len() <= contents.iter().filter(|&&b| b == b'\n').count() + 1);
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a, b, "the two reads disagree");
+            assert!(a.starts_with(&format!("joblog `{spec}`")), "{a}");
+        }
+        (a, b) => panic!("one read fails, the other not: {a:?} {b:?}"),
+    }
+}
+
+/// Jobs written to a joblog, then read back by `--resume` and `--resume-failed`: asserts that
+/// `--resume` skips every job written, and `--resume-failed` those that succeeded, whatever
+/// their commands hold (tabs, newlines, any text).
+///
+/// # Panics
+///
+/// When one of these does not hold.
+pub fn joblog_round_trip(jobs: &[(u64, i32, i32, String)]) {
+    let path = log_path();
+    let _ = std::fs::remove_file(&path);
+    let spec = path.to_str().expect("a UTF-8 path");
+    let mut log = JobLog::open(spec, Resume::No).expect("the joblog opens");
+    for (seq, exitval, signal, command) in jobs {
+        let status = GnuStatus {
+            exitval: *exitval,
+            signal: *signal,
+        };
+        log.write(*seq, UNIX_EPOCH, Duration::ZERO, 0, status, command)
+            .expect("a joblog line is written");
+    }
+    let logged = done_before(spec, Resume::Logged).expect("a joblog we wrote reads back");
+    let succeeded = done_before(spec, Resume::Succeeded).expect("a joblog we wrote reads back");
+    let all = jobs.iter().map(|job| job.0).collect();
+    assert_eq!(logged, all);
+    let ok = jobs
+        .iter()
+        .filter(|job| job.1 == 0 && job.2 == 0)
+        .map(|job| job.0)
+        .collect();
+    assert_eq!(succeeded, ok);
+}
+
+#[cfg(test)]
+mod properties;
