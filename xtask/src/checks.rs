@@ -24,7 +24,8 @@ fn steps() -> Vec<Cargo> {
 
 /// Builds the WASI guests, makes sure a Slurm answers for the Slurm tests (starting ours as
 /// root: [`crate::slurm::ensure_up`]), then runs every step, printing each before it runs, and
-/// stops at the first failure.
+/// stops at the first failure. The last step fuzzes every target for a bounded time
+/// ([`crate::fuzz::TEST_SECONDS`] each).
 pub(crate) fn test(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         bail!("`cargo xtask test` takes no arguments, got `{arg}`");
@@ -33,12 +34,20 @@ pub(crate) fn test(args: &[String]) -> Result<()> {
     crate::guests::build()?;
     crate::slurm::ensure_up()?;
     let steps = steps();
-    let total = steps.len();
+    let total = steps.len() + 1;
     for (i, step) in steps.iter().enumerate() {
         eprintln!("\n==> [{}/{total}] {step}", i + 1);
         step.run()
             .with_context(|| format!("step {}/{total} failed; stopping here", i + 1))?;
     }
+    let seconds = crate::fuzz::TEST_SECONDS;
+    eprintln!("\n==> [{total}/{total}] cargo xtask fuzz --time {seconds}");
+    let targets: Vec<String> = crate::fuzz::TARGETS
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+    crate::fuzz::run(&targets, seconds, false)
+        .with_context(|| format!("step {total}/{total} failed"))?;
     eprintln!("\n==> all {total} steps passed");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask bench [--quick]`: run the criterion benches and write a report.
 //! - `cargo xtask chart [REPORT [SVG]]`: draw the bench chart again from a saved report.
+//! - `cargo xtask fuzz [TARGET] [--time S] [--minimize]`: run the fuzz targets of `fuzz/`.
 //! - `cargo xtask guests`: build the WASI guest programs into `target/guests/`.
 //! - `cargo xtask slurm up|down|status [--nodes N]`: a real Slurm cluster on this machine.
 //! - `cargo xtask test`: run the full check and test sequence.
@@ -15,6 +16,7 @@ mod cmd;
 mod compare;
 mod criterion;
 mod date;
+mod fuzz;
 mod guests;
 mod pool_peers;
 mod report;
@@ -42,6 +44,12 @@ Tasks:
   chart [REPORT [SVG]]
                     draw the chart again from a saved report (default:
                     target/bench-report.json into target/bench-report.svg)
+  fuzz [TARGET...] [--time S] [--minimize]
+                    build the fuzz targets of fuzz/ with libFuzzer (stable rustc)
+                    and run each (default: all) for S seconds (default 60),
+                    failing on a crash, whose input is saved in
+                    fuzz/regressions/TARGET/; --minimize merges what fuzzing
+                    found into the committed seeds, fuzz/corpus/TARGET/
   guests            build the WASI guests in guests/ for wasm32-wasip1 and
                     wasm32-wasip2 (and wordcount natively) into target/guests/
   slurm up [--nodes N] [--force] | down | status
@@ -51,8 +59,8 @@ Tasks:
                     up is idempotent and reconfigures for another N; down stops
                     only what up started; status fails unless it is up
   test              build the guests, then cargo fmt --check, clippy -D warnings,
-                    test, doc -Dwarnings and bench --no-run, stopping at the
-                    first failure
+                    test, doc -Dwarnings, bench --no-run and fuzz --time 15,
+                    stopping at the first failure
   tools             install the peers that come from crates.io (rust-parallel,
                     the wasmtime CLI) into target/tools/ for the bench to compare
                     with (about 10 minutes on 2 cores)
@@ -83,6 +91,7 @@ fn run(args: Vec<String>) -> Result<()> {
     match task {
         "bench" => bench::bench(rest),
         "chart" => chart_task(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "guests" => guests::guests(rest),
         "slurm" => slurm::slurm(rest),
         "test" => checks::test(rest),
