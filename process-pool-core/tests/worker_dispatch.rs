@@ -123,6 +123,23 @@ async fn a_method_name_over_the_frame_limit_fails_that_call_alone() {
     assert_eq!(pool.workers().crashed, 0);
 }
 
+/// A worker's list of methods is kept once: every `UnknownMethod` error quoting it shares it,
+/// so a worker with a long list that answers every call `unknown_method` costs one list.
+#[tokio::test(start_paused = true)]
+async fn unknown_method_errors_share_their_workers_list() {
+    let memory = Memory::new(Start::Normal);
+    let pool = builder(1).build(memory.clone()).unwrap();
+    let first = within(pool.call("nope", "")).await.unwrap_err();
+    let second = within(pool.call("nor-this", "")).await.unwrap_err();
+    let (CallError::UnknownMethod { served: a, .. }, CallError::UnknownMethod { served: b, .. }) =
+        (&first, &second)
+    else {
+        panic!("{first:?} {second:?}");
+    };
+    assert!(a.iter().any(|m| m == "echo"), "{a:?}");
+    assert!(std::sync::Arc::ptr_eq(a, b), "one list, shared");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_paused_pool_holds_calls_and_a_hint_pauses_before_the_retry() {
     let memory = Memory::new(Start::Normal);

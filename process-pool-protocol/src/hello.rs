@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 /// The protocol version this crate speaks. A pool refuses a worker that states another.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The largest hello payload [`Hello::parse`] reads: 64 KiB, room for thousands of method
+/// names, and a bound on what a worker's hello costs the pool that keeps it.
+pub const MAX_HELLO: usize = 64 << 10;
+
 /// The worker's first frame (a [`Kind::Hello`](crate::Kind::Hello), its payload this as a JSON
 /// object): which protocol it speaks, what it serves, and how much at once.
 ///
@@ -69,8 +73,14 @@ impl Hello {
     }
 
     /// Reads a hello frame's payload, naming what is wrong with it. Unknown keys are ignored,
-    /// so that later versions may add some.
+    /// so that later versions may add some. A payload over [`MAX_HELLO`] is refused unread.
     pub fn parse(payload: &[u8]) -> Result<Hello, String> {
+        if payload.len() > MAX_HELLO {
+            return Err(format!(
+                "hello of {} bytes, over the {MAX_HELLO} a hello may hold",
+                payload.len()
+            ));
+        }
         let value: Value =
             serde_json::from_slice(payload).map_err(|e| format!("hello is not JSON: {e}"))?;
         let field = |key: &str| {
@@ -208,6 +218,18 @@ mod tests {
         assert!(
             error(r#"{"protocol": 1, "methods": [], "concurrency": 1, "max_frame": 4}"#)
                 .contains("below the 12-byte frame header")
+        );
+    }
+
+    #[test]
+    fn a_hello_over_its_limit_is_refused_unread() {
+        // 64 KiB of `"",`: over 20,000 empty method names, each a String kept by the pool.
+        let names = vec!["\"\""; MAX_HELLO / 3 + 1].join(",");
+        let json = format!(r#"{{"protocol": 1, "methods": [{names}], "concurrency": 1}}"#);
+        let error = Hello::parse(json.as_bytes()).unwrap_err();
+        assert!(
+            error.starts_with("hello of 65") && error.ends_with("a hello may hold"),
+            "{error}"
         );
     }
 

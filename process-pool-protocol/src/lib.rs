@@ -32,5 +32,5 @@ pub use bytes::Bytes;
 pub use frame::{
     DEFAULT_MAX_FRAME, Frame, FrameCodec, FrameError, HEADER_LEN, Kind, MAX_NAME_LEN, PREFIX_LEN,
 };
-pub use hello::{ErrorCode, Hello, PROTOCOL_VERSION};
+pub use hello::{ErrorCode, Hello, MAX_HELLO, PROTOCOL_VERSION};
 pub use worker::{CallContext, Worker};

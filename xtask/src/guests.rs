@@ -1,9 +1,9 @@
 //! `cargo xtask guests`: build the Rust guest programs in `guests/` for `wasm32-wasip1` and
-//! `wasm32-wasip2`, and `wordcount` natively, into `target/guests/`.
+//! `wasm32-wasip2`, and `wordcount` and `hostile-worker` natively, into `target/guests/`.
 //!
 //! The outputs are `target/guests/<triple>/release/<name>.wasm` and
-//! `target/guests/release/wordcount`. The tests and benchmarks that run guests call this task
-//! first (cargo makes it a no-op when nothing changed).
+//! `target/guests/release/{wordcount,hostile-worker}`. The tests and benchmarks that run guests
+//! call this task first (cargo makes it a no-op when nothing changed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +16,7 @@ use crate::target_dir;
 /// The wasm targets the guests are built for.
 pub(crate) const TARGETS: [&str; 2] = ["wasm32-wasip1", "wasm32-wasip2"];
 
-/// Builds every guest for both wasm targets, and the native `wordcount`.
+/// Builds every guest for both wasm targets, and the native `wordcount` and `hostile-worker`.
 pub(crate) fn guests(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         bail!("`cargo xtask guests` takes no arguments, got `{arg}`");
@@ -63,14 +63,22 @@ fn guest_target_dir() -> PathBuf {
     target_dir().join("guests")
 }
 
-/// The two cargo invocations: every guest for both wasm targets, then `wordcount` natively.
+/// The two cargo invocations: every guest for both wasm targets, then `wordcount` (for the
+/// benchmark) and `hostile-worker` (for the native backend's tests) natively.
 fn commands(dir: &Path) -> [Cargo; 2] {
     let dir = dir.to_string_lossy();
     let common = ["build", "--release", "--manifest-path", "guests/Cargo.toml"];
     let wasm = Cargo::new(&common)
         .args(&["--target", TARGETS[0], "--target", TARGETS[1]])
         .args(&["--target-dir", &dir]);
-    let native = Cargo::new(&common).args(&["--bin", "wordcount", "--target-dir", &dir]);
+    let native = Cargo::new(&common).args(&[
+        "--bin",
+        "wordcount",
+        "--bin",
+        "hostile-worker",
+        "--target-dir",
+        &dir,
+    ]);
     [wasm, native]
 }
 
@@ -97,7 +105,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builds_both_targets_then_native_wordcount() {
+    fn builds_both_targets_then_the_native_programs() {
         let [wasm, native] = commands(Path::new("/t/guests"));
         assert_eq!(
             wasm.to_string(),
@@ -107,7 +115,7 @@ mod tests {
         assert_eq!(
             native.to_string(),
             "cargo build --release --manifest-path guests/Cargo.toml --bin wordcount \
-             --target-dir /t/guests"
+             --bin hostile-worker --target-dir /t/guests"
         );
     }
 

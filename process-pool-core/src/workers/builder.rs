@@ -67,6 +67,7 @@ pub(crate) struct Config {
     pub(crate) startup_retry: RetryPolicy,
     pub(crate) startup_timeout: Duration,
     pub(crate) max_frame: usize,
+    pub(crate) write_timeout: Duration,
     pub(crate) warm_up: Option<(String, Bytes)>,
 }
 
@@ -74,6 +75,9 @@ pub(crate) struct Config {
 pub(crate) fn default_call_retry() -> RetryPolicy {
     RetryPolicy::attempts(3).on(RetryOn::CRASH)
 }
+
+/// How long a worker may leave the pool's writes to it waiting, by default.
+pub(crate) const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default policy of worker starts: up to 4 attempts, 50 ms apart, then twice that each
 /// time, at most 5 s.
@@ -135,6 +139,7 @@ impl Default for WorkerPoolBuilder {
                 startup_retry: default_startup_retry(),
                 startup_timeout: Duration::from_secs(10),
                 max_frame: process_pool_protocol::DEFAULT_MAX_FRAME,
+                write_timeout: DEFAULT_WRITE_TIMEOUT,
                 warm_up: None,
             },
             hooks: Hooks::default(),
@@ -211,6 +216,15 @@ impl WorkerPoolBuilder {
         self
     }
 
+    /// How long a worker may leave bytes the pool writes to it unread (default 30 s): one
+    /// whose stdin takes nothing for this long, while a frame waits, is killed as hung and
+    /// replaced, its calls retried. A worker that keeps reading is never cut off, however
+    /// slowly it reads.
+    pub fn write_timeout(mut self, limit: Duration) -> Self {
+        self.config.write_timeout = limit;
+        self
+    }
+
     /// Calls `method` with `payload` on every new worker before it serves: a start whose
     /// warm-up fails counts as a failed start.
     pub fn warm_up(mut self, method: impl Into<String>, payload: impl Into<Bytes>) -> Self {
@@ -264,6 +278,9 @@ impl WorkerPoolBuilder {
                 "health_check",
                 "interval and deadline must be above zero".into(),
             );
+        }
+        if c.write_timeout.is_zero() {
+            return invalid("write_timeout", "must be above zero".into());
         }
         if c.idle_timeout.is_some_and(|t| t.is_zero()) {
             return invalid("idle_timeout", "must be above zero".into());

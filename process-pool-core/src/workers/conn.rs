@@ -79,15 +79,16 @@ pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
         tokio::select! {
             frame = frames.next() => match frame {
                 Some(Ok(frame)) => {
+                    // The first violation ends the worker: what it wrote after is not read
+                    // (a worker answering one call thousands of times costs one lookup).
                     if let Err(reason) = shared.on_frame(id, frame) {
                         protocol = Some(reason);
                         control.kill();
+                        break exited.await;
                     }
                 }
                 Some(Err(error)) => {
-                    if protocol.is_none() {
-                        protocol = Some(error.to_string());
-                    }
+                    protocol = Some(error.to_string());
                     control.kill();
                     break exited.await;
                 }
@@ -216,7 +217,20 @@ async fn start(
     }
     let mut frames = FramedRead::new(reader, FrameCodec::new(config.max_frame));
     let (to_worker, outgoing) = mpsc::unbounded_channel();
-    tokio::spawn(write_frames(writer, outgoing));
+    let stalled = {
+        let (shared, limit) = (Arc::clone(shared), config.write_timeout);
+        move || {
+            if let Some(slot) = shared.lock().workers.get_mut(&id) {
+                slot.kill(format!("did not read its stdin for {limit:?}"));
+            }
+        }
+    };
+    tokio::spawn(write_frames(
+        writer,
+        outgoing,
+        config.write_timeout,
+        stalled,
+    ));
     // How it ended, if it did while starting (the future cannot be awaited twice).
     let mut ended = None;
     let greeting = async {
@@ -301,20 +315,109 @@ async fn next_frame(
 }
 
 /// Writes the pool's frames to the worker, flushing whenever none is waiting; ends when the
-/// pool drops its sender or the worker's stdin closes.
+/// pool drops its sender or the worker's stdin closes. A write that makes no progress for
+/// `limit` (the worker does not read) calls `stalled`, which kills the worker, as hung.
+///
+/// What waits here is bounded by the pool, not by the worker: its calls in flight (shared with
+/// their callers, not copied), a cancel for each, one ping and one shutdown; and one frame
+/// being written.
 async fn write_frames(
     writer: Box<dyn AsyncWrite + Send + Unpin>,
     mut frames: mpsc::UnboundedReceiver<Frame>,
+    limit: Duration,
+    stalled: impl FnOnce(),
 ) {
+    let progress = Arc::new(Progress::default());
+    let writer = Watched {
+        inner: writer,
+        progress: Arc::clone(&progress),
+    };
     // Frame sizes were checked against the worker's limit before sending.
     let mut sink = FramedWrite::new(writer, FrameCodec::new(usize::MAX));
-    while let Some(frame) = frames.recv().await {
-        if sink.feed(frame).await.is_err() {
-            return;
+    let written = async {
+        while let Some(frame) = frames.recv().await {
+            progress.mark();
+            if sink.feed(frame).await.is_err() {
+                return;
+            }
+            if frames.is_empty() && sink.flush().await.is_err() {
+                return;
+            }
+            progress.idle();
         }
-        if frames.is_empty() && sink.flush().await.is_err() {
-            return;
+        progress.mark();
+        let _ = sink.flush().await;
+    };
+    tokio::select! {
+        () = written => {}
+        () = progress.stalled(limit) => stalled(),
+    }
+}
+
+/// When a worker's stdin last took bytes, while the pool has some to write to it.
+#[derive(Debug, Default)]
+struct Progress(std::sync::Mutex<Option<tokio::time::Instant>>);
+
+impl Progress {
+    /// Bytes are waiting to be written (or were just taken): the clock starts again.
+    fn mark(&self) {
+        *self.lock() = Some(tokio::time::Instant::now());
+    }
+
+    /// Nothing is waiting to be written: no clock.
+    fn idle(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<tokio::time::Instant>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Completes once bytes have waited `limit` without the worker taking any.
+    async fn stalled(&self, limit: Duration) {
+        loop {
+            let since = *self.lock();
+            match since {
+                Some(since) if since.elapsed() >= limit => return,
+                Some(since) => tokio::time::sleep_until(since + limit).await,
+                None => tokio::time::sleep(limit).await,
+            }
         }
     }
-    let _ = sink.flush().await;
+}
+
+/// A worker's stdin, marking [`Progress`] whenever it takes bytes.
+struct Watched {
+    inner: Box<dyn AsyncWrite + Send + Unpin>,
+    progress: Arc<Progress>,
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(written, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.progress.mark();
+        }
+        written
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

@@ -144,11 +144,17 @@ impl Shared {
             }
             Kind::Pong => {
                 let mut state = self.lock();
-                if let Some(slot) = state.workers.get_mut(&id)
-                    && slot.ping.is_some_and(|(ping, _)| ping == frame.id)
-                {
-                    slot.ping = None;
+                let Some(slot) = state.workers.get_mut(&id) else {
+                    return Ok(());
+                };
+                // One pong per ping: any other would let a worker write without end.
+                if slot.ping.is_none_or(|(ping, _)| ping != frame.id) {
+                    return Err(format!(
+                        "a Pong frame for ping {}, which is not waiting for one",
+                        frame.id
+                    ));
                 }
+                slot.ping = None;
                 Ok(())
             }
             other => Err(format!("a worker must not send a {other:?} frame")),
@@ -188,10 +194,7 @@ impl Shared {
         };
         let message = String::from_utf8_lossy(message).into_owned();
         let error = match code {
-            ErrorCode::UnknownMethod => CallError::UnknownMethod {
-                method,
-                served: served.to_vec(),
-            },
+            ErrorCode::UnknownMethod => CallError::UnknownMethod { method, served },
             ErrorCode::Cancelled => CallError::Cancelled { method },
             code => CallError::Failed {
                 method,

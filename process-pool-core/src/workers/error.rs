@@ -1,5 +1,6 @@
 //! [`CallError`]: why a call to a worker pool did not return a reply.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ErrorCode;
@@ -14,8 +15,9 @@ pub enum CallError {
     UnknownMethod {
         /// The method called.
         method: String,
-        /// What the worker said it serves.
-        served: Vec<String>,
+        /// What the worker said it serves (one list per worker, shared by the errors that
+        /// quote it).
+        served: Arc<[String]>,
     },
     /// The method ran and failed, or panicked, or could not read its payload; the worker
     /// lives on.

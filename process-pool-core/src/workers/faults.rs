@@ -62,7 +62,7 @@ impl Shared {
         slot.status = Status::Ready;
         slot.capacity = (hello.concurrency as usize).min(self.config.max_calls_per_worker);
         slot.max_frame = usize::try_from(hello.max_frame).unwrap_or(usize::MAX);
-        slot.methods = Arc::new(hello.methods.clone());
+        slot.methods = hello.methods.clone().into();
         slot.last_used = Instant::now();
         state.counters.started += 1;
         state.last_start_failure = None;

@@ -66,7 +66,7 @@ pub(crate) struct Slot {
     pub(crate) control: Option<Arc<dyn WorkerControl>>,
     pub(crate) capacity: usize,
     pub(crate) max_frame: usize,
-    pub(crate) methods: Arc<Vec<String>>,
+    pub(crate) methods: Arc<[String]>,
     /// The calls it owes an answer, by the id they were sent under (a fresh one for every
     /// send, so a retry is never mistaken for the attempt before it): `None` for a call that
     /// left it (answered by a timeout or a cancel, or sent elsewhere) while it still owes the
