@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
+use process_pool_protocol::fuzzing::Pieces;
 use process_pool_protocol::{Frame, FrameCodec, Hello, Kind};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::codec::{Decoder, Encoder};
@@ -207,8 +208,7 @@ impl WorkerSpawner for Scripted {
         }
         let killed = CancellationToken::new();
         let reader = Output {
-            data: self.output.clone(),
-            cuts: self.cuts.clone().into_iter(),
+            pieces: Pieces::new(self.output.clone(), &self.cuts),
             silent_after: self.script.silent_after,
             killed: Box::pin(killed.clone().cancelled_owned()),
         };
@@ -236,8 +236,7 @@ impl WorkerSpawner for Scripted {
 /// The scripted worker's stdout: its bytes in pieces, then the end (or silence until it is
 /// killed).
 struct Output {
-    data: Bytes,
-    cuts: std::vec::IntoIter<usize>,
+    pieces: Pieces,
     silent_after: bool,
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
 }
@@ -249,16 +248,11 @@ impl AsyncRead for Output {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.data.is_empty() {
-            if this.silent_after && this.killed.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            return Poll::Ready(Ok(()));
+        if this.pieces.is_empty() && this.silent_after && this.killed.as_mut().poll(cx).is_pending()
+        {
+            return Poll::Pending;
         }
-        let want = this.cuts.next().map_or(this.data.len(), |cut| cut.max(1));
-        let n = want.min(this.data.len()).min(buf.remaining());
-        buf.put_slice(&this.data.split_to(n));
-        Poll::Ready(Ok(()))
+        Pin::new(&mut this.pieces).poll_read(cx, buf)
     }
 }
 

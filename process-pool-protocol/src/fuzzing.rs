@@ -136,11 +136,30 @@ pub fn frame_stream(wire: &[u8], cuts: &[usize], max_frame: usize) {
     );
 }
 
-/// A reader that hands out `data` in pieces, one piece (at most) per read.
+/// A reader that hands out its bytes in pieces (one piece, at most, per read; the rest whole
+/// once the cuts run out), then the end: a pipe as a reader may find it.
 #[derive(Debug)]
-struct Pieces {
+pub struct Pieces {
     data: Bytes,
     cuts: Vec<usize>,
+    /// The next cut.
+    at: usize,
+}
+
+impl Pieces {
+    /// `data`, cut after each of `cuts` bytes in turn (a cut of 0 is taken as 1).
+    pub fn new(data: impl Into<Bytes>, cuts: &[usize]) -> Pieces {
+        Pieces {
+            data: data.into(),
+            cuts: cuts.to_owned(),
+            at: 0,
+        }
+    }
+
+    /// Whether every byte has been read.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
 }
 
 impl AsyncRead for Pieces {
@@ -150,11 +169,11 @@ impl AsyncRead for Pieces {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let want = if this.cuts.is_empty() {
-            this.data.len()
-        } else {
-            this.cuts.remove(0).max(1)
-        };
+        let want = this
+            .cuts
+            .get(this.at)
+            .map_or(this.data.len(), |&cut| cut.max(1));
+        this.at += 1;
         let n = want.min(this.data.len()).min(buf.remaining());
         buf.put_slice(&this.data.split_to(n));
         Poll::Ready(Ok(()))
@@ -218,10 +237,7 @@ pub fn worker_session(input: &[u8], cuts: &[usize], concurrency: u32, max_frame:
     let max_frame = max_frame.max(HEADER_LEN);
     let worker = test_worker(concurrency, max_frame);
     let out = Kept::default();
-    let reader = Pieces {
-        data: Bytes::copy_from_slice(input),
-        cuts: cuts.to_vec(),
-    };
+    let reader = Pieces::new(Bytes::copy_from_slice(input), cuts);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");

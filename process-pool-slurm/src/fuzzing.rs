@@ -10,6 +10,8 @@ use std::io;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use process_pool_protocol::fuzzing::Pieces;
+
 use crate::lines::{LineReader, LineWriter};
 use crate::spec::{JobSpec, Reply};
 
@@ -49,26 +51,6 @@ pub fn reply(bytes: &[u8]) {
     }
 }
 
-/// A reader handing out its bytes in pieces, one piece (at most) per read.
-struct Pieces<'a> {
-    data: Bytes,
-    cuts: std::slice::Iter<'a, usize>,
-}
-
-impl tokio::io::AsyncRead for Pieces<'_> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        let this = &mut *self;
-        let want = this.cuts.next().map_or(this.data.len(), |&cut| cut.max(1));
-        let n = want.min(this.data.len()).min(buf.remaining());
-        buf.put_slice(&this.data.split_to(n));
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
@@ -77,10 +59,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// What a [`LineReader`] gives for `wire` in pieces: the bytes, then the error kind, if any.
 fn unescape(wire: &[u8], cuts: &[usize]) -> (Vec<u8>, Option<io::ErrorKind>) {
-    let mut reader = LineReader::new(Pieces {
-        data: Bytes::copy_from_slice(wire),
-        cuts: cuts.iter(),
-    });
+    let mut reader = LineReader::new(Pieces::new(Bytes::copy_from_slice(wire), cuts));
     let mut out = Vec::new();
     let mut buf = [0; 7];
     let error = runtime().block_on(async {

@@ -17,53 +17,14 @@
 
 use std::io::{self, Read, Write};
 
-const HELLO: u8 = 1;
-const CALL: u8 = 2;
-const REPLY: u8 = 3;
-const PONG: u8 = 7;
-const SHUTDOWN: u8 = 8;
-const MAX_FRAME: usize = 16 << 20;
-
-fn frame(kind: u8, id: u64, payload: &[u8]) -> Vec<u8> {
-    let len = 12 + payload.len();
-    let mut frame = Vec::with_capacity(4 + len);
-    frame.extend_from_slice(&(len as u32).to_be_bytes());
-    frame.extend_from_slice(&[kind, 0, 0, 0]);
-    frame.extend_from_slice(&id.to_be_bytes());
-    frame.extend_from_slice(payload);
-    frame
-}
-
-fn send(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
-    out.write_all(bytes)?;
-    out.flush()
-}
-
-/// The next frame's kind, id and payload (its name skipped), or `None` at the end of input.
-fn read_frame(input: &mut impl Read) -> io::Result<Option<(u8, u64, Vec<u8>)>> {
-    let mut prefix = [0; 4];
-    match input.read_exact(&mut prefix) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_be_bytes(prefix) as usize;
-    if !(12..=MAX_FRAME).contains(&len) {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {len} bytes")));
-    }
-    let mut body = vec![0; len];
-    input.read_exact(&mut body)?;
-    let name_len = u16::from_be_bytes([body[2], body[3]]) as usize;
-    let id = u64::from_be_bytes(body[4..12].try_into().expect("8 bytes"));
-    let payload = body.get(12 + name_len..).unwrap_or_default().to_vec();
-    Ok(Some((body[0], id, payload)))
-}
+use process_pool_guests::kind::{CALL, PONG, REPLY, SHUTDOWN};
+use process_pool_guests::{MAX_FRAME, frame, hello, read_frame, send};
 
 /// Calls, one after another, until the end of input or a shutdown.
 fn calls(input: &mut impl Read, mut each: impl FnMut(u64, Vec<u8>) -> io::Result<()>) -> io::Result<()> {
-    while let Some((kind, id, payload)) = read_frame(input)? {
-        match kind {
-            CALL => each(id, payload)?,
+    while let Some(frame) = read_frame(input)? {
+        match frame.kind {
+            CALL => each(frame.id, frame.payload)?,
             SHUTDOWN => return Ok(()),
             _ => {}
         }
@@ -75,35 +36,34 @@ fn main() -> io::Result<()> {
     let case = std::env::args().nth(1).unwrap_or_default();
     let mut input = io::stdin().lock();
     let mut out = io::stdout().lock();
-    let hello = format!(r#"{{"protocol": 1, "methods": ["echo"], "concurrency": 4, "max_frame": {MAX_FRAME}}}"#);
-    send(&mut out, &frame(HELLO, 0, hello.as_bytes()))?;
+    send(&mut out, &hello(&["echo"], 4))?;
     match case.as_str() {
-        "echo" => calls(&mut input, |id, payload| send(&mut out, &frame(REPLY, id, &payload))),
+        "echo" => calls(&mut input, |id, payload| send(&mut out, &frame(REPLY, id, b"", &payload))),
         "flood" => {
-            let pongs: Vec<u8> = (0..4096).flat_map(|id| frame(PONG, 1 << 40 | id, b"")).collect();
+            let pongs: Vec<u8> = (0..4096).flat_map(|id| frame(PONG, 1 << 40 | id, b"", b"")).collect();
             loop {
                 send(&mut out, &pongs)?;
             }
         }
         "max-frames" => {
-            let big = frame(REPLY, u64::MAX, &vec![b'x'; MAX_FRAME - 12]);
+            let big = frame(REPLY, u64::MAX, b"", &vec![b'x'; MAX_FRAME - 12]);
             loop {
                 send(&mut out, &big)?;
             }
         }
         "unsent" => calls(&mut input, |id, payload| {
-            send(&mut out, &frame(REPLY, id.wrapping_add(1_000_000), &payload))
+            send(&mut out, &frame(REPLY, id.wrapping_add(1_000_000), b"", &payload))
         }),
         "repeat" => calls(&mut input, |id, payload| {
-            let reply = frame(REPLY, id, &payload);
+            let reply = frame(REPLY, id, b"", &payload);
             for _ in 0..10_000 {
                 send(&mut out, &reply)?;
             }
             Ok(())
         }),
         "interleave" => calls(&mut input, |id, payload| {
-            send(&mut out, &frame(REPLY, id, &payload))?;
-            send(&mut out, &frame(99, id, b"an unknown kind"))?;
+            send(&mut out, &frame(REPLY, id, b"", &payload))?;
+            send(&mut out, &frame(99, id, b"", b"an unknown kind"))?;
             send(&mut out, b"\x00\x00\x00\x02not a frame")
         }),
         "deaf" => loop {
