@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, PoisonError};
 
-use process_pool_core::backend::WorkerId;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use process_pool_core::backend::{MAX_LOG_LINE, WorkerId};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
 use super::control::Control;
@@ -59,16 +59,17 @@ fn parse_event(line: &str) -> Option<Event> {
     None
 }
 
-/// Reads the stderr of `salloc`/`srun` and the worker: each line logged, the tail kept, and
-/// what it says about the start sent on.
+/// Reads the stderr of `salloc`/`srun` and the worker: each line logged (cut at
+/// [`MAX_LOG_LINE`] bytes), the tail kept, and what it says about the start sent on.
 pub(super) async fn read_stderr(
-    stderr: tokio::process::ChildStderr,
+    stderr: impl AsyncRead + Unpin,
     id: WorkerId,
     control: Arc<Control>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let mut lines = BufReader::new(stderr).split(b'\n');
-    while let Ok(Some(line)) = lines.next_segment().await {
+    let mut stderr = BufReader::new(stderr);
+    let mut line = Vec::new();
+    while let Ok(true) = next_line(&mut stderr, &mut line).await {
         let text = String::from_utf8_lossy(&line);
         tracing::info!(target: "process_pool::worker", worker = id, "{text}");
         if let Some(event) = parse_event(&text) {
@@ -89,6 +90,32 @@ pub(super) async fn read_stderr(
         if !text.starts_with(READY_PREFIX) {
             control.tail.push(&line);
             control.tail.push(b"\n");
+        }
+    }
+}
+
+/// Reads the next line of `reader` into `line` (without its newline), keeping its first
+/// [`MAX_LOG_LINE`] bytes: the rest of a longer one is read and dropped, so that a worker
+/// writing to stderr without a newline costs no more than a short line. `false` at the end.
+async fn next_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    line: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    line.clear();
+    let mut read_any = false;
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(read_any);
+        }
+        read_any = true;
+        let newline = buf.iter().position(|&b| b == b'\n');
+        let end = newline.unwrap_or(buf.len());
+        let room = MAX_LOG_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..end.min(room)]);
+        reader.consume(newline.map_or(end, |at| at + 1));
+        if newline.is_some() {
+            return Ok(true);
         }
     }
 }
@@ -149,6 +176,26 @@ mod tests {
             Some(Event::Ready { job, step, node }) if job == "45" && step == "3" && node == "n2"
         ));
         assert!(parse_event("hello").is_none());
+    }
+
+    /// A worker on a node that writes to stderr without a newline: before, the whole of it
+    /// was gathered as one line, in the pool's memory.
+    #[tokio::test]
+    async fn a_line_without_end_costs_no_more_than_a_short_one() {
+        use tokio::io::AsyncReadExt;
+        let endless = tokio::io::repeat(b'x').take(64 << 20);
+        let tail = b"\nsalloc: Granted job allocation 7\n".as_slice();
+        let mut reader = BufReader::new(endless.chain(tail));
+        let mut line = Vec::new();
+        assert!(next_line(&mut reader, &mut line).await.unwrap());
+        assert_eq!(line.len(), MAX_LOG_LINE);
+        assert!(line.capacity() <= 2 * MAX_LOG_LINE, "{}", line.capacity());
+        assert!(next_line(&mut reader, &mut line).await.unwrap());
+        assert!(matches!(
+            parse_event(&String::from_utf8_lossy(&line)),
+            Some(Event::Granted(job)) if job == "7"
+        ));
+        assert!(!next_line(&mut reader, &mut line).await.unwrap());
     }
 
     #[test]
