@@ -59,7 +59,7 @@ Tasks:
                     up is idempotent and reconfigures for another N; down stops
                     only what up started; status fails unless it is up
   test              build the guests, then cargo fmt --check, clippy -D warnings,
-                    test, doc -Dwarnings, bench --no-run and fuzz --time 15,
+                    test, doc -Dwarnings, bench --no-run and fuzz --time 12,
                     stopping at the first failure
   tools             install the peers that come from crates.io (rust-parallel,
                     the wasmtime CLI) into target/tools/ for the bench to compare
