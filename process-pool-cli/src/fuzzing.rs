@@ -6,7 +6,6 @@
 //! Not part of the tool: built for this crate's tests, and with the `fuzzing` feature.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use regex::bytes::Regex;
@@ -155,16 +154,28 @@ pub fn records(data: &[u8], delimiter: u8, colsep: Option<&str>) {
     }
 }
 
-/// A file this process may write its joblogs to.
-fn log_path() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("ppool-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        dir
-    });
-    let thread = format!("{:?}", std::thread::current().id());
-    dir.join(thread.replace(|c: char| !c.is_ascii_alphanumeric(), ""))
+/// A joblog file of this thread's, removed when dropped (a failing check too).
+struct LogFile(PathBuf);
+
+impl LogFile {
+    fn new() -> LogFile {
+        let thread = format!("{:?}", std::thread::current().id());
+        let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+        let name = format!("ppool-fuzz-{}-{thread}.joblog", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_file(&path);
+        LogFile(path)
+    }
+
+    fn spec(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 path")
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// A joblog read back by `--resume`, whatever it holds: asserts that it is read, or refused
@@ -175,9 +186,9 @@ fn log_path() -> PathBuf {
 ///
 /// When one of these does not hold.
 pub fn joblog(contents: &[u8]) {
-    let path = log_path();
-    std::fs::write(&path, contents).expect("the joblog is written");
-    let spec = path.to_str().expect("a UTF-8 path");
+    let file = LogFile::new();
+    std::fs::write(&file.0, contents).expect("the joblog is written");
+    let spec = file.spec();
     match (
         done_before(spec, Resume::Logged),
         done_before(spec, Resume::Succeeded),
@@ -202,9 +213,8 @@ pub fn joblog(contents: &[u8]) {
 ///
 /// When one of these does not hold.
 pub fn joblog_round_trip(jobs: &[(u64, i32, i32, String)]) {
-    let path = log_path();
-    let _ = std::fs::remove_file(&path);
-    let spec = path.to_str().expect("a UTF-8 path");
+    let file = LogFile::new();
+    let spec = file.spec();
     let mut log = JobLog::open(spec, Resume::No).expect("the joblog opens");
     for (seq, exitval, signal, command) in jobs {
         let status = GnuStatus {
