@@ -12,12 +12,13 @@
 //! - `repeat`: answers its first call 10,000 times;
 //! - `interleave`: answers each call, then writes a frame of an unknown kind, then bytes that
 //!   are not a frame;
+//! - `overloaded`: answers every call `overloaded` (sent back, it would come again for ever);
 //! - `deaf`: never reads its stdin (the pool's writes to it wait), and answers nothing;
 //! - `stderr`: writes to stderr without end, lines and no lines, and answers nothing.
 
 use std::io::{self, Read, Write};
 
-use process_pool_guests::kind::{CALL, PONG, REPLY, SHUTDOWN};
+use process_pool_guests::kind::{CALL, ERROR, PONG, REPLY, SHUTDOWN};
 use process_pool_guests::{MAX_FRAME, frame, hello, read_frame, send};
 
 /// Calls, one after another, until the end of input or a shutdown.
@@ -65,6 +66,9 @@ fn main() -> io::Result<()> {
             send(&mut out, &frame(REPLY, id, b"", &payload))?;
             send(&mut out, &frame(99, id, b"", b"an unknown kind"))?;
             send(&mut out, b"\x00\x00\x00\x02not a frame")
+        }),
+        "overloaded" => calls(&mut input, |id, _| {
+            send(&mut out, &frame(ERROR, id, b"overloaded", b"too many calls at once"))
         }),
         "deaf" => loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));

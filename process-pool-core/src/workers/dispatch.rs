@@ -271,12 +271,23 @@ impl Shared {
 
     /// A worker took fewer calls than it announced and sent one back: never send it more than
     /// it holds now. The call did not run, so it goes again (even a `no_retry` one), without
-    /// counting an attempt.
+    /// counting an attempt. A worker that refuses a call while it holds no other breaks the
+    /// protocol (it announced room for at least one): sent back to it again and again, the
+    /// call would never be answered.
     fn overloaded(self: &Arc<Self>, worker: WorkerId, wire: u64) -> Result<(), String> {
         let mut state = self.lock();
         let Some(slot) = state.workers.get_mut(&worker) else {
             return Ok(());
         };
+        if !slot.in_flight.contains_key(&wire) {
+            return Err(not_in_flight("Error", wire));
+        }
+        if slot.in_flight.len() == 1 {
+            // Left in flight: the worker's death retries it under the policy.
+            return Err(format!(
+                "an overloaded answer to call {wire} while it runs no other call"
+            ));
+        }
         let Some(held) = slot.in_flight.remove(&wire) else {
             return Err(not_in_flight("Error", wire));
         };

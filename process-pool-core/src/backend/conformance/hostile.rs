@@ -1,7 +1,7 @@
 //! The hostile-worker suite: a worker that attacks the pool reading it (floods it with
 //! frames, sends the largest frames again and again, answers calls never sent or one call
-//! thousands of times, mixes valid and invalid frames, never reads its stdin, writes to
-//! stderr without end) is contained. For each attack, in a pool next to another pool whose
+//! thousands of times, mixes valid and invalid frames, sends every call back as `overloaded`,
+//! never reads its stdin, writes to stderr without end) is contained. For each attack, in a pool next to another pool whose
 //! worker behaves:
 //!
 //! - the process's memory stays bounded (its peak resident set grows by less than
@@ -23,17 +23,6 @@ use bytes::Bytes;
 use super::HANG_BOUND;
 use crate::backend::WorkerSpawner;
 use crate::{Call, CallError, WorkerPool};
-
-/// The attacks, as `hostile-worker` names them.
-pub const ATTACKS: [&str; 7] = [
-    "flood",
-    "max-frames",
-    "unsent",
-    "repeat",
-    "interleave",
-    "deaf",
-    "stderr",
-];
 
 /// The most the process's peak resident set may grow during one attack.
 pub const RSS_BOUND: u64 = 256 << 20;
@@ -295,6 +284,7 @@ macro_rules! hostile_worker_tests {
             unsent => "unsent",
             repeat => "repeat",
             interleave => "interleave",
+            overloaded => "overloaded",
             deaf => "deaf",
             stderr => "stderr",
         );
