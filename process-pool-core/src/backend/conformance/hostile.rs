@@ -9,7 +9,9 @@
 //! - the neighbour's calls are not slowed beyond [`LATENCY_BOUND`] times their median outside
 //!   the attack (before and after it);
 //! - the hostile worker is killed, and the next one started, within [`KILL_BOUND`];
-//! - every call is answered, once: with the reply the worker owed, or a typed error.
+//! - every call is answered, once: with the reply the worker owed, or a typed error; a
+//!   [`CallError::ProtocolError`] names the worker's first violation (nothing it wrote after
+//!   that is read).
 //!
 //! The workers are `guests/src/bin/hostile-worker.rs`, built natively and for WASI, so that
 //! both backends face the same attacks. [`contain`] returns the figures it measured.
@@ -125,7 +127,7 @@ pub async fn contain<F: HostileFixtures>(fixtures: &F, attack: &str) -> Containe
     let attacking = {
         let (hostile, attack) = (hostile.clone(), attack.to_owned());
         tokio::spawn(async move {
-            let mut answered = 0;
+            let (mut answered, mut violations) = (0, 0);
             // Calls keep coming (and hostile workers keep starting) while the neighbour is
             // timed, and after: at least two rounds, to see a worker replaced.
             let started = Instant::now();
@@ -133,17 +135,23 @@ pub async fn contain<F: HostileFixtures>(fixtures: &F, attack: &str) -> Containe
                 let calls = (0..4).map(|_| Call::new("echo", payload.clone()));
                 for answer in hostile.call_many(calls).await {
                     // Checked and dropped: the replies are the caller's memory, not the pool's.
-                    check(&attack, answer, &payload);
+                    violations += u64::from(check(&attack, answer, &payload));
                     answered += 1;
                 }
             }
-            answered
+            (answered, violations)
         })
     };
     let during = median_call(&neighbour).await;
-    let answered = within("the hostile calls", attacking)
+    let (answered, violations) = within("the hostile calls", attacking)
         .await
         .expect("the attack's task does not panic");
+    if first_violation(attack).is_some() {
+        assert!(
+            violations > 0,
+            "{attack}: no call ended by the worker's violation"
+        );
+    }
     let lasted = attack_started.elapsed();
     let rss_growth = rss("VmHWM").saturating_sub(rss_before);
 
@@ -198,17 +206,41 @@ pub async fn contain<F: HostileFixtures>(fixtures: &F, attack: &str) -> Containe
 }
 
 /// A hostile call's answer is the reply it was owed, or a typed error saying what happened to
-/// its worker.
-fn check(attack: &str, answer: Result<Bytes, CallError>, payload: &Bytes) {
+/// its worker; a broken protocol is reported as the worker's first violation. `true` for a
+/// [`CallError::ProtocolError`].
+fn check(attack: &str, answer: Result<Bytes, CallError>, payload: &Bytes) -> bool {
     match answer {
         Ok(reply) => assert_eq!(reply, *payload, "{attack}: a reply not owed"),
+        Err(CallError::ProtocolError { reason, .. }) => {
+            let first = first_violation(attack)
+                .unwrap_or_else(|| panic!("{attack}: broke no protocol, yet: {reason}"));
+            assert!(
+                reason.contains(first),
+                "{attack}: reported `{reason}`, not its first violation (`{first}`)"
+            );
+            return true;
+        }
         Err(
-            CallError::ProtocolError { .. }
-            | CallError::TimedOut { .. }
+            CallError::TimedOut { .. }
             | CallError::WorkerCrashed { .. }
             | CallError::WorkerStart { .. },
         ) => {}
         Err(other) => panic!("{attack}: an answer of the wrong kind: {other}"),
+    }
+    false
+}
+
+/// What the first frame that breaks the protocol in `attack` is reported as (`None` for the
+/// attacks that break none: they are killed as hung).
+fn first_violation(attack: &str) -> Option<&'static str> {
+    match attack {
+        // The first of its pongs (ping 1 << 40): thousands follow it, none read.
+        "flood" => Some("a Pong frame for ping 1099511627776,"),
+        "max-frames" => Some("a Reply frame for call 18446744073709551615,"),
+        "unsent" | "repeat" => Some("which is not in flight on this worker"),
+        "interleave" => Some("unknown frame kind 99"),
+        "overloaded" => Some("an overloaded answer to call"),
+        _ => None,
     }
 }
 
