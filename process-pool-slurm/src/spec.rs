@@ -246,6 +246,13 @@ impl JobSpec {
             stdin_file = r.option()?.map(|p| OsString::from_vec(p.to_vec()));
             stdout = OutputSpec::read(&mut r)?;
             stderr = OutputSpec::read(&mut r)?;
+            if stdin_file.is_none() && stdout == OutputSpec::Memory && stderr == OutputSpec::Memory
+            {
+                // One way to write each spec: one without streams is version 1.
+                return Err(format!(
+                    "a version-{VERSION_STREAMS} spec without stream fields (written as version {VERSION})"
+                ));
+            }
         }
         r.end()?;
         Ok(JobSpec {
@@ -550,6 +557,22 @@ mod tests {
             Some(std::path::Path::new("/shared/out"))
         );
         assert!(again.get_stderr().is_discard());
+    }
+
+    #[test]
+    fn a_version_2_spec_without_streams_is_refused_as_written_two_ways() {
+        let discard = JobSpec {
+            stdout: OutputSpec::Discard,
+            ..JobSpec::of(&Job::new("true"), 10, Duration::ZERO)
+        };
+        let mut bytes = discard.encode();
+        assert_eq!(bytes[0], VERSION_STREAMS);
+        // Its last two bytes are stdout's mode (discard) and stderr's (memory): make both memory.
+        let at = bytes.len() - 2;
+        assert_eq!(bytes[at..], [2, 0]);
+        bytes[at] = 0;
+        let error = JobSpec::decode(&Bytes::from(bytes)).unwrap_err();
+        assert!(error.contains("without stream fields"), "{error}");
     }
 
     #[test]

@@ -7,11 +7,20 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::*;
+use crate::spec::OutputSpec;
 use process_pool_core::backend::{Exit, ExitStatus};
 
 fn os() -> impl Strategy<Value = std::ffi::OsString> {
     use std::os::unix::ffi::OsStringExt;
     vec(any::<u8>(), 0..12).prop_map(std::ffi::OsString::from_vec)
+}
+
+fn output() -> impl Strategy<Value = OutputSpec> {
+    prop_oneof![
+        Just(OutputSpec::Memory),
+        Just(OutputSpec::Discard),
+        os().prop_map(OutputSpec::File),
+    ]
 }
 
 fn spec_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -25,9 +34,25 @@ fn spec_bytes() -> impl Strategy<Value = Vec<u8>> {
         proptest::option::of(any::<u64>()),
         any::<u64>(),
         any::<u64>(),
+        proptest::option::of(os()),
+        output(),
+        output(),
     )
         .prop_map(
-            |(program, args, env_clear, env, cwd, stdin, timeout, limit, grace)| {
+            |(
+                program,
+                args,
+                env_clear,
+                env,
+                cwd,
+                stdin,
+                timeout,
+                limit,
+                grace,
+                stdin_file,
+                stdout,
+                stderr,
+            )| {
                 JobSpec {
                     program,
                     args,
@@ -38,6 +63,9 @@ fn spec_bytes() -> impl Strategy<Value = Vec<u8>> {
                     timeout: timeout.map(Duration::from_millis),
                     output_limit: limit,
                     kill_grace: Duration::from_millis(grace),
+                    stdin_file,
+                    stdout,
+                    stderr,
                 }
                 .encode()
             },
