@@ -49,8 +49,16 @@ impl Timer {
         deadline: Arc<Deadline>,
         attempt: CancellationToken,
     ) -> Timer {
-        Timer::until(runtime, async move { deadline.passed().await }, move || {
-            attempt.cancel()
+        let passed = Arc::clone(&deadline);
+        Timer::until(runtime, async move { passed.passed().await }, move || {
+            // Only a limit that stops the attempt is said to have expired: one that passes
+            // while the attempt is already being stopped (a cancel) is not its cause.
+            if !attempt.is_cancelled() {
+                deadline
+                    .expired
+                    .store(true, std::sync::atomic::Ordering::Release);
+                attempt.cancel();
+            }
         })
     }
 
@@ -93,6 +101,8 @@ pub(crate) struct Deadline {
     started: Instant,
     held: Mutex<Held>,
     released: Notify,
+    /// Set once the limit has passed (before the attempt is cancelled for it).
+    expired: std::sync::atomic::AtomicBool,
 }
 
 /// The holds on a deadline.
@@ -114,11 +124,17 @@ impl Deadline {
             started: Instant::now(),
             held: Mutex::default(),
             released: Notify::new(),
+            expired: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the limit has passed and the attempt was stopped for it.
+    pub(crate) fn expired(&self) -> bool {
+        self.expired.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Begins a hold.

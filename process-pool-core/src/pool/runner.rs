@@ -125,8 +125,13 @@ impl Inner {
         let duration = started.elapsed();
         report.ran = Some(duration);
 
+        // The first stop is the one that describes the attempt: a timeout that fired before a
+        // cancel (a pipeline stopping its other stages, say) stays a timeout.
+        let timed_out = timed.as_ref().is_some_and(|(ctx, _)| {
+            ctx.is_cancelled() && ctx.deadline.as_ref().is_some_and(|d| d.expired())
+        });
+        // Stopped from outside (a cancel, a shutdown): never retried, however it is described.
         let cancelled = slot_ctx.is_cancelled();
-        let timed_out = !cancelled && timed.is_some() && ctx.is_cancelled();
         drop(timed);
         let (outcome, exit) = match ran {
             Some(Ok(exit)) => (outcome_of(&exit.status), Some(exit)),
