@@ -7,8 +7,9 @@ mod common;
 
 use std::time::Duration;
 
+use process_pool_core::backend::conformance::memory::peak_rss;
 use process_pool_core::backend::conformance::streams::{
-    Pattern, PatternCheck, RSS_BOUND, big_stream_len, peak_rss,
+    Pattern, PatternCheck, RSS_BOUND, big_stream_len,
 };
 use process_pool_core::{Job, Outcome, Output, ProcessPool, StreamUnsupported};
 use process_pool_slurm::{Allocation, SlurmSpawner, SlurmStepSpawner};

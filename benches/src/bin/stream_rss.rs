@@ -8,7 +8,8 @@
 use std::time::Instant;
 
 use process_pool::{Job, NativeSpawner, Output, ProcessPool, WasiSpawner};
-use process_pool_core::backend::conformance::streams::{Pattern, PatternCheck, peak_rss};
+use process_pool_core::backend::conformance::memory::peak_rss;
+use process_pool_core::backend::conformance::streams::{Pattern, PatternCheck};
 
 async fn through(pool: &ProcessPool, name: &str, cat: Job, len: u64) {
     let check = PatternCheck::new();

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::HANG_BOUND;
+use super::memory::{peak_rss, reset_peak_rss, rss};
 use crate::backend::WorkerSpawner;
 use crate::{Call, CallError, WorkerPool};
 
@@ -121,7 +122,7 @@ pub async fn contain<F: HostileFixtures>(fixtures: &F, attack: &str) -> Containe
         .expect("a pool");
 
     reset_peak_rss();
-    let rss_before = rss("VmRSS");
+    let rss_before = rss().unwrap_or(0);
     let attack_started = Instant::now();
     let payload = Bytes::from(vec![b'p'; PAYLOAD]);
     let attacking = {
@@ -153,7 +154,7 @@ pub async fn contain<F: HostileFixtures>(fixtures: &F, attack: &str) -> Containe
         );
     }
     let lasted = attack_started.elapsed();
-    let rss_growth = rss("VmHWM").saturating_sub(rss_before);
+    let rss_growth = peak_rss().unwrap_or(0).saturating_sub(rss_before);
 
     let stats = hostile.stats();
     assert_eq!(stats.submitted, answered, "{attack}: {stats:?}");
@@ -285,22 +286,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A line of this process's `/proc/self/status`, in bytes (`VmRSS`: resident now; `VmHWM`:
-/// the peak since [`reset_peak_rss`]).
-fn rss(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kib| kib << 10)
-}
-
-/// Sets the peak resident set (`VmHWM`) back to the resident set now.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Generates one `#[tokio::test]` per hostile-worker attack, for the fixtures `$fixtures`.

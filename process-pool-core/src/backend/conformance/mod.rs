@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub mod hostile;
+pub mod memory;
 pub mod spawner;
 pub mod streams;
 pub mod worker;

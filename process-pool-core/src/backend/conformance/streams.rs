@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use super::HANG_BOUND;
+use super::memory::peak_rss;
 use super::spawner::Fixtures;
 use crate::{Job, JobResult, Outcome, Output, ProcessPool, RetryPolicy};
 
@@ -155,14 +156,6 @@ impl AsyncWrite for PatternCheck {
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
-}
-
-/// The peak resident memory of this process so far (`VmHWM`), where the OS tells it (Linux).
-pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib << 10)
 }
 
 fn pool<F: Fixtures>(fixtures: &F) -> ProcessPool {
