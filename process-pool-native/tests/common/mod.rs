@@ -87,6 +87,9 @@ pub fn pids_in(text: &str) -> Vec<u32> {
 pub struct Events {
     pub path: PathBuf,
     lines: Lines<BufReader<pipe::Receiver>>,
+    /// Elsewhere than Linux (no read-write FIFOs in tokio), a writer held open by the test.
+    #[cfg(not(target_os = "linux"))]
+    _writer: pipe::Sender,
 }
 
 #[cfg(unix)]
@@ -100,13 +103,25 @@ impl Events {
             .expect("run mkfifo");
         assert!(made.success(), "mkfifo failed");
         // Read-write keeps the FIFO open, so the reader never sees end-of-file between writers.
+        #[cfg(target_os = "linux")]
         let receiver = pipe::OpenOptions::new()
             .read_write(true)
             .open_receiver(&path)
             .expect("open the FIFO");
+        // Where tokio has no read-write FIFOs, a writer of the test's own does the same.
+        #[cfg(not(target_os = "linux"))]
+        let receiver = pipe::OpenOptions::new()
+            .open_receiver(&path)
+            .expect("open the FIFO");
+        #[cfg(not(target_os = "linux"))]
+        let writer = pipe::OpenOptions::new()
+            .open_sender(&path)
+            .expect("hold the FIFO open");
         Events {
             path,
             lines: BufReader::new(receiver).lines(),
+            #[cfg(not(target_os = "linux"))]
+            _writer: writer,
         }
     }
 
