@@ -7,7 +7,7 @@
 //! - `WORKER_EXIT_AFTER_HELLO`: say hello, then exit with code 4 at once;
 //! - `WORKER_EXIT_EVERY`: `flaky` exits (code 3) on every Nth call to it in this worker
 //!   (default 7);
-//! - `WORKER_STUBBORN_CHILD`: not a worker: the child `child` starts, which ignores the polite
+//! - `WORKER_STUBBORN_CHILD`: not a worker: the child `spawn` starts, which ignores the polite
 //!   stop (Ctrl-Break on Windows) and sleeps.
 //!
 //! Methods: `echo`, `upper`, `pid`, `add` (JSON `[a, b]`), `sleep` (ms; cancellable; replies
@@ -15,7 +15,7 @@
 //! (never answers, cancellable), `flaky` (echo that exits on every Nth call), `die` (aborts
 //! the process), `garbage` (writes non-frames to stdout), `freeze` (stops the whole process
 //! 50 ms after replying), `wedge` (stops the whole process at once, without replying), `fail`
-//! (answers an error), `child` (starts a child that ignores the polite stop and answers its
+//! (answers an error), `spawn` (starts a child that ignores the polite stop and answers its
 //! pid), `spew` (writes N MiB to stderr without a newline), `leak` (keeps N MiB more, touched), `limited` (fails with "rate
 //! limited" for the first N calls to it in this worker, then succeeds).
 
@@ -122,7 +122,7 @@ fn main() -> std::io::Result<()> {
             stop_self();
             Ok::<_, String>("never sent")
         })
-        .method("child", |_| async {
+        .method("spawn", |_| async {
             let me = std::env::current_exe().map_err(|e| e.to_string())?;
             // Left running on purpose: the pool must end it with the worker.
             #[allow(clippy::zombie_processes)]

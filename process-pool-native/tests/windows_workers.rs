@@ -74,7 +74,7 @@ async fn shutdown_kills_a_workers_whole_tree() {
         .build(test_worker())
         .unwrap();
     let worker = pid(&pool).await;
-    let reply = hang_guard(pool.call("child", "")).await.unwrap();
+    let reply = hang_guard(pool.call("spawn", "")).await.unwrap();
     let child: u32 = std::str::from_utf8(&reply).unwrap().parse().unwrap();
     assert!(is_running(child), "the worker's child is up");
     pool.shutdown(Duration::from_millis(500)).await;
