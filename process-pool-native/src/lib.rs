@@ -12,8 +12,9 @@
 //!   (found in `/proc` on Linux, through libproc on macOS); the exception is a process that
 //!   leaves the job's group on purpose (`setsid`, a daemon), which no group signal reaches.
 //! - **Windows**: a Job Object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`. The process is
-//!   created suspended in a console process group of its own, put in its Job Object, then
-//!   resumed, so even its first child is in the job; nothing in the job outlives the pool, even
+//!   created suspended in a console process group of its own (where, as Windows does for any
+//!   new process group, Ctrl-C is ignored until it enables it; Ctrl-Break reaches it), put in
+//!   its Job Object, then resumed, so even its first child is in the job; nothing in the job outlives the pool, even
 //!   when the pool's process is killed. A stop sends `CTRL_BREAK_EVENT` to the job's process
 //!   group (which reaches it only when the pool has a console: from a service, or under Wine,
 //!   the grace just elapses), then `TerminateJobObject` after the pool's grace; what a job

@@ -290,3 +290,66 @@ fn last_error(what: &str) -> io::Error {
     let error = io::Error::last_os_error();
     io::Error::new(error.kind(), format!("{what}: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::windows::process::ExitStatusExt;
+
+    use super::*;
+
+    fn status(word: u32) -> ExitStatus {
+        exit_status(std::process::ExitStatus::from_raw(word))
+    }
+
+    #[test]
+    fn exceptions_are_error_severity_codes_that_are_not_customer_defined() {
+        assert_eq!(status(0xC000_0005), ExitStatus::Exception(0xC000_0005));
+        assert_eq!(status(0xC000_0409), ExitStatus::Exception(0xC000_0409));
+        assert_eq!(status(0xDFFF_FFFF), ExitStatus::Exception(0xDFFF_FFFF));
+        // exit(-1), a C++ exception's code (customer bit set), a warning: exit codes.
+        assert_eq!(status(0xFFFF_FFFF), ExitStatus::Code(-1));
+        assert_eq!(
+            status(0xE06D_7363),
+            ExitStatus::Code(0xE06D_7363_u32 as i32)
+        );
+        assert_eq!(
+            status(0x8000_0005),
+            ExitStatus::Code(0x8000_0005_u32 as i32)
+        );
+        assert_eq!(status(3), ExitStatus::Code(3));
+    }
+
+    #[test]
+    fn a_bare_name_is_found_with_the_first_pathext_extension_that_exists() {
+        let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::write(first.path().join("tool.cmd"), "").unwrap();
+        std::fs::write(second.path().join("tool.exe"), "").unwrap();
+        let path = std::env::join_paths([first.path(), second.path()]).unwrap();
+        let found = look_up(OsStr::new("tool"), || Some(path.clone())).unwrap();
+        assert_eq!(Path::new(&found), first.path().join("tool.cmd"));
+        // Not looked up: a name with an extension, a path, or no PATH at all.
+        assert_eq!(look_up(OsStr::new("tool.exe"), || Some(path.clone())), None);
+        assert_eq!(
+            look_up(OsStr::new(r"bin\tool"), || Some(path.clone())),
+            None
+        );
+        assert_eq!(look_up(OsStr::new("tool"), || None), None);
+        assert_eq!(look_up(OsStr::new("absent"), || Some(path.clone())), None);
+    }
+
+    #[test]
+    fn only_a_batch_file_refuses_a_line_break() {
+        let error = program(OsStr::new(r"C:\x\run.BAT"), ["ok", "a\r\nb"], || None).unwrap_err();
+        let batch = error
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<BatchArgument>()
+            .unwrap();
+        assert_eq!(
+            (batch.program(), batch.argument()),
+            (r"C:\x\run.BAT", "a\r\nb")
+        );
+        assert!(program(OsStr::new(r"C:\x\run.exe"), ["a\nb"], || None).is_ok());
+        assert!(program(OsStr::new(r"C:\x\run.cmd"), ["a & b", "%PATH%"], || None).is_ok());
+    }
+}
