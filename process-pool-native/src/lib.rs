@@ -18,7 +18,8 @@
 //!   when the pool's process is killed. A stop sends `CTRL_BREAK_EVENT` to the job's process
 //!   group (which reaches it only when the pool has a console: from a service, or under Wine,
 //!   the grace just elapses), then `TerminateJobObject` after the pool's grace; what a job
-//!   leaves in its Job Object after it exits is ended the same way. A bare program name is
+//!   leaves in its Job Object after it exits is ended by `TerminateJobObject` at once (its
+//!   process group's id died with its first process). A bare program name is
 //!   looked up in `PATH` with each extension of `PATHEXT`; a `.bat` or `.cmd` program runs
 //!   through `cmd.exe` with its arguments quoted by the standard library, and an argument it
 //!   cannot be given safely (a line break) fails the job with [`BatchArgument`]. Exit codes

@@ -78,13 +78,16 @@ pub(crate) async fn stop(
 }
 
 /// Ends whatever the job left in its tree once its first process has been reaped: the polite
-/// stop, up to `grace` for them to go, then the hard stop.
+/// stop where the platform has one for them, up to `grace` for them to go, then the hard stop.
 pub(crate) async fn sweep(tree: &Tree, grace: Duration) {
     if !tree.is_alive().await {
         return;
     }
     tracing::debug!(tree = ?tree, "ending processes the job left behind");
-    tree.polite_stop();
+    if !tree.polite_stop_leftovers() {
+        tree.kill();
+        return;
+    }
     let deadline = deadline_after(grace);
     let mut pause = POLL_FIRST;
     while Instant::now() < deadline {

@@ -45,6 +45,13 @@ impl Tree {
         self.signal(Signal::TERM);
     }
 
+    /// SIGTERM to what is left of the group once its first process has been reaped: the group
+    /// id stays the group's while it has members. Always sent.
+    pub(crate) fn polite_stop_leftovers(&self) -> bool {
+        self.polite_stop();
+        true
+    }
+
     /// SIGKILL to the group.
     pub(crate) fn kill(&self) {
         self.signal(Signal::KILL);

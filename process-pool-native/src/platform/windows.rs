@@ -77,6 +77,13 @@ impl Tree {
         }
     }
 
+    /// Nothing: once the job's first process has exited, its id no longer surely names its
+    /// console process group (and may be reused by an unrelated process), so a Ctrl-Break sent
+    /// to it could reach processes that are not the job's. Leftovers get the hard stop at once.
+    pub(crate) fn polite_stop_leftovers(&self) -> bool {
+        false
+    }
+
     /// `TerminateJobObject`: every process of the job, at once.
     pub(crate) fn kill(&self) {
         // SAFETY: the job's handle is owned by `self`.
