@@ -83,7 +83,7 @@ fn commands(dir: &Path) -> [Cargo; 2] {
 }
 
 /// Whether the toolchain has the standard library for `target` (without needing rustup).
-fn target_installed(target: &str) -> bool {
+pub(crate) fn target_installed(target: &str) -> bool {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])

@@ -7,6 +7,7 @@
 //! - `cargo xtask slurm up|down|status [--nodes N]`: a real Slurm cluster on this machine.
 //! - `cargo xtask test`: run the full check and test sequence.
 //! - `cargo xtask tools`: install the peers from crates.io into `target/tools/`.
+//! - `cargo xtask wine-setup [PREFIX]`: make a Wine prefix run Rust's Windows test binaries.
 
 mod bench;
 mod build;
@@ -24,6 +25,7 @@ mod slurm;
 mod slurm_peers;
 mod tools;
 mod wasi_peers;
+mod wine;
 mod wordcount;
 
 use std::ffi::OsString;
@@ -64,6 +66,11 @@ Tasks:
   tools             install the peers that come from crates.io (rust-parallel,
                     the wasmtime CLI) into target/tools/ for the bench to compare
                     with (about 10 minutes on 2 cores)
+  wine-setup [PREFIX]
+                    build the ProcessPrng stand-in DLL that Rust programs need
+                    under Wine 8 (xtask/src/wine/) and install it into the Wine
+                    prefix PREFIX (default: $WINEPREFIX, else ~/.wine), making
+                    the prefix if it does not exist
   help              print this message
 ";
 
@@ -96,6 +103,7 @@ fn run(args: Vec<String>) -> Result<()> {
         "slurm" => slurm::slurm(rest),
         "test" => checks::test(rest),
         "tools" => tools::install(rest, &target_dir()),
+        "wine-setup" => wine::setup(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
