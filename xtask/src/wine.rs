@@ -38,7 +38,10 @@ const DLL_NAME: &str = "bcryptprimitives.dll";
 /// logging off, and the given prefix.
 pub(crate) fn test_env(prefix: &Path) -> [(&'static str, String); 3] {
     [
-        ("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", "wine".to_owned()),
+        (
+            "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER",
+            "wine".to_owned(),
+        ),
         ("WINEDEBUG", "-all".to_owned()),
         ("WINEPREFIX", prefix.to_string_lossy().into_owned()),
     ]
@@ -197,7 +200,10 @@ mod tests {
     #[test]
     fn tests_run_in_the_given_prefix_with_wine() {
         let env = test_env(Path::new("/t/wine/prefix"));
-        assert_eq!(env[0], ("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", "wine".into()));
+        assert_eq!(
+            env[0],
+            ("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", "wine".into())
+        );
         assert_eq!(env[2], ("WINEPREFIX", "/t/wine/prefix".into()));
         assert_eq!(ci_prefix(Path::new("/t")), Path::new("/t/wine/prefix"));
     }
