@@ -171,7 +171,7 @@ fn windows_steps(target: &Path) -> Vec<Step> {
         .collect();
     let prefix = wine::ci_prefix(target);
     let mut test = Cargo::new(&["test", "--target", wine::TARGET, "--all-targets"]).args(&packages);
-    for (key, value) in wine::test_env(&prefix) {
+    for (key, value) in wine::test_env(&prefix, &crate::guests::dir(target)) {
         test = test.env(key, &value);
     }
     vec![
@@ -348,7 +348,7 @@ mod tests {
                  -p process-pool-core -p process-pool-protocol -p process-pool-wasi \
                  -- -D warnings",
                 "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine WINEDEBUG=-all \
-                 WINEPREFIX=/t/wine/prefix cargo test --target x86_64-pc-windows-gnu \
+                 WINEPREFIX=/t/wine/prefix PROCESS_POOL_GUESTS='Z:\\t\\guests' cargo test --target x86_64-pc-windows-gnu \
                  --all-targets -p process-pool-core -p process-pool-protocol \
                  -p process-pool-wasi",
             ]

@@ -68,7 +68,12 @@ pub(crate) fn add_targets<'a>(targets: &[&'a str]) -> Vec<&'a str> {
 /// Where the guests are built: a target directory of their own, so that building them never
 /// waits on (or invalidates) the host workspace's.
 fn guest_target_dir() -> PathBuf {
-    target_dir().join("guests")
+    dir(&target_dir())
+}
+
+/// Where the guests are built, in the target directory `target`.
+pub(crate) fn dir(target: &Path) -> PathBuf {
+    target.join("guests")
 }
 
 /// The two cargo invocations: every guest for both wasm targets, then `wordcount` (for the

@@ -35,8 +35,10 @@ const DLL_SOURCE: &str = "xtask/src/wine/bcryptprimitives.c";
 const DLL_NAME: &str = "bcryptprimitives.dll";
 
 /// The environment the Windows test binaries run in: cargo's runner for [`TARGET`], Wine's own
-/// logging off, and the given prefix.
-pub(crate) fn test_env(prefix: &Path) -> [(&'static str, String); 3] {
+/// logging off, the given prefix, and the guests `cargo xtask guests` built (a Windows test
+/// binary cannot build them: `process_pool_core::backend::conformance::guests`), as a Windows
+/// path.
+pub(crate) fn test_env(prefix: &Path, guests: &Path) -> [(&'static str, String); 4] {
     [
         (
             "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER",
@@ -44,7 +46,14 @@ pub(crate) fn test_env(prefix: &Path) -> [(&'static str, String); 3] {
         ),
         ("WINEDEBUG", "-all".to_owned()),
         ("WINEPREFIX", prefix.to_string_lossy().into_owned()),
+        ("PROCESS_POOL_GUESTS", windows_path(guests)),
     ]
+}
+
+/// An absolute `path` as Windows programs under Wine see it: on drive `Z:`, which Wine maps
+/// to `/` in every new prefix.
+pub(crate) fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.to_string_lossy().replace('/', "\\"))
 }
 
 /// The prefix `cargo xtask test --windows` uses: `target/wine/prefix`.
@@ -199,12 +208,13 @@ mod tests {
 
     #[test]
     fn tests_run_in_the_given_prefix_with_wine() {
-        let env = test_env(Path::new("/t/wine/prefix"));
+        let env = test_env(Path::new("/t/wine/prefix"), Path::new("/t/guests"));
         assert_eq!(
             env[0],
             ("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", "wine".into())
         );
         assert_eq!(env[2], ("WINEPREFIX", "/t/wine/prefix".into()));
+        assert_eq!(env[3], ("PROCESS_POOL_GUESTS", r"Z:\t\guests".into()));
         assert_eq!(ci_prefix(Path::new("/t")), Path::new("/t/wine/prefix"));
     }
 
