@@ -368,6 +368,24 @@ mod tests {
     }
 
     #[test]
+    fn the_github_workflow_tests_the_same_crates_on_windows() {
+        let path = crate::project_root().join(".github/workflows/ci.yml");
+        let workflow = std::fs::read_to_string(path).unwrap();
+        let windows = workflow
+            .split_once("\n  windows:\n")
+            .expect("a windows job")
+            .1;
+        let packages = WINDOWS_PACKAGES.map(|p| format!("-p {p}")).join(" ");
+        for command in ["cargo clippy --all-targets", "cargo test --all-targets"] {
+            let line = windows
+                .lines()
+                .find(|l| l.contains(command))
+                .unwrap_or_else(|| panic!("no `{command}` in the windows job"));
+            assert!(line.contains(&packages), "{line}\nwants {packages}");
+        }
+    }
+
+    #[test]
     fn rejects_other_arguments() {
         let error = test(&["--fast".to_owned()]).unwrap_err();
         assert!(error.to_string().contains("`--fast`"), "{error}");
