@@ -15,22 +15,38 @@
 //! [`WorkerSpawner`]: process_pool_core::backend::WorkerSpawner
 #![deny(missing_docs)]
 
-pub mod agent;
-mod agents;
-mod cluster;
-mod error;
-#[cfg(any(test, feature = "fuzzing"))]
-#[doc(hidden)]
-pub mod fuzzing;
-mod launch;
-pub mod lines;
-mod resources;
-pub mod spec;
-mod step;
-mod worker;
+// Unix only: the agents and steps run jobs in process groups and stop them with signals, and
+// Slurm itself runs on Linux. Elsewhere (Windows) this crate, and the facade's `slurm`
+// feature, is one clear error instead of dozens about missing Unix APIs.
+#[cfg(not(unix))]
+compile_error!(
+    "process-pool-slurm (the `slurm` feature of process-pool) is for Unix only: Slurm runs on \
+     Linux, and its agents stop jobs with process groups and signals; build without it here"
+);
 
-pub use agents::{AGENT_PROGRAM, Allocation, SlurmBuilder, SlurmSpawner};
-pub use error::SlurmError;
-pub use resources::Resources;
-pub use step::{SlurmStepBuilder, SlurmStepSpawner};
-pub use worker::{SlurmWorker, SlurmWorkerBuilder};
+/// Every item of the crate, kept only on Unix (see the `compile_error!` above).
+macro_rules! unix_only {
+    ($($item:item)*) => { $( #[cfg(unix)] $item )* };
+}
+
+unix_only! {
+    pub mod agent;
+    mod agents;
+    mod cluster;
+    mod error;
+    #[cfg(any(test, feature = "fuzzing"))]
+    #[doc(hidden)]
+    pub mod fuzzing;
+    mod launch;
+    pub mod lines;
+    mod resources;
+    pub mod spec;
+    mod step;
+    mod worker;
+
+    pub use agents::{AGENT_PROGRAM, Allocation, SlurmBuilder, SlurmSpawner};
+    pub use error::SlurmError;
+    pub use resources::Resources;
+    pub use step::{SlurmStepBuilder, SlurmStepSpawner};
+    pub use worker::{SlurmWorker, SlurmWorkerBuilder};
+}

@@ -333,15 +333,21 @@ async fn one_pool_runs_wasm_jobs_in_wasi_and_the_rest_natively() {
         "hello.wat",
         writer(1, 6, "hello\\n", 0).replace("(call $exit (i32.const 0))", ""),
     );
+    // A native program that prints `native`: `echo` on Unix, cmd's own on Windows (a CRLF).
+    let (echo, printed) = if cfg!(windows) {
+        (Job::new("cmd").args(["/C", "echo", "native"]), "native\r\n")
+    } else {
+        (Job::new("echo").arg("native"), "native\n")
+    };
     let results = pool
         .run_all([
-            Job::new("echo").arg("native"),
+            echo,
             Job::new(&hello),
             Job::new(fx.write("exit5.wat", exit_with(5))),
         ])
         .await
         .unwrap();
-    assert_eq!(results[0].stdout_lossy(), "native\n");
+    assert_eq!(results[0].stdout_lossy(), printed);
     assert_eq!(results[1].stdout_lossy(), "hello\n");
     assert_eq!(results[2].exit_code(), Some(5));
 }

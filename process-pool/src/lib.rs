@@ -9,15 +9,20 @@
 //!   round trip, not a spawn. Workers speak a small framed protocol on their stdin and stdout
 //!   (`PROTOCOL.md` in the repository), in any language; [`Worker`] is the Rust side.
 //!
-//! This is the facade: it re-exports [`process_pool_core`] (jobs, results, errors, the
-//! scheduler, the worker pool) and, by cargo feature, the backends:
+//! This is the facade: it re-exports the core crate, `process_pool_core` (jobs, results,
+//! errors, the scheduler, the worker pool: [`Job`], [`JobResult`], [`ProcessPool`],
+//! [`WorkerPool`], and what a backend implements, [`backend`]) and, by cargo feature, the
+//! backends:
 //!
 //! | feature | default | brings |
 //! |---|---|---|
 //! | `native` | on | `NativeSpawner` (OS processes, one process group per job: `NativeSpawner::pool(4)?`) and `NativeWorker` (worker processes for a `WorkerPool`) |
 //! | `json` | on | typed calls, as JSON: `WorkerPool::call_json`, `Worker::typed` |
 //! | `wasi` | off | `WasiSpawner` (WASIp1 modules and WASIp2 components in wasmtime, a fresh sandboxed instance per job: `WasiSpawner::pool(4)?`) and `WasiWorker` (a guest as a warm worker) |
-//! | `slurm` | off | `SlurmSpawner` (the same jobs on the nodes of a Slurm cluster, through agents), `SlurmStepSpawner` (a Slurm step per job) and `SlurmWorker` (warm workers on the nodes) |
+//! | `slurm` | off | `SlurmSpawner` (the same jobs on the nodes of a Slurm cluster, through agents), `SlurmStepSpawner` (a Slurm step per job) and `SlurmWorker` (warm workers on the nodes); Unix only: on Windows the feature is a compile error saying so |
+//! | `serde` | off | `Serialize` for `JobResult`, `Outcome`, `Stats` and `WorkerStats` |
+//!
+//! On docs.rs every feature is on, and each item a feature brings is marked with it.
 //!
 //! Until it is published, depend on it from its repository:
 //!

@@ -27,27 +27,13 @@ pub(crate) fn guests(args: &[String]) -> Result<()> {
 /// Builds the guests (see the module's documentation). A missing wasm target is installed
 /// with `rustup target add` when rustup is there; otherwise this fails saying what to install.
 pub(crate) fn build() -> Result<()> {
-    let missing = || -> Vec<&str> {
-        TARGETS
-            .into_iter()
-            .filter(|t| !target_installed(t))
-            .collect()
-    };
-    let targets = missing();
+    let targets = add_targets(&TARGETS);
     if !targets.is_empty() {
-        eprintln!("==> rustup target add {}", targets.join(" "));
-        let added = Command::new("rustup")
-            .args(["target", "add"])
-            .args(&targets)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !added || !missing().is_empty() {
-            bail!(
-                "the Rust standard library for {} is not installed; run `rustup target add {}`",
-                targets.join(" and "),
-                targets.join(" ")
-            );
-        }
+        bail!(
+            "the Rust standard library for {} is not installed; run `rustup target add {}`",
+            targets.join(" and "),
+            targets.join(" ")
+        );
     }
     let dir = guest_target_dir();
     for command in commands(&dir) {
@@ -57,10 +43,37 @@ pub(crate) fn build() -> Result<()> {
     Ok(())
 }
 
+/// Adds the standard library of each of `targets` that is missing with `rustup target add`
+/// (printing the command); returns those still missing (no rustup, or it failed).
+pub(crate) fn add_targets<'a>(targets: &[&'a str]) -> Vec<&'a str> {
+    let missing = || -> Vec<&'a str> {
+        targets
+            .iter()
+            .copied()
+            .filter(|t| !target_installed(t))
+            .collect()
+    };
+    let absent = missing();
+    if absent.is_empty() {
+        return absent;
+    }
+    eprintln!("==> rustup target add {}", absent.join(" "));
+    let _ = Command::new("rustup")
+        .args(["target", "add"])
+        .args(&absent)
+        .status();
+    missing()
+}
+
 /// Where the guests are built: a target directory of their own, so that building them never
 /// waits on (or invalidates) the host workspace's.
 fn guest_target_dir() -> PathBuf {
-    target_dir().join("guests")
+    dir(&target_dir())
+}
+
+/// Where the guests are built, in the target directory `target`.
+pub(crate) fn dir(target: &Path) -> PathBuf {
+    target.join("guests")
 }
 
 /// The two cargo invocations: every guest for both wasm targets, then `wordcount` (for the
@@ -83,7 +96,7 @@ fn commands(dir: &Path) -> [Cargo; 2] {
 }
 
 /// Whether the toolchain has the standard library for `target` (without needing rustup).
-fn target_installed(target: &str) -> bool {
+pub(crate) fn target_installed(target: &str) -> bool {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])

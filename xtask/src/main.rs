@@ -4,9 +4,11 @@
 //! - `cargo xtask chart [REPORT [SVG]]`: draw the bench chart again from a saved report.
 //! - `cargo xtask fuzz [TARGET] [--time S] [--minimize]`: run the fuzz targets of `fuzz/`.
 //! - `cargo xtask guests`: build the WASI guest programs into `target/guests/`.
+//! - `cargo xtask msrv`: check that the declared `rust-version` is the true minimum.
 //! - `cargo xtask slurm up|down|status [--nodes N]`: a real Slurm cluster on this machine.
 //! - `cargo xtask test`: run the full check and test sequence.
 //! - `cargo xtask tools`: install the peers from crates.io into `target/tools/`.
+//! - `cargo xtask wine-setup [PREFIX]`: make a Wine prefix run Rust's Windows test binaries.
 
 mod bench;
 mod build;
@@ -18,12 +20,14 @@ mod criterion;
 mod date;
 mod fuzz;
 mod guests;
+mod msrv;
 mod pool_peers;
 mod report;
 mod slurm;
 mod slurm_peers;
 mod tools;
 mod wasi_peers;
+mod wine;
 mod wordcount;
 
 use std::ffi::OsString;
@@ -52,18 +56,31 @@ Tasks:
                     found into the committed seeds, fuzz/corpus/TARGET/
   guests            build the WASI guests in guests/ for wasm32-wasip1 and
                     wasm32-wasip2 (and wordcount natively) into target/guests/
+  msrv              check that Cargo.toml's rust-version is at least every
+                    dependency's and that the workspace builds with that toolchain
+                    (with `rustup run VERSION cargo check` when it is not the one
+                    running)
   slurm up [--nodes N] [--force] | down | status
                     a real multi-node Slurm on this machine (root; installs
                     Debian's munge and slurm packages if missing): nodes n1..nN
                     (default 3) on one host, for the process-pool-slurm tests;
                     up is idempotent and reconfigures for another N; down stops
                     only what up started; status fails unless it is up
-  test              build the guests, then cargo fmt --check, clippy -D warnings,
-                    test, doc -Dwarnings, bench --no-run and fuzz --time 12,
-                    stopping at the first failure
+  test [--windows | --macos]
+                    build the guests, then cargo fmt --check, msrv, clippy
+                    -D warnings, clippy for macOS, test, the Windows tests under
+                    Wine, doc -Dwarnings, bench --no-run and fuzz --time 12,
+                    stopping at the first failure; a platform whose tools are
+                    missing is skipped with a line saying what to install (an
+                    error when CI=true); --windows or --macos: only those steps
   tools             install the peers that come from crates.io (rust-parallel,
                     the wasmtime CLI) into target/tools/ for the bench to compare
                     with (about 10 minutes on 2 cores)
+  wine-setup [PREFIX]
+                    build the ProcessPrng stand-in DLL that Rust programs need
+                    under Wine 8 (xtask/src/wine/) and install it into the Wine
+                    prefix PREFIX (default: $WINEPREFIX, else ~/.wine), making
+                    the prefix if it does not exist
   help              print this message
 ";
 
@@ -93,9 +110,11 @@ fn run(args: Vec<String>) -> Result<()> {
         "chart" => chart_task(rest),
         "fuzz" => fuzz::fuzz(rest),
         "guests" => guests::guests(rest),
+        "msrv" => msrv::msrv(rest),
         "slurm" => slurm::slurm(rest),
         "test" => checks::test(rest),
         "tools" => tools::install(rest, &target_dir()),
+        "wine-setup" => wine::setup(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -31,16 +31,34 @@ pub use self::worker::WorkerFixtures;
 /// A bound that only catches a hang: no check waits on a job or a call longer than this.
 pub const HANG_BOUND: Duration = Duration::from_secs(20);
 
+/// The variable that names a directory of guests built beforehand, for [`guests`].
+pub const GUESTS_VAR: &str = "PROCESS_POOL_GUESTS";
+
 /// Where the repository's guest programs (`guests/`) are, built once per test binary by
 /// `cargo xtask guests` (a no-op when they are up to date): `wasm32-wasip1/release/NAME.wasm`,
 /// `wasm32-wasip2/release/NAME.wasm`, and the native `release/{wordcount,hostile-worker}`.
 ///
+/// With `PROCESS_POOL_GUESTS` ([`GUESTS_VAR`]) set, the guests are that directory, built
+/// beforehand, and nothing is built: how the Windows tests find them, as a Windows test binary
+/// (under Wine, or on a Windows machine, where xtask does not build) cannot run the build.
+///
 /// # Panics
 ///
-/// If they cannot be built (the message above it says why).
+/// If they cannot be built (the message above it says why), or `PROCESS_POOL_GUESTS` names no
+/// directory.
 pub fn guests() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
+        if let Some(dir) = std::env::var_os(GUESTS_VAR).filter(|d| !d.is_empty()) {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.is_dir(),
+                "{GUESTS_VAR}={} is not a directory: build the guests there first \
+                 (`cargo xtask guests` builds them into target/guests)",
+                dir.display()
+            );
+            return dir;
+        }
         // A test runs from <target>/<profile>/deps/<test>.
         let exe = std::env::current_exe().expect("the test's own path");
         let target = exe
