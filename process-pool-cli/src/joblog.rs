@@ -29,6 +29,9 @@ impl GnuStatus {
         let (exitval, signal) = match outcome {
             Outcome::Exited(code) => (*code, 0),
             Outcome::Signaled(signal) => (0, *signal),
+            // Windows' exit code, its 32 bits (the NTSTATUS), as `Exited` holds them.
+            #[allow(clippy::cast_possible_wrap)]
+            Outcome::Exception(code) => (*code as i32, 0),
             Outcome::TimedOut => (-1, 15),
             Outcome::SpawnFailed(error) => match error.kind() {
                 io::ErrorKind::NotFound => (127, 0),
@@ -222,6 +225,8 @@ mod tests {
     #[test]
     fn signals_read_as_a_shell_reads_them() {
         assert_eq!(GnuStatus::of(&Outcome::Signaled(9)).shell_status(), 137);
+        let exception = GnuStatus::of(&Outcome::Exception(0xC000_0005));
+        assert_eq!(exception.exitval as u32, 0xC000_0005);
         assert_eq!(GnuStatus::of(&Outcome::Exited(3)).shell_status(), 3);
         assert_eq!(GnuStatus::of(&Outcome::TimedOut).shell_status(), -1);
     }

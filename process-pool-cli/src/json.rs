@@ -5,7 +5,8 @@
 //! "stdout":"3 a.txt\n","stderr":"","stdout_truncated":false,"stderr_truncated":false}`
 //!
 //! `outcome` is one of `exited`, `signaled`, `timed_out`, `cancelled`, `spawn_failed`,
-//! `trapped`; `error` explains the last three. Text that is not UTF-8 has its bad bytes
+//! `trapped`, `exception` (Windows: the process was ended by an exception); `error` explains
+//! the last three (an exception by its NTSTATUS code, `0xC0000005`, and its name). Text that is not UTF-8 has its bad bytes
 //! replaced (U+FFFD).
 
 use std::borrow::Cow;
@@ -44,6 +45,7 @@ pub(crate) fn line(ended: &Ended, command: &str) -> Vec<u8> {
         Outcome::Cancelled => ("cancelled", None),
         Outcome::SpawnFailed(e) => ("spawn_failed", Some(e.to_string())),
         Outcome::Trapped(message) => ("trapped", Some(message.clone())),
+        exception @ Outcome::Exception(_) => ("exception", Some(exception.to_string())),
         other => ("other", Some(other.to_string())),
     };
     let line = Line {

@@ -319,7 +319,7 @@ pub(crate) fn is_silent(result: &JobResult) -> bool {
         && !result.stderr_truncated
         && matches!(
             result.outcome,
-            Outcome::Exited(_) | Outcome::Signaled(_) | Outcome::Cancelled
+            Outcome::Exited(_) | Outcome::Signaled(_) | Outcome::Exception(_) | Outcome::Cancelled
         )
 }
 

@@ -14,10 +14,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum JobError {
-    /// The program ran and failed: a non-zero exit code or death by a signal.
+    /// The program ran and failed: a non-zero exit code, death by a signal (Unix) or by an
+    /// exception (Windows).
     #[error(
         "job {index} (`{program}`) failed: {}{}{}",
-        describe_status(*exit_code, *signal),
+        describe_status(*exit_code, *signal, *exception),
         describe_attempts(*attempts),
         describe_tail(stderr_tail)
     )]
@@ -30,6 +31,10 @@ pub enum JobError {
         exit_code: Option<i32>,
         /// The signal, if one killed it.
         signal: Option<i32>,
+        /// The exception (an NTSTATUS code), if one ended it: see [`Outcome::Exception`].
+        ///
+        /// [`Outcome::Exception`]: crate::Outcome::Exception
+        exception: Option<u32>,
         /// The end of its stderr, for the reason.
         stderr_tail: String,
         /// Attempts made (more than one when it was retried).
@@ -108,11 +113,12 @@ pub enum JobError {
     },
 }
 
-fn describe_status(exit_code: Option<i32>, signal: Option<i32>) -> String {
-    match (exit_code, signal) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}"),
-        (None, None) => "unknown status".into(),
+fn describe_status(exit_code: Option<i32>, signal: Option<i32>, exception: Option<u32>) -> String {
+    match (exit_code, signal, exception) {
+        (Some(code), _, _) => format!("exit code {code}"),
+        (None, Some(sig), _) => format!("killed by signal {sig}"),
+        (None, None, Some(code)) => crate::result::describe_exception(code),
+        (None, None, None) => "unknown status".into(),
     }
 }
 
@@ -169,6 +175,17 @@ pub enum ConfigError {
         name: &'static str,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A setting that the backend cannot carry out on this platform (a memory limit where the
+    /// system's memory counters cannot be read, say): refused rather than silently ignored.
+    #[error("`{name}` cannot work on {platform}: {reason}")]
+    Unsupported {
+        /// The setting.
+        name: &'static str,
+        /// The platform (`std::env::consts::OS`).
+        platform: &'static str,
+        /// Why not.
+        reason: &'static str,
     },
     /// The pool was built outside a tokio runtime.
     #[error(

@@ -34,13 +34,39 @@ impl fmt::Display for JobId {
 }
 
 /// How a job ended.
+///
+/// The same on every platform, with two cases that belong to one each: [`Signaled`] happens
+/// on Unix only, [`Exception`] on Windows only. On Windows an exit code is a 32-bit `DWORD`:
+/// [`Exited`] holds its bits as an `i32` (`code as u32` reads the `DWORD` back, so
+/// `0xFFFFFFFF`, `exit(-1)`, is `Exited(-1)`), except the codes of error severity that
+/// Windows gives a process ended by an exception, which are [`Exception`]. A job the pool
+/// stops (a timeout, a cancel) is [`TimedOut`] or [`Cancelled`] on every platform, whatever
+/// ended its processes (signals on Unix, `TerminateJobObject` on Windows).
+///
+/// [`Signaled`]: Outcome::Signaled
+/// [`Exception`]: Outcome::Exception
+/// [`Exited`]: Outcome::Exited
+/// [`TimedOut`]: Outcome::TimedOut
+/// [`Cancelled`]: Outcome::Cancelled
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// The program exited by itself with this code (0 is success).
+    /// The program exited by itself with this code (0 is success). On Windows, the exit code's
+    /// 32 bits (`code as u32` gives the `DWORD` back).
     Exited(i32),
-    /// The program was killed by this signal, not by the pool.
+    /// The program was killed by this signal, not by the pool (Unix; never on Windows).
     Signaled(i32),
+    /// The program was ended by an exception (Windows; never on Unix): the NTSTATUS code that
+    /// Windows gives as its exit code, one of error severity that is not customer-defined
+    /// (`0xC0000000..=0xDFFFFFFF`), such as `0xC0000005`, an access violation.
+    ///
+    /// ```
+    /// use process_pool::Outcome;
+    ///
+    /// let text = Outcome::Exception(0xC000_0005).to_string();
+    /// assert_eq!(text, "ended by exception 0xC0000005 (access violation)");
+    /// ```
+    Exception(u32),
     /// The pool stopped the job at its time limit.
     TimedOut,
     /// The job was cancelled (by its handle, a fail-fast batch or a shutdown) before it ended.
@@ -67,12 +93,33 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Exited(code) => write!(f, "exited with code {code}"),
             Outcome::Signaled(sig) => write!(f, "killed by signal {sig}"),
+            Outcome::Exception(code) => f.write_str(&describe_exception(*code)),
             Outcome::TimedOut => f.write_str("timed out"),
             Outcome::Cancelled => f.write_str("cancelled"),
             Outcome::SpawnFailed(e) => write!(f, "failed to start: {e}"),
             Outcome::Trapped(msg) => write!(f, "trapped: {msg}"),
             Outcome::StreamFailed(e) => write!(f, "stopped: {e}"),
         }
+    }
+}
+
+/// `ended by exception 0xC0000005 (access violation)`, with the name of a few well-known
+/// codes.
+pub(crate) fn describe_exception(code: u32) -> String {
+    let name = match code {
+        0xC000_0005 => Some("access violation"),
+        0xC000_001D => Some("illegal instruction"),
+        0xC000_0094 => Some("integer division by zero"),
+        0xC000_00FD => Some("stack overflow"),
+        0xC000_013A => Some("Ctrl-C"),
+        0xC000_0135 => Some("DLL not found"),
+        0xC000_0374 => Some("heap corruption"),
+        0xC000_0409 => Some("stack buffer overrun or fast fail"),
+        _ => None,
+    };
+    match name {
+        Some(name) => format!("ended by exception {code:#010X} ({name})"),
+        None => format!("ended by exception {code:#010X}"),
     }
 }
 
@@ -166,6 +213,7 @@ mod serialize {
 
     impl serde::Serialize for Outcome {
         /// `{"kind": "exited", "code": 0}`, `{"kind": "signaled", "signal": 9}`,
+        /// `{"kind": "exception", "code": 3221225477}`,
         /// `{"kind": "timed_out"}`, `{"kind": "cancelled"}`,
         /// `{"kind": "spawn_failed", "error": "..."}`, `{"kind": "trapped", "message": "..."}`.
         fn serialize<S: Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
@@ -178,6 +226,10 @@ mod serialize {
                 Outcome::Signaled(signal) => {
                     map.serialize_entry("kind", "signaled")?;
                     map.serialize_entry("signal", signal)?;
+                }
+                Outcome::Exception(code) => {
+                    map.serialize_entry("kind", "exception")?;
+                    map.serialize_entry("code", code)?;
                 }
                 Outcome::TimedOut => map.serialize_entry("kind", "timed_out")?,
                 Outcome::Cancelled => map.serialize_entry("kind", "cancelled")?,
@@ -320,6 +372,7 @@ impl JobResult {
                 program,
                 exit_code: Some(*code),
                 signal: None,
+                exception: None,
                 stderr_tail: stderr_tail(&self.stderr),
                 attempts: self.attempts,
             },
@@ -328,6 +381,16 @@ impl JobResult {
                 program,
                 exit_code: None,
                 signal: Some(*sig),
+                exception: None,
+                stderr_tail: stderr_tail(&self.stderr),
+                attempts: self.attempts,
+            },
+            Outcome::Exception(code) => JobError::ProcessFailed {
+                index,
+                program,
+                exit_code: None,
+                signal: None,
+                exception: Some(*code),
                 stderr_tail: stderr_tail(&self.stderr),
                 attempts: self.attempts,
             },
@@ -446,6 +509,37 @@ mod tests {
         assert_eq!(json["id"], 1);
         let json = serde_json::to_value(result(Outcome::TimedOut)).unwrap();
         assert_eq!(json["outcome"]["kind"], "timed_out");
+        let json = serde_json::to_value(result(Outcome::Exception(0xC000_0005))).unwrap();
+        assert_eq!(
+            json["outcome"],
+            serde_json::json!({"kind": "exception", "code": 0xC000_0005_u32})
+        );
+    }
+
+    #[test]
+    fn an_exception_is_told_from_an_exit_code() {
+        let r = result(Outcome::Exception(0xC000_00FD));
+        assert!(!r.success());
+        assert_eq!((r.exit_code(), r.signal()), (None, None));
+        assert_eq!(
+            r.outcome.to_string(),
+            "ended by exception 0xC00000FD (stack overflow)"
+        );
+        let err = r.into_checked().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JobError::ProcessFailed {
+                    exception: Some(0xC000_00FD),
+                    exit_code: None,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("exception 0xC00000FD"), "{err}");
+        let unnamed = Outcome::Exception(0xC000_0123).to_string();
+        assert_eq!(unnamed, "ended by exception 0xC0000123");
     }
 
     #[test]

@@ -212,3 +212,43 @@ async fn a_worker_pool_refuses_more_workers_than_its_spawner_runs() {
         .unwrap();
     assert!(pool.resize(0, 3).is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_memory_limit_the_spawner_cannot_read_is_refused_naming_the_platform() {
+    use process_pool_core::ConfigError;
+    struct Blind(Memory);
+    #[process_pool_core::async_trait]
+    impl process_pool_core::backend::WorkerSpawner for Blind {
+        async fn start(
+            &self,
+            id: u64,
+        ) -> std::io::Result<process_pool_core::backend::StartedWorker> {
+            self.0.start(id).await
+        }
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn reads_memory(&self) -> Result<(), (&'static str, &'static str)> {
+            Err(("plan9", "no counters"))
+        }
+    }
+    let error = WorkerPool::builder()
+        .max_memory_per_worker(1 << 30)
+        .build(Blind(Memory::new(Start::Normal)))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ConfigError::Unsupported {
+            name: "max_memory_per_worker",
+            platform: "plan9",
+            reason: "no counters"
+        }
+    );
+    assert!(error.to_string().contains("plan9"), "{error}");
+    // Without the limit, the same spawner builds.
+    assert!(
+        WorkerPool::builder()
+            .build(Blind(Memory::new(Start::Normal)))
+            .is_ok()
+    );
+}

@@ -26,9 +26,11 @@
 #![deny(missing_docs)]
 
 mod capture;
-mod group;
+mod error;
+mod platform;
 mod spawn;
 mod worker;
 
+pub use error::BatchArgument;
 pub use spawn::NativeSpawner;
 pub use worker::NativeWorker;

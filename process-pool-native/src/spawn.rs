@@ -8,7 +8,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::Streams;
-use crate::group::{ChildGuard, Group};
+use crate::platform::{self, ChildGuard};
 
 /// Runs jobs as OS processes, each in its own process group.
 ///
@@ -53,8 +53,9 @@ impl NativeSpawner {
         ProcessPool::new(Self::new(), max_workers)
     }
 
-    fn command(job: &Job, streams: &mut Streams) -> Command {
-        let mut cmd = Command::new(job.get_program());
+    fn command(job: &Job, streams: &mut Streams) -> io::Result<Command> {
+        let program = platform::program(job.get_program(), job.get_args(), || child_path(job))?;
+        let mut cmd = Command::new(program);
         cmd.args(job.get_args());
         if job.get_env_clear() {
             cmd.env_clear();
@@ -70,10 +71,21 @@ impl NativeSpawner {
         }
         let (stdin, stdout, stderr) = streams.stdio();
         cmd.stdin(stdin).stdout(stdout).stderr(stderr);
-        // A group of its own, set by posix_spawn itself: no `pre_exec`, which would force a
-        // fork() whose cost grows with the parent's memory.
-        cmd.process_group(0);
-        cmd
+        Ok(cmd)
+    }
+}
+
+/// The `PATH` a job's process will see: its own, or the pool's unless it clears its
+/// environment. Only Windows reads it, to look a bare program name up with `PATHEXT`.
+fn child_path(job: &Job) -> Option<std::ffi::OsString> {
+    let own = job
+        .get_envs()
+        .iter()
+        .rfind(|(key, _)| key.eq_ignore_ascii_case("PATH"));
+    match own {
+        Some((_, value)) => value.clone(),
+        None if job.get_env_clear() => None,
+        None => std::env::var_os("PATH"),
     }
 }
 
@@ -81,8 +93,8 @@ impl NativeSpawner {
 impl Spawner for NativeSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let mut streams = Streams::open(job, ctx)?;
-        let child = Self::command(job, &mut streams)
-            .spawn()
+        let (child, tree) = Self::command(job, &mut streams)
+            .and_then(|mut command| platform::spawn(&mut command))
             .map_err(|error| describe_spawn_error(job, error))?;
         // The new child usually waits on this thread's CPU while the runtime carries on with its
         // bookkeeping; a std thread would block in wait() here and give it the CPU at once.
@@ -90,17 +102,16 @@ impl Spawner for NativeSpawner {
         // here at 2 jobs at a time, it takes tokio's spawn-to-exit from 1.11-1.18x a std thread
         // loop to 1.00-1.12x.
         std::thread::yield_now();
-        let group = Group::of(&child);
         // Kills and reaps the tree if this future is dropped before the job was ended properly
         // (the runtime shutting down, say): no process, and no zombie, outlives the pool.
-        let mut guard = ChildGuard::new(child, group);
+        let mut guard = ChildGuard::new(child, tree);
         let grace = ctx.kill_grace();
 
         // Once the group is gone, a pipe still open belongs to a process that left the group
         // (setsid); give it the grace period, then stop waiting for it.
         let group_gone = CancellationToken::new();
         let failed = streams.failed.clone();
-        let child = guard.child();
+        let (child, tree) = guard.parts();
         let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let program = job.program_lossy();
         let io = streams.run(pipes, &program, &group_gone, grace);
@@ -108,12 +119,12 @@ impl Spawner for NativeSpawner {
             let status = tokio::select! {
                 biased;
                 status = child.wait() => status,
-                () = ctx.cancelled() => stop(child, group, grace).await,
+                () = ctx.cancelled() => platform::stop(child, tree, grace).await,
                 // A stream failed (a reader, a full disk): the job's data is incomplete.
-                () = failed.cancelled() => stop(child, group, grace).await,
+                () = failed.cancelled() => platform::stop(child, tree, grace).await,
             };
-            if let Some(group) = group {
-                group.sweep(grace).await;
+            if let Some(tree) = tree {
+                platform::sweep(tree, grace).await;
             }
             group_gone.cancel();
             status
@@ -130,7 +141,7 @@ impl Spawner for NativeSpawner {
         let status = match broken {
             // Stopped by the pool for it, unless the pool stopped it for a timeout or a cancel.
             Some(error) if !ctx.is_cancelled() => ExitStatus::StreamFailed(error.to_string()),
-            _ => exit_status(status),
+            _ => platform::exit_status(status),
         };
         Ok(Exit::new(status)
             .with_captured(Stream::Stdout, out)
@@ -141,32 +152,6 @@ impl Spawner for NativeSpawner {
     /// the pool's pipes.
     fn check_streams(&self, _job: &Job) -> Result<(), StreamUnsupported> {
         Ok(())
-    }
-}
-
-/// Stops a job's tree: its group politely then for good, or the child alone if it has none.
-async fn stop(
-    child: &mut tokio::process::Child,
-    group: Option<Group>,
-    grace: std::time::Duration,
-) -> io::Result<std::process::ExitStatus> {
-    match group {
-        Some(group) => group.stop(child, grace).await,
-        // Only a child already reaped has no pid; kill it by pid if ever it does.
-        None => {
-            let _ = child.start_kill();
-            child.wait().await
-        }
-    }
-}
-
-pub(crate) fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => ExitStatus::Code(code),
-        (None, Some(signal)) => ExitStatus::Signal(signal),
-        // wait() reports neither only for stopped/continued children, which it is not asked for.
-        (None, None) => ExitStatus::Code(-1),
     }
 }
 
@@ -200,7 +185,10 @@ pub(crate) fn describe_start_error(
     io::Error::new(kind, format!("{what} ({error})"))
 }
 
-/// A name looked up in `PATH` (no `/` in it), as opposed to a path.
+/// A name looked up in `PATH` (no `/` in it, nor `\\` on Windows), as opposed to a path.
 fn is_bare_name(program: &std::ffi::OsStr) -> bool {
-    !program.as_encoded_bytes().contains(&b'/')
+    !program
+        .as_encoded_bytes()
+        .iter()
+        .any(|&b| b == b'/' || std::path::is_separator(char::from(b)))
 }

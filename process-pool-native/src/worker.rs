@@ -16,8 +16,8 @@ use process_pool_core::{ConfigError, WorkerPool, async_trait};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use crate::group::Group;
-use crate::spawn::{describe_start_error, exit_status};
+use crate::platform;
+use crate::spawn::describe_start_error;
 
 /// How long a worker's stderr is still read after it exited.
 const STDERR_DRAIN: Duration = Duration::from_secs(1);
@@ -96,7 +96,17 @@ impl NativeWorker {
 #[async_trait]
 impl WorkerSpawner for NativeWorker {
     async fn start(&self, id: WorkerId) -> io::Result<StartedWorker> {
-        let mut command = Command::new(&self.program);
+        let program = platform::program(&self.program, &self.args, || {
+            let own = self
+                .env
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case("PATH"));
+            own.map(|(_, v)| v.clone())
+                .or_else(|| std::env::var_os("PATH"))
+        })
+        .map_err(|error| describe_start_error(&self.program, self.cwd.as_deref(), error))?;
+        let mut command = Command::new(program);
         command
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -104,17 +114,14 @@ impl WorkerSpawner for NativeWorker {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .kill_on_drop(true);
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
         // The pool names the program in its error: the reason alone here.
-        let mut child = command
-            .spawn()
+        let (mut child, tree) = platform::spawn(&mut command)
             .map_err(|error| describe_start_error(&self.program, self.cwd.as_deref(), error))?;
         let pid = child.id();
-        let group = Group::of(&child);
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -123,7 +130,7 @@ impl WorkerSpawner for NativeWorker {
         let log = StderrLog::new(id, pid);
         let control = Arc::new(Control {
             pid,
-            group,
+            tree,
             ended: AtomicBool::new(false),
             tail: log.tail(),
         });
@@ -131,14 +138,14 @@ impl WorkerSpawner for NativeWorker {
         let watcher = Arc::clone(&control);
         let exited = Box::pin(async move {
             let status = child.wait().await;
-            // Whatever it left in its group goes with it.
-            if let Some(group) = watcher.group {
-                group.kill();
+            // Whatever it left in its tree goes with it.
+            if let Some(tree) = &watcher.tree {
+                tree.kill();
             }
             watcher.ended.store(true, Ordering::SeqCst);
             let _ = tokio::time::timeout(STDERR_DRAIN, logger).await;
             match status {
-                Ok(status) => exit_status(status),
+                Ok(status) => platform::exit_status(status),
                 Err(error) => {
                     tracing::warn!(worker = id, %error, "waiting for a worker failed");
                     ExitStatus::Code(-1)
@@ -150,6 +157,17 @@ impl WorkerSpawner for NativeWorker {
             writer: Box::new(stdin),
             exited,
             control,
+        })
+    }
+
+    /// Linux, macOS and Windows read a worker's resident set; elsewhere a memory limit is
+    /// refused.
+    fn reads_memory(&self) -> Result<(), (&'static str, &'static str)> {
+        platform::reads_resident_set().map_err(|platform| {
+            (
+                platform,
+                "the native backend reads a process's resident set on Linux, macOS and Windows only",
+            )
         })
     }
 
@@ -172,8 +190,8 @@ impl NativeWorker {
 #[derive(Debug)]
 struct Control {
     pid: Option<u32>,
-    group: Option<Group>,
-    /// Set once it has been reaped: its group id may then belong to someone else.
+    tree: Option<platform::Tree>,
+    /// Set once it has been reaped: its group id (Unix) may then belong to someone else.
     ended: AtomicBool,
     tail: Arc<StderrTail>,
 }
@@ -185,9 +203,9 @@ impl WorkerControl for Control {
 
     fn kill(&self) {
         if !self.ended.load(Ordering::SeqCst)
-            && let Some(group) = self.group
+            && let Some(tree) = &self.tree
         {
-            group.kill();
+            tree.kill();
         }
     }
 
@@ -199,15 +217,8 @@ impl WorkerControl for Control {
         if self.ended.load(Ordering::SeqCst) {
             return None;
         }
-        resident_bytes(self.pid?)
+        platform::resident_bytes(self.pid?)
     }
-}
-
-/// The resident set of `pid`, from `/proc/<pid>/statm` (Linux).
-fn resident_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * rustix::param::page_size() as u64)
 }
 
 /// Reads the worker's stderr into its log, a chunk at a time: memory stays bounded whatever it

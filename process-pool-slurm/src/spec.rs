@@ -306,6 +306,10 @@ impl Reply {
                         out.push(3);
                         put_bytes(&mut out, message.as_bytes());
                     }
+                    ExitStatus::Exception(code) => {
+                        out.push(4);
+                        out.extend_from_slice(&code.to_be_bytes());
+                    }
                     other => {
                         out.push(2);
                         put_bytes(&mut out, format!("{other:?}").as_bytes());
@@ -336,6 +340,7 @@ impl Reply {
                     1 => ExitStatus::Signal(r.i32()?),
                     2 => ExitStatus::Trapped(String::from_utf8_lossy(r.bytes()?).into_owned()),
                     3 => ExitStatus::StreamFailed(String::from_utf8_lossy(r.bytes()?).into_owned()),
+                    4 => ExitStatus::Exception(u32::from_be_bytes(r.array()?)),
                     other => return Err(format!("unknown exit status tag {other}")),
                 };
                 let stdout = bytes.slice(r.slice()?);
@@ -601,6 +606,13 @@ mod tests {
         assert_eq!(back.status, ExitStatus::Signal(9));
         assert_eq!(back.stdout, "out\n");
         assert!(back.stdout_truncated && !back.stderr_truncated);
+
+        let exception = Reply::Exit(Exit::new(ExitStatus::Exception(0xC000_0005))).encode();
+        assert_eq!(exception[2], 4, "an exception has a tag of its own");
+        let Ok(Reply::Exit(back)) = Reply::decode(&Bytes::from(exception)) else {
+            panic!("not an exit");
+        };
+        assert_eq!(back.status, ExitStatus::Exception(0xC000_0005));
 
         let failed = Reply::SpawnFailed(io::Error::new(io::ErrorKind::NotFound, "no such program"));
         let Ok(Reply::SpawnFailed(error)) = Reply::decode(&Bytes::from(failed.encode())) else {

@@ -232,8 +232,11 @@ impl RunContext {
 pub enum ExitStatus {
     /// Exited with this code.
     Code(i32),
-    /// Killed by this signal.
+    /// Killed by this signal (Unix).
     Signal(i32),
+    /// Ended by this exception, an NTSTATUS code of error severity (Windows): see
+    /// [`Outcome::Exception`](crate::Outcome::Exception).
+    Exception(u32),
     /// A WebAssembly trap, with its message.
     Trapped(String),
     /// Stopped because its stdin could not be read or its output could not be written (a

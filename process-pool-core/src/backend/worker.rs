@@ -38,6 +38,13 @@ pub trait WorkerSpawner: Send + Sync + 'static {
     fn capacity(&self) -> Option<usize> {
         None
     }
+
+    /// Whether [`WorkerControl::memory`] reads anything on this platform: a pool with
+    /// `max_memory_per_worker` is refused when it is built if not. `Err` names the platform
+    /// and why; `Ok(())`, the default, means it does.
+    fn reads_memory(&self) -> Result<(), (&'static str, &'static str)> {
+        Ok(())
+    }
 }
 
 /// A worker that has been started: its streams, and a handle on it.

@@ -253,7 +253,7 @@ fn random_unit() -> f64 {
 /// | kind | a job | a call |
 /// |---|---|---|
 /// | [`FAILURE`](Self::FAILURE) | exited with a non-zero code | its method answered an error |
-/// | [`CRASH`](Self::CRASH) | killed by a signal the pool did not send | its worker died or broke the protocol under it |
+/// | [`CRASH`](Self::CRASH) | killed by a signal the pool did not send, or ended by an exception (Windows) | its worker died or broke the protocol under it |
 /// | [`TIMEOUT`](Self::TIMEOUT) | ran past its time limit | ran past its time limit |
 /// | [`SPAWN_FAILURE`](Self::SPAWN_FAILURE) | could not start | — (worker start-up has its own policy) |
 /// | [`TRAP`](Self::TRAP) | a WebAssembly trap | — (a trapped worker is a crash) |

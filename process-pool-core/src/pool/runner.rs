@@ -331,7 +331,7 @@ pub(crate) fn class_of(outcome: &Outcome) -> Option<RetryOn> {
     Some(match outcome {
         Outcome::Exited(0) | Outcome::Cancelled => return None,
         Outcome::Exited(_) => RetryOn::FAILURE,
-        Outcome::Signaled(_) => RetryOn::CRASH,
+        Outcome::Signaled(_) | Outcome::Exception(_) => RetryOn::CRASH,
         Outcome::TimedOut => RetryOn::TIMEOUT,
         Outcome::SpawnFailed(_) => RetryOn::SPAWN_FAILURE,
         Outcome::Trapped(_) => RetryOn::TRAP,
@@ -353,6 +353,7 @@ fn outcome_of(status: &ExitStatus) -> Outcome {
     match status {
         ExitStatus::Code(code) => Outcome::Exited(*code),
         ExitStatus::Signal(signal) => Outcome::Signaled(*signal),
+        ExitStatus::Exception(code) => Outcome::Exception(*code),
         ExitStatus::Trapped(message) => Outcome::Trapped(message.clone()),
         ExitStatus::StreamFailed(message) => {
             Outcome::StreamFailed(Arc::new(io::Error::other(message.clone())))

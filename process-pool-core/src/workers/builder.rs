@@ -174,7 +174,9 @@ impl WorkerPoolBuilder {
     }
 
     /// Recycles a worker whose memory, looked at whenever it is idle, is over `bytes`
-    /// (native: resident set; WASI: linear memory).
+    /// (native: resident set; WASI: linear memory). A backend that cannot read it on this
+    /// platform has the pool refused at [`build`](Self::build) with
+    /// [`ConfigError::Unsupported`].
     pub fn max_memory_per_worker(mut self, bytes: u64) -> Self {
         self.config.max_memory_per_worker = Some(bytes);
         self
@@ -290,6 +292,15 @@ impl WorkerPoolBuilder {
                 "max_frame",
                 format!("{} bytes cannot hold a frame header", c.max_frame),
             );
+        }
+        if c.max_memory_per_worker.is_some() {
+            spawner
+                .reads_memory()
+                .map_err(|(platform, reason)| ConfigError::Unsupported {
+                    name: "max_memory_per_worker",
+                    platform,
+                    reason,
+                })?;
         }
         c.startup_retry
             .validate()

@@ -148,6 +148,7 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
     match status {
         ExitStatus::Code(code) => format!("exit code {code}"),
         ExitStatus::Signal(signal) => format!("killed by signal {signal}"),
+        ExitStatus::Exception(code) => crate::result::describe_exception(*code),
         ExitStatus::Trapped(message) => format!("trapped: {message}"),
         ExitStatus::StreamFailed(message) => format!("stopped: {message}"),
     }

@@ -76,6 +76,7 @@ fn reply_bytes() -> impl Strategy<Value = Vec<u8>> {
     let status = prop_oneof![
         any::<i32>().prop_map(ExitStatus::Code),
         any::<i32>().prop_map(ExitStatus::Signal),
+        any::<u32>().prop_map(ExitStatus::Exception),
         ".{0,8}".prop_map(ExitStatus::Trapped),
     ];
     let exit = (

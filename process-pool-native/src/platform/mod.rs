@@ -1,0 +1,156 @@
+//! Everything that differs between operating systems, behind one small interface: start a
+//! command in a container of its own ([`Tree`]: a process group on Unix, a Job Object on
+//! Windows), stop that container politely or for good, tell whether anything in it is still
+//! alive, read how a process ended, and read a process's resident set. The rest of the crate
+//! uses only what this module exports; the policy built on it (a polite stop, a grace, a kill)
+//! is written once, here.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as os;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as os;
+
+#[cfg(target_os = "linux")]
+mod linux;
+
+// The parsing half is platform-free and tested on every host; the system calls are macOS's.
+#[cfg(any(target_os = "macos", test))]
+mod macos;
+
+pub(crate) use os::{Tree, exit_status, program, resident_bytes};
+
+/// Whether this platform can read a process's resident set: what a worker pool's memory limit
+/// needs. `Err` names the platform where it cannot.
+pub(crate) fn reads_resident_set() -> Result<(), &'static str> {
+    os::RESIDENT_SET
+}
+
+/// First and longest wait between checks of a tree that outlived its polite stop.
+const POLL_FIRST: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(50);
+
+/// Starts `command` in a container of its own, created before the program's first instruction
+/// runs. The container is `None` only where the OS gave no id for the child (never seen).
+pub(crate) fn spawn(command: &mut Command) -> io::Result<(Child, Option<Tree>)> {
+    Tree::prepare(command);
+    let mut child = command.spawn()?;
+    match Tree::adopt(&child) {
+        Ok(tree) => Ok((child, tree)),
+        Err(error) => {
+            // Not yet running its own code on Windows (created suspended): ended here.
+            let _ = child.start_kill();
+            Err(error)
+        }
+    }
+}
+
+/// Stops a running job: the polite stop to its tree, then the hard stop if its first process
+/// has not exited within `grace`. Returns the first process's exit status, reaped. Without a
+/// tree, the child alone is killed.
+pub(crate) async fn stop(
+    child: &mut Child,
+    tree: Option<&Tree>,
+    grace: Duration,
+) -> io::Result<std::process::ExitStatus> {
+    let Some(tree) = tree else {
+        let _ = child.start_kill();
+        return child.wait().await;
+    };
+    tree.polite_stop();
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            tree.kill();
+            child.wait().await
+        }
+    }
+}
+
+/// Ends whatever the job left in its tree once its first process has been reaped: the polite
+/// stop, up to `grace` for them to go, then the hard stop.
+pub(crate) async fn sweep(tree: &Tree, grace: Duration) {
+    if !tree.is_alive().await {
+        return;
+    }
+    tracing::debug!(tree = ?tree, "ending processes the job left behind");
+    tree.polite_stop();
+    let deadline = deadline_after(grace);
+    let mut pause = POLL_FIRST;
+    while Instant::now() < deadline {
+        tokio::time::sleep(pause.min(deadline - Instant::now())).await;
+        if !tree.is_alive().await {
+            return;
+        }
+        pause = (pause * 2).min(POLL_MAX);
+    }
+    tree.kill();
+}
+
+/// `now + grace`, or a far future for a grace too long to add (`Duration::MAX` means "wait").
+fn deadline_after(grace: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let now = Instant::now();
+    now.checked_add(grace)
+        .unwrap_or_else(|| now + FAR.min(grace))
+}
+
+/// A job's child, which is killed (its whole tree) and reaped if the job's future is dropped
+/// before the job was ended properly (the runtime shutting down, say), so that no process, and
+/// no zombie, outlives its pool.
+#[derive(Debug)]
+pub(crate) struct ChildGuard {
+    child: Child,
+    tree: Option<Tree>,
+    armed: bool,
+}
+
+/// How long a dropped job's killed child is waited for, to reap it.
+const REAP_BOUND: Duration = Duration::from_secs(2);
+
+impl ChildGuard {
+    pub(crate) fn new(child: Child, tree: Option<Tree>) -> Self {
+        ChildGuard {
+            child,
+            tree,
+            armed: true,
+        }
+    }
+
+    /// The child, and its tree.
+    pub(crate) fn parts(&mut self) -> (&mut Child, Option<&Tree>) {
+        (&mut self.child, self.tree.as_ref())
+    }
+
+    /// The job ended properly: its child has been reaped.
+    pub(crate) fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        match &self.tree {
+            Some(tree) => tree.kill(),
+            None => drop(self.child.start_kill()),
+        }
+        // The hard stop is prompt; without a runtime to reap it, the child would stay a zombie.
+        let deadline = std::time::Instant::now() + REAP_BOUND;
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Unix: a job's tree is a process group of its own, set by `posix_spawn` itself
+//! (`Command::process_group(0)`), stopped with SIGTERM and SIGKILL to the group.
+
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
+use std::io;
+
+use process_pool_core::backend::ExitStatus;
+use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
+use tokio::process::{Child, Command};
+
+#[cfg(target_os = "linux")]
+use super::linux as system;
+#[cfg(target_os = "macos")]
+use super::macos as system;
+
+/// A job's process group, whose id is the pid of the job's first process.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tree(Pid);
+
+impl Tree {
+    /// A group of its own, set by posix_spawn itself: no `pre_exec`, which would force a
+    /// fork() whose cost grows with the parent's memory.
+    pub(super) fn prepare(command: &mut Command) {
+        command.process_group(0);
+    }
+
+    /// The group of a child started after [`prepare`](Self::prepare).
+    pub(super) fn adopt(child: &Child) -> io::Result<Option<Tree>> {
+        let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
+        Ok(pid.and_then(Pid::from_raw).map(Tree))
+    }
+
+    fn signal(self, signal: Signal) {
+        // ESRCH (the group is already gone) is the normal case after a clean exit.
+        if let Err(error) = kill_process_group(self.0, signal)
+            && error != rustix::io::Errno::SRCH
+        {
+            tracing::warn!(pgid = self.0.as_raw_nonzero().get(), %error, "cannot signal process group");
+        }
+    }
+
+    /// SIGTERM to the group.
+    pub(crate) fn polite_stop(&self) {
+        self.signal(Signal::TERM);
+    }
+
+    /// SIGKILL to the group.
+    pub(crate) fn kill(&self) {
+        self.signal(Signal::KILL);
+    }
+
+    /// Whether any process of the group is still alive.
+    ///
+    /// Zombies do not count: they have ended and hold nothing open. They matter because a
+    /// killed grandchild is an orphan whose zombie waits for init, and some inits reap slowly
+    /// (seen here: over a second), which `kill(-pgid, 0)` alone would take for a live process.
+    pub(crate) async fn is_alive(&self) -> bool {
+        if test_kill_process_group(self.0).is_err() {
+            return false;
+        }
+        // Listing the group's members reads the system's process table: off the runtime's
+        // threads.
+        let pgid = self.0.as_raw_nonzero().get();
+        tokio::task::spawn_blocking(move || live_member(pgid))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(true)
+    }
+}
+
+/// Whether group `pgid` has a live (not zombie) member; `None` where the system cannot tell.
+/// Only called after `kill(-pgid, 0)` found the group not empty, which is the rare path.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn live_member(pgid: i32) -> Option<bool> {
+    system::live_member(pgid)
+}
+
+/// Elsewhere, a group that answers `kill(-pgid, 0)` counts as alive (its zombies too).
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn live_member(_pgid: i32) -> Option<bool> {
+    None
+}
+
+/// Whether [`resident_bytes`] reads anything here.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub(super) const RESIDENT_SET: Result<(), &str> = Ok(());
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub(super) const RESIDENT_SET: Result<(), &str> = Err(std::env::consts::OS);
+
+/// The resident set of `pid`, in bytes.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
+    system::resident_bytes(pid)
+}
+
+/// Not read on this system: a memory limit is refused when the pool is built.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub(crate) fn resident_bytes(_pid: u32) -> Option<u64> {
+    None
+}
+
+/// The program to start: as it is, for `posix_spawn` to look up in `PATH`; any arguments go
+/// as they are.
+pub(crate) fn program<'a, A: AsRef<OsStr>>(
+    program: &'a OsStr,
+    _args: impl IntoIterator<Item = A>,
+    _path: impl FnOnce() -> Option<OsString>,
+) -> io::Result<Cow<'a, OsStr>> {
+    Ok(Cow::Borrowed(program))
+}
+
+/// How a reaped process ended: its exit code, or the signal that killed it.
+pub(crate) fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitStatus::Code(code),
+        (None, Some(signal)) => ExitStatus::Signal(signal),
+        // wait() reports neither only for stopped/continued children, which it is not asked for.
+        (None, None) => ExitStatus::Code(-1),
+    }
+}
