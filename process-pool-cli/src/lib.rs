@@ -80,6 +80,7 @@ pub fn ppool() -> ExitCode {
     });
     // The input reader may be blocked reading a stdin nobody will finish: do not wait for it.
     runtime.shutdown_background();
+    shell::clean_up();
     exit::code(status)
 }
 

@@ -15,14 +15,14 @@
 use process_pool::Job;
 
 use crate::os_text::{self, NotUnicode, is_separator};
-use crate::shell::{self, Unquotable, join_quoted, push_quoted};
+use crate::shell::{self, ShellError, join_quoted, push_quoted};
 
 /// Why one input's job cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RenderError {
-    /// A value the shell cannot be given unchanged.
+    /// A value the shell cannot be given unchanged, or no way to run the shell.
     #[error(transparent)]
-    Unquotable(#[from] Unquotable),
+    Shell(#[from] ShellError),
     /// A word this OS cannot take as an argument.
     #[error(transparent)]
     NotUnicode(#[from] NotUnicode),
@@ -169,7 +169,7 @@ impl Template {
         args: &Args,
         seq: u64,
         slot: usize,
-    ) -> Result<Vec<Vec<u8>>, Unquotable> {
+    ) -> Result<Vec<Vec<u8>>, ShellError> {
         let ctx = Context { args, seq, slot };
         match self.mode {
             Mode::Direct => {
@@ -239,7 +239,7 @@ impl Template {
             }
             Mode::Shell => {
                 let line = words.into_iter().next().unwrap_or_default();
-                Ok(shell::job(os_text::to_os(line)?))
+                Ok(shell::job(os_text::to_os(line)?)?)
             }
         }
     }

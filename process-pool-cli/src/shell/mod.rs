@@ -3,7 +3,7 @@
 //! On Unix: `/bin/sh -c LINE`, values in POSIX quotes. On Windows: `cmd.exe`, values quoted so
 //! that cmd passes them on unchanged and a program splitting its command line as the C runtime
 //! does (`CommandLineToArgvW`) reads each back as one argument; see `windows.rs` for how the
-//! line reaches cmd untouched.
+//! line reaches cmd untouched (a batch script written once per run, removed by [`clean_up`]).
 
 use std::ffi::OsString;
 
@@ -19,17 +19,27 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-/// How the shell is named in help and messages: `sh -c`, or `cmd.exe /C` on Windows.
+/// How the shell is named in help and messages: `sh -c`, or `cmd.exe` on Windows.
 pub(crate) const NAME: &str = imp::NAME;
 
-/// A value that cannot be put into a shell line so the shell passes it on unchanged.
+/// Why a shell job cannot be made. Only Windows' cmd has these; `sh` takes any bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the value `{shown}` holds a line break or a NUL, which cannot be passed through {NAME}")]
-// Only Windows' cmd has such values; `sh` takes any bytes.
 #[cfg_attr(not(windows), allow(dead_code))]
-pub(crate) struct Unquotable {
-    /// The value, as text to show.
-    shown: String,
+pub(crate) enum ShellError {
+    /// A value that cannot be put into a line so that the shell passes it on unchanged.
+    #[error(
+        "the value `{shown}` holds a line break or a NUL, which cannot be passed through {NAME}"
+    )]
+    Unquotable {
+        /// The value, as text to show.
+        shown: String,
+    },
+    /// The script that hands cmd its lines could not be written.
+    #[error("cannot run shell lines: {reason}")]
+    Script {
+        /// The file and the OS's reason.
+        reason: String,
+    },
 }
 
 /// Whether `byte` in a one-word command means it needs the shell (spaces, shell syntax).
@@ -39,7 +49,7 @@ pub(crate) fn is_special(byte: u8) -> bool {
 
 /// Appends `value` to the shell line `out` so that it reads back as one word with exactly
 /// these bytes; `out` is left as it was on an error.
-pub(crate) fn push_quoted(out: &mut Vec<u8>, value: &[u8]) -> Result<(), Unquotable> {
+pub(crate) fn push_quoted(out: &mut Vec<u8>, value: &[u8]) -> Result<(), ShellError> {
     imp::push_quoted(out, value)
 }
 
@@ -56,6 +66,11 @@ pub(crate) fn read_back(line: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// The job that runs `line` through the shell.
-pub(crate) fn job(line: OsString) -> Job {
+pub(crate) fn job(line: OsString) -> Result<Job, ShellError> {
     imp::job(line)
+}
+
+/// Removes what [`job`] left for the run (Windows' script); call it when the run is over.
+pub(crate) fn clean_up() {
+    imp::clean_up();
 }

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use process_pool::Job;
 
-use super::Unquotable;
+use super::ShellError;
 
 /// The shell that runs a command given as one string.
 const SHELL: &str = "/bin/sh";
@@ -20,9 +20,12 @@ pub(super) fn is_special(byte: u8) -> bool {
 }
 
 /// The job that runs `line` through the shell.
-pub(super) fn job(line: OsString) -> Job {
-    Job::new(SHELL).arg("-c").arg(line)
+pub(super) fn job(line: OsString) -> Result<Job, ShellError> {
+    Ok(Job::new(SHELL).arg("-c").arg(line))
 }
+
+/// Nothing to remove: `sh` needs no script.
+pub(super) fn clean_up() {}
 
 /// Bytes that never need quoting.
 fn is_plain(byte: u8) -> bool {
@@ -32,7 +35,7 @@ fn is_plain(byte: u8) -> bool {
 /// Appends `value` to `out` so that `sh` reads it back as exactly one word with these bytes:
 /// as it is when it needs no quoting, else in single quotes (`'` written as `'\''`).
 /// Never fails: `sh` can be given any bytes.
-pub(super) fn push_quoted(out: &mut Vec<u8>, value: &[u8]) -> Result<(), Unquotable> {
+pub(super) fn push_quoted(out: &mut Vec<u8>, value: &[u8]) -> Result<(), ShellError> {
     quote(out, value);
     Ok(())
 }

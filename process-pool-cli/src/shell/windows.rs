@@ -1,14 +1,18 @@
 //! Windows: one-string commands run through `cmd.exe`.
 //!
-//! The line reaches cmd through an environment variable: the job is
-//! `cmd.exe /D /V:OFF /C %PPOOL_COMMAND%` with `PPOOL_COMMAND` set to the line. An argument of
-//! a Windows program is quoted by the standard library for the C runtime's rules (a `"` becomes
-//! `\"`), which cmd does not read: a line holding quotes would reach it changed. cmd expands
-//! `%PPOOL_COMMAND%` once, first, and then parses what it got (quotes, `&`, `|`, `<`, `>`,
-//! `^`, parentheses) as if typed: so the line runs exactly as written. The cost: `%NAME%` in the
-//! line is not expanded a second time (in cmd.exe, the prompt you type ppool at has expanded
-//! it already; from PowerShell, write `$env:NAME`). `/D` skips AutoRun commands; `/V:OFF`
-//! keeps `!` literal.
+//! The line reaches cmd through an environment variable and a batch script: once per run,
+//! ppool writes `ppool-PID.cmd` to the temporary directory (two lines: `@echo off` and
+//! `%PPOOL_COMMAND%`), and each shell job runs that script with `PPOOL_COMMAND` set to its line.
+//! A Windows program's arguments are quoted by the standard library for the C runtime's rules
+//! (a `"` becomes `\"`), which cmd does not read, so a line holding quotes given to
+//! `cmd /C` as an argument would reach it changed. In a batch script cmd expands
+//! `%PPOOL_COMMAND%` first and then parses what it got (quotes, `&`, `|`, `<`, `>`, `^`,
+//! parentheses) as if it had been written there: the line runs exactly as written, and its
+//! exit status (`exit /b N` too) is the job's. The script runs as the standard library runs
+//! every batch file: `cmd.exe /e:ON /v:OFF /d /c`, so AutoRun commands are skipped and `!` is
+//! plain text. `%NAME%` in the line is not expanded a second time (at a cmd prompt, the prompt
+//! has expanded it before ppool saw it; from PowerShell, write `$env:NAME`). The script is
+//! removed when the run ends.
 //!
 //! Values are quoted in two layers: first as the C runtime splits a command line into
 //! arguments (in `"` when they hold a space, a tab or `"`, with `\"` and doubled backslashes
@@ -16,20 +20,25 @@
 //! special characters are plain text; one with `"` has every special character, quotes too,
 //! escaped with `^`, so cmd never enters or leaves a quoted part and hands the program the
 //! first layer unchanged. cmd ends a command at a line break, and no argument holds a NUL:
-//! values with either are refused ([`Unquotable`]).
+//! values with either are refused ([`ShellError::Unquotable`]).
 
 use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use process_pool::Job;
 
-use super::Unquotable;
+use super::ShellError;
 
 /// How the shell is named in help and messages.
 #[cfg_attr(not(windows), allow(dead_code))]
-pub(super) const NAME: &str = "cmd.exe /C";
+pub(super) const NAME: &str = "cmd.exe";
 
 /// The environment variable that carries the line to cmd.
 pub(super) const LINE_VARIABLE: &str = "PPOOL_COMMAND";
+
+/// The batch script that runs the line it is given.
+const SCRIPT: &str = "@echo off\r\n%PPOOL_COMMAND%\r\n";
 
 /// Characters that cmd reads as syntax outside quotes (`%` and `!` are not among them here:
 /// the line is expanded once, before any of it, and delayed expansion is off).
@@ -41,20 +50,42 @@ pub(super) fn is_special(byte: u8) -> bool {
     byte.is_ascii_whitespace() || CMD_SYNTAX.contains(&byte)
 }
 
+/// This run's script, written on first use.
+static WRITTEN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// The script to remove when the run ends.
+static TO_REMOVE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
 /// The job that runs `line` through cmd.
-#[cfg_attr(not(windows), allow(dead_code))]
-pub(super) fn job(line: OsString) -> Job {
-    let cmd = std::env::var_os("ComSpec").unwrap_or_else(|| "cmd.exe".into());
-    Job::new(cmd)
-        .args(["/D", "/V:OFF", "/C"])
-        .arg(format!("%{LINE_VARIABLE}%"))
-        .env(LINE_VARIABLE, line)
+pub(super) fn job(line: OsString) -> Result<Job, ShellError> {
+    let script = WRITTEN.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("ppool-{}.cmd", std::process::id()));
+        std::fs::write(&path, SCRIPT)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        if let Ok(mut to_remove) = TO_REMOVE.lock() {
+            *to_remove = Some(path.clone());
+        }
+        Ok(path)
+    });
+    match script {
+        Ok(path) => Ok(Job::new(path).env(LINE_VARIABLE, line)),
+        Err(reason) => Err(ShellError::Script {
+            reason: reason.clone(),
+        }),
+    }
+}
+
+/// Removes this run's script, if one was written.
+pub(super) fn clean_up() {
+    let path = TO_REMOVE.lock().ok().and_then(|mut p| p.take());
+    if let Some(path) = path {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Quotes `value` into `out` for cmd and the C runtime; refuses line breaks and NULs.
-pub(super) fn push_quoted(out: &mut Vec<u8>, value: &[u8]) -> Result<(), Unquotable> {
+pub(super) fn push_quoted(out: &mut Vec<u8>, value: &[u8]) -> Result<(), ShellError> {
     if value.iter().any(|&b| matches!(b, b'\n' | b'\r' | 0)) {
-        return Err(Unquotable {
+        return Err(ShellError::Unquotable {
             shown: String::from_utf8_lossy(value).into_owned(),
         });
     }

@@ -68,16 +68,19 @@ fn examples_read_back_unchanged() {
 }
 
 #[test]
-fn the_job_hands_cmd_the_line_through_a_variable() {
-    let job = job("echo \"a&b\" | sort".into());
-    let args: Vec<_> = job.get_args().iter().map(|a| a.to_str().unwrap()).collect();
-    assert_eq!(args, ["/D", "/V:OFF", "/C", "%PPOOL_COMMAND%"]);
+fn the_job_runs_the_script_with_the_line_in_a_variable() {
+    let line = "echo \"a&b\" | sort";
+    let job = job(line.into()).unwrap();
+    let script = PathBuf::from(job.get_program());
+    assert_eq!(std::fs::read_to_string(&script).unwrap(), SCRIPT);
+    assert!(job.get_args().is_empty());
     assert!(
         job.get_envs()
             .iter()
-            .any(|(key, value)| key == LINE_VARIABLE
-                && value.as_deref() == Some("echo \"a&b\" | sort".as_ref()))
+            .any(|(key, value)| key == LINE_VARIABLE && value.as_deref() == Some(line.as_ref()))
     );
+    clean_up();
+    assert!(!script.exists());
 }
 
 proptest! {
