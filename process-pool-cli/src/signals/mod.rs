@@ -8,7 +8,7 @@
 //! every job is reaped before the tool exits.
 //!
 //! On Windows each job is started in a new process group, for which Windows turns Ctrl-C off,
-//! so Ctrl-C again reaches the tool alone and is handled as on Unix. Ctrl-Break is delivered to
+//! so only the tool acts on a Ctrl-C, as on Unix. Ctrl-Break is delivered to
 //! every process on the console, the jobs too: the tool handles it as SIGTERM (every running
 //! job's tree ended at once, whatever the jobs did with it). Closing the console window is
 //! handled as SIGHUP, within the few seconds Windows allows. The exit statuses are the same
