@@ -169,6 +169,8 @@ impl Job {
     /// ([`Outcome::SpawnFailed`](crate::Outcome::SpawnFailed)), naming it.
     ///
     /// ```
+    /// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+    /// # #[cfg(unix)]
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use process_pool::{Job, NativeSpawner};
     ///
@@ -179,6 +181,8 @@ impl Job {
     /// let sorted = pool.submit(Job::new("sort").stdin_file(&input)).await?.await;
     /// assert_eq!(sorted.stdout_lossy(), "a\nb\n");
     /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
     /// ```
     #[must_use]
     pub fn stdin_file(mut self, path: impl AsRef<Path>) -> Self {
@@ -194,6 +198,8 @@ impl Job {
     /// [`JobResult::retry_prevented`]: crate::JobResult::retry_prevented
     ///
     /// ```
+    /// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+    /// # #[cfg(unix)]
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use process_pool::{job, NativeSpawner};
     ///
@@ -204,6 +210,8 @@ impl Job {
     /// drop(tx); // the end of the job's input
     /// assert_eq!(counted.await.stdout_lossy().trim(), "2");
     /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
     /// ```
     #[must_use]
     pub fn stdin_reader(mut self, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
@@ -252,6 +260,8 @@ impl Job {
     /// spilled to disk past it, to a file, to a writer, or discarded; see [`Output`].
     ///
     /// ```
+    /// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+    /// # #[cfg(unix)]
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use process_pool::{job, NativeSpawner, Output};
     ///
@@ -263,6 +273,8 @@ impl Job {
     /// assert_eq!(text, "to a writer\n");
     /// assert!(handle.await.stdout.is_empty(), "nothing kept in memory");
     /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
     /// ```
     #[must_use]
     pub fn stdout(mut self, output: Output) -> Self {
@@ -322,6 +334,8 @@ impl Job {
     /// stream sends the lines when the job ends.
     ///
     /// ```
+    /// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+    /// # #[cfg(unix)]
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use process_pool::{job, NativeSpawner, Stream};
     ///
@@ -333,6 +347,8 @@ impl Job {
     /// assert_eq!(&live.recv().await.expect("a line").bytes[..], b"b\n");
     /// assert!(handle.await.success());
     /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
     /// ```
     #[must_use]
     pub fn output_lines(mut self, lines: mpsc::Sender<OutputLine>) -> Self {

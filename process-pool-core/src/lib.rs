@@ -13,6 +13,8 @@
 //! ```
 //! use process_pool::{job, NativeSpawner};
 //!
+//! # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+//! # #[cfg(unix)]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let pool = NativeSpawner::pool(4)?;
@@ -20,6 +22,8 @@
 //! assert_eq!(results[1].stdout_lossy(), "world\n");
 //! # Ok(())
 //! # }
+//! # #[cfg(not(unix))]
+//! # fn main() {}
 //! ```
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -35,6 +35,8 @@ use crate::stdio::{Input, Output};
 /// pool has workers is refused.
 ///
 /// ```
+/// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+/// # #[cfg(unix)]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use process_pool::{job, NativeSpawner, Pipeline};
@@ -46,6 +48,8 @@ use crate::stdio::{Input, Output};
 /// assert!(run.success());
 /// assert_eq!(run.stages[2].stdout_lossy().trim(), "271");
 /// # Ok(()) }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone)]
 pub struct Pipeline {

@@ -6,14 +6,17 @@
 //! - `WORKER_EXIT_AT_START`: exit with code 2 before the hello;
 //! - `WORKER_EXIT_AFTER_HELLO`: say hello, then exit with code 4 at once;
 //! - `WORKER_EXIT_EVERY`: `flaky` exits (code 3) on every Nth call to it in this worker
-//!   (default 7).
+//!   (default 7);
+//! - `WORKER_STUBBORN_CHILD`: not a worker: the child `spawn` starts, which ignores the polite
+//!   stop (Ctrl-Break on Windows) and sleeps.
 //!
 //! Methods: `echo`, `upper`, `pid`, `add` (JSON `[a, b]`), `sleep` (ms; cancellable; replies
 //! `ms:peak`, peak being the most calls it saw in flight at once), `stubborn` (ms; ignores cancels), `hang`
 //! (never answers, cancellable), `flaky` (echo that exits on every Nth call), `die` (aborts
 //! the process), `garbage` (writes non-frames to stdout), `freeze` (stops the whole process
 //! 50 ms after replying), `wedge` (stops the whole process at once, without replying), `fail`
-//! (answers an error), `spew` (writes N MiB to stderr without a newline), `leak` (keeps N MiB more, touched), `limited` (fails with "rate
+//! (answers an error), `spawn` (starts a child that ignores the polite stop and answers its
+//! pid), `spew` (writes N MiB to stderr without a newline), `leak` (keeps N MiB more, touched), `limited` (fails with "rate
 //! limited" for the first N calls to it in this worker, then succeeds).
 
 use std::io::Write;
@@ -44,6 +47,11 @@ fn env_number(key: &str, default: usize) -> usize {
 }
 
 fn main() -> std::io::Result<()> {
+    if std::env::var_os("WORKER_STUBBORN_CHILD").is_some() {
+        ignore_polite_stop();
+        std::thread::sleep(Duration::from_secs(1000));
+        std::process::exit(0);
+    }
     if std::env::var_os("WORKER_EXIT_AT_START").is_some() {
         eprintln!("test_worker: told to exit at start");
         std::process::exit(2);
@@ -106,15 +114,26 @@ fn main() -> std::io::Result<()> {
         .method("freeze", |_| async {
             std::thread::spawn(|| {
                 std::thread::sleep(Duration::from_millis(50));
-                let me = rustix::process::getpid();
-                let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
+                stop_self();
             });
             Ok::<_, String>("freezing")
         })
         .method("wedge", |_| async {
-            let me = rustix::process::getpid();
-            let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
+            stop_self();
             Ok::<_, String>("never sent")
+        })
+        .method("spawn", |_| async {
+            let me = std::env::current_exe().map_err(|e| e.to_string())?;
+            // Left running on purpose: the pool must end it with the worker.
+            #[allow(clippy::zombie_processes)]
+            let child = std::process::Command::new(me)
+                .env("WORKER_STUBBORN_CHILD", "1")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(child.id().to_string())
         })
         .method("fail", |_| async {
             Err::<Bytes, _>("asked to fail".to_owned())
@@ -166,3 +185,63 @@ fn exit_after_hello() -> ! {
     eprintln!("test_worker: exiting right after the hello");
     std::process::exit(4);
 }
+
+/// Stops the whole process, as a debugger would: SIGSTOP on Unix.
+#[cfg(unix)]
+fn stop_self() {
+    let me = rustix::process::getpid();
+    let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
+}
+
+/// Stops the whole process, as a debugger would: on Windows, every other thread suspended,
+/// then this one.
+#[cfg(windows)]
+#[allow(unsafe_code)] // FFI to kernel32 on handles opened and closed here.
+fn stop_self() {
+    use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+        CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
+    };
+    use windows_sys::Win32::System::Threading::{
+        GetCurrentThread, GetCurrentThreadId, OpenThread, SuspendThread, THREAD_SUSPEND_RESUME,
+    };
+    let (me, this) = (std::process::id(), unsafe { GetCurrentThreadId() });
+    // SAFETY: each handle is checked, used, then closed; `entry` has its size set.
+    unsafe {
+        let snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+        if snapshot == INVALID_HANDLE_VALUE {
+            return;
+        }
+        let mut entry = THREADENTRY32 {
+            dwSize: std::mem::size_of::<THREADENTRY32>() as u32,
+            ..THREADENTRY32::default()
+        };
+        let mut more = Thread32First(snapshot, &mut entry) != 0;
+        while more {
+            if entry.th32OwnerProcessID == me && entry.th32ThreadID != this {
+                let thread = OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID);
+                if !thread.is_null() {
+                    SuspendThread(thread);
+                    CloseHandle(thread);
+                }
+            }
+            more = Thread32Next(snapshot, &mut entry) != 0;
+        }
+        CloseHandle(snapshot);
+        SuspendThread(GetCurrentThread());
+    }
+}
+
+#[cfg(windows)]
+#[allow(unsafe_code)] // One call that installs a plain function as the handler.
+fn ignore_polite_stop() {
+    unsafe extern "system" fn ignore(_event: u32) -> windows_sys::core::BOOL {
+        1
+    }
+    // SAFETY: the handler is a plain function that lives as long as the process.
+    unsafe { windows_sys::Win32::System::Console::SetConsoleCtrlHandler(Some(ignore), 1) };
+}
+
+/// The Unix tests of trees use `sh` with `trap '' TERM`.
+#[cfg(unix)]
+fn ignore_polite_stop() {}

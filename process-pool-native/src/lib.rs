@@ -1,12 +1,32 @@
 //! The OS-process backend of process-pool: [`NativeSpawner`] runs each job as a child process
-//! through `tokio::process`.
+//! through `tokio::process`, and [`NativeWorker`] starts the workers of a
+//! [`WorkerPool`](process_pool_core::WorkerPool).
 //!
-//! Each job gets its own process group, started with `Command::process_group(0)` (which keeps
-//! the fast `posix_spawn` path). When a job must stop (timeout, cancel, shutdown) the whole
-//! group gets SIGTERM, then SIGKILL after the pool's grace, and the child is always reaped.
-//! Processes a job leaves behind in its group after it exits are ended the same way, so every
-//! process a job started is gone when its result is returned; the exception is a process that
-//! leaves the job's group on purpose (`setsid`, a daemon), which no group signal reaches.
+//! Each job (and each worker) gets a container of its own for its whole tree, so that every
+//! process it started is gone when its result is returned:
+//!
+//! - **Unix** (Linux, macOS): a process group, started with `Command::process_group(0)` (which
+//!   keeps the fast `posix_spawn` path). When a job must stop (timeout, cancel, shutdown) the
+//!   whole group gets SIGTERM, then SIGKILL after the pool's grace, and the child is always
+//!   reaped. Processes a job leaves behind in its group after it exits are ended the same way
+//!   (found in `/proc` on Linux, through libproc on macOS); the exception is a process that
+//!   leaves the job's group on purpose (`setsid`, a daemon), which no group signal reaches.
+//! - **Windows**: a Job Object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`. The process is
+//!   created suspended in a console process group of its own, put in its Job Object, then
+//!   resumed, so even its first child is in the job; nothing in the job outlives the pool, even
+//!   when the pool's process is killed. A stop sends `CTRL_BREAK_EVENT` to the job's process
+//!   group (which reaches it only when the pool has a console: from a service, or under Wine,
+//!   the grace just elapses), then `TerminateJobObject` after the pool's grace; what a job
+//!   leaves in its Job Object after it exits is ended the same way. A bare program name is
+//!   looked up in `PATH` with each extension of `PATHEXT`; a `.bat` or `.cmd` program runs
+//!   through `cmd.exe` with its arguments quoted by the standard library, and an argument it
+//!   cannot be given safely (a line break) fails the job with [`BatchArgument`]. Exit codes
+//!   are [`Outcome::Exited`](process_pool_core::Outcome::Exited) with their 32 bits; a process
+//!   ended by an exception is [`Outcome::Exception`](process_pool_core::Outcome::Exception).
+//!
+//! A worker's resident set, which `max_memory_per_worker` recycles by, is read from `/proc` on
+//! Linux, libproc on macOS and the process's memory counters (its working set) on Windows;
+//! elsewhere such a pool is refused when it is built.
 //!
 //! stdout and stderr are read while the job runs; past the output limit they are still drained
 //! (the child never blocks on a full pipe) but not kept. stdin is written from the job's bytes
@@ -15,6 +35,8 @@
 //! ```
 //! use process_pool::{job, NativeSpawner};
 //!
+//! # // `echo` is a program on Unix only (a cmd.exe built-in on Windows).
+//! # #[cfg(unix)]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let pool = NativeSpawner::pool(4)?;
@@ -22,6 +44,8 @@
 //! assert_eq!(results[0].stdout_lossy(), "hello\n");
 //! # Ok(())
 //! # }
+//! # #[cfg(not(unix))]
+//! # fn main() {}
 //! ```
 #![deny(missing_docs)]
 

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::capture::Streams;
 use crate::platform::{self, ChildGuard};
 
-/// Runs jobs as OS processes, each in its own process group.
+/// Runs jobs as OS processes, each in its own process group (Unix) or Job Object (Windows):
+/// see the [crate's documentation](crate) for how each platform ends a job's whole tree.
 ///
 /// Jobs inherit the pool's environment unless they clear it ([`Job::env_clear`]), never its
 /// stdin, stdout or stderr: stdin is the job's bytes, file or reader (or empty), each output is
@@ -22,6 +23,8 @@ use crate::platform::{self, ChildGuard};
 /// use std::time::Duration;
 /// use process_pool::{job, NativeSpawner, ProcessPool};
 ///
+/// # // `sleep` is a program on Unix only.
+/// # #[cfg(unix)]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let pool = ProcessPool::builder()
@@ -32,6 +35,8 @@ use crate::platform::{self, ChildGuard};
 /// assert!(results[0].timed_out());
 /// # Ok(())
 /// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct NativeSpawner {

@@ -1,5 +1,5 @@
 //! [`NativeWorker`]: long-lived worker processes for a [`WorkerPool`], each in its own process
-//! group, its stderr logged through `tracing`.
+//! group (Unix) or Job Object (Windows), its stderr logged through `tracing`.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -24,7 +24,8 @@ const STDERR_DRAIN: Duration = Duration::from_secs(1);
 
 /// Starts a worker program (any language that speaks the protocol) for a [`WorkerPool`].
 ///
-/// Each worker runs in its own process group, which is killed whole when the worker must go.
+/// Each worker runs in its own process group (Unix) or Job Object (Windows), which is killed
+/// whole when the worker must go.
 /// Its stdin and stdout carry the protocol; each line it writes to stderr is logged through
 /// `tracing` (target `process_pool::worker`) with the worker's id and pid (a line is cut at
 /// [`MAX_LOG_LINE`](process_pool_core::backend::MAX_LOG_LINE) bytes, so a worker writing
@@ -52,7 +53,8 @@ pub struct NativeWorker {
 }
 
 impl NativeWorker {
-    /// Workers that run `program` (looked up in `PATH` if it has no `/`).
+    /// Workers that run `program` (looked up in `PATH` if it has no `/`; on Windows with each
+    /// extension of `PATHEXT` too, as for jobs).
     pub fn new(program: impl AsRef<OsStr>) -> NativeWorker {
         NativeWorker {
             program: program.as_ref().to_owned(),

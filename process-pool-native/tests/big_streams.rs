@@ -2,6 +2,10 @@
 //! writer, to a file, and spilled past a 1 MiB cap; every byte checked, the test process's
 //! peak RSS under 64 MiB. Alone in its binary, since the peak counts the whole process.
 
+// Unix only: it runs `cat`, and its memory bound is read from `/proc` (where the conformance kit
+// measures memory); the stream conformance suite runs on Windows in `conformance.rs`.
+#![cfg(unix)]
+
 use process_pool_core::Job;
 use process_pool_core::backend::conformance::streams::{
     big_stream_len, big_streams_in_bounded_memory,

@@ -1,4 +1,5 @@
-//! The core conformance suites, run against `NativeSpawner` and `NativeWorker`.
+//! The core conformance suites, run against `NativeSpawner` and `NativeWorker`: on Unix
+//! with `sh` and the usual tools, on Windows with the test program `examples/test_job.rs`.
 
 mod common;
 
@@ -8,13 +9,16 @@ use process_pool_core::backend::conformance::{Fixtures, WorkerFixtures};
 use process_pool_core::{Call, Job};
 use process_pool_native::{NativeSpawner, NativeWorker};
 
-/// Each behaviour expressed with `sh` and the usual POSIX tools.
+/// Each behaviour expressed with `sh` and the usual POSIX tools (Unix), or with the test
+/// program (Windows).
 struct Native;
 
+#[cfg(unix)]
 fn sh(script: &str) -> Job {
     Job::new("sh").args(["-c", script])
 }
 
+#[cfg(unix)]
 impl Fixtures for Native {
     type Spawner = NativeSpawner;
 
@@ -55,6 +59,47 @@ impl Fixtures for Native {
     }
 }
 
+#[cfg(windows)]
+impl Fixtures for Native {
+    type Spawner = NativeSpawner;
+
+    fn spawner(&self) -> NativeSpawner {
+        NativeSpawner::new()
+    }
+
+    fn exit_with(&self, code: i32) -> Job {
+        common::test_job().args(["exit", &code.to_string()])
+    }
+
+    fn print(&self, out: &str, err: &str) -> Job {
+        common::test_job().args(["print", out, err])
+    }
+
+    fn cat(&self) -> Job {
+        common::test_job().arg("cat")
+    }
+
+    fn print_env(&self, key: &str) -> Job {
+        common::test_job().args(["env", key])
+    }
+
+    fn read_relative(&self, dir: &Path, name: &str) -> Job {
+        common::test_job().args(["cat", name]).cwd(dir)
+    }
+
+    fn forever(&self) -> Job {
+        common::test_job().args(["sleep", "1000000"])
+    }
+
+    fn flood(&self, bytes: usize) -> Job {
+        common::test_job().args(["flood", &bytes.to_string()])
+    }
+
+    fn missing_program(&self) -> Job {
+        Job::new("process-pool-no-such-program")
+    }
+}
+
 process_pool_core::conformance_tests!(Native);
 
 mod streams {
@@ -72,7 +117,11 @@ impl WorkerFixtures for Workers {
     }
 
     fn missing(&self) -> NativeWorker {
-        NativeWorker::new("/no/such/worker/program")
+        NativeWorker::new(if cfg!(windows) {
+            r"C:\no\such\worker\program.exe"
+        } else {
+            "/no/such/worker/program"
+        })
     }
 
     fn crash(&self) -> Call {

@@ -1,6 +1,11 @@
 //! The pool's promises checked with real processes: order, the worker limit as the jobs
 //! themselves see it, resizing, cancel, shutdown, retries, hooks and bad input.
 
+// Unix only: its jobs are `sh` scripts that meet at FIFOs (mkfifo); Windows has neither. Windows' counterparts
+// of the behaviours that differ there are in `windows.rs`; the pool's own logic is the core's,
+// tested on every platform.
+#![cfg(unix)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

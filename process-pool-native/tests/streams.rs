@@ -2,6 +2,10 @@
 //! only its last attempt's bytes in its output file (truncated, or appended after what was
 //! there before the job).
 
+// Unix only: its job is an `sh` script; the stream conformance suite (files, readers, writers,
+// spills) runs on Windows in `conformance.rs`.
+#![cfg(unix)]
+
 use std::time::Duration;
 
 use process_pool_core::{Job, Output, ProcessPool, RetryPolicy};

@@ -1,6 +1,10 @@
 //! Whole process trees end with their job: timeout, cancel, left-behind children, TERM-proof
 //! children.
 
+// Unix only: its trees are `sh` scripts with `sleep`, `trap` and FIFOs; Windows' counterparts (a
+// stubborn grandchild, a parent that exits first) are in `windows.rs`.
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,10 @@
 //! cancels, health checks, recycling, scaling, shutdown and drop, with every process checked
 //! gone by pid. Calls are in `workers.rs`.
 
+// Unix only: it checks exits by signal (SIGABRT, SIGKILL), finds workers by `/proc/<pid>/environ`
+// and starts `sh` trees; Windows' counterparts are in `windows_workers.rs`.
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -3,6 +3,11 @@
 //! (`process-pool-protocol/examples/python_worker.py`), typed calls, calls in flight, errors,
 //! pause and retry, limits. Worker lifecycles are in `worker_lifecycle.rs`.
 
+// Unix only: several tests use the Python worker and `/proc`; the Rust worker's calls, crashes,
+// health checks, tree kills and memory recycling run on Windows in `windows_workers.rs` and the
+// worker conformance suite in `conformance.rs`.
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -16,6 +16,8 @@ use super::latency::{Latency, Percentiles};
 /// Its `Display` is one line for logs:
 ///
 /// ```
+/// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+/// # #[cfg(unix)]
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use process_pool::{job, NativeSpawner};
 ///
@@ -25,6 +27,8 @@ use super::latency::{Latency, Percentiles};
 /// assert_eq!((stats.succeeded, stats.failed), (1, 1));
 /// println!("{stats}"); // submitted 2, running 0, queued 0, succeeded 1, failed 1, ...
 /// # Ok(()) }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

@@ -120,6 +120,8 @@ impl ProcessPool {
     /// The jobs may borrow what they are made from: the stream lives no longer than that.
     ///
     /// ```
+    /// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+    /// # #[cfg(unix)]
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use futures::StreamExt;
     /// use process_pool::{job, NativeSpawner};
@@ -131,6 +133,8 @@ impl ProcessPool {
     ///     assert!(result?.success());
     /// }
     /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
     /// ```
     pub fn stream<'a, I>(&self, jobs: I) -> ResultStream<'a>
     where

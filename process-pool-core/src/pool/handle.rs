@@ -103,6 +103,8 @@ impl Owner {
 /// running.)
 ///
 /// ```
+/// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+/// # #[cfg(unix)]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use process_pool::{Job, NativeSpawner};
@@ -114,6 +116,8 @@ impl Owner {
 /// assert!(result.success());
 /// # Ok(())
 /// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
 /// ```
 #[derive(Debug)]
 #[must_use = "a handle does nothing unless awaited or cancelled; drop it to detach the job"]

@@ -52,6 +52,8 @@ use crate::result::{JobId, JobResult, Outcome};
 /// jobs finish. (This is the same rule as [`WorkerPool`](crate::WorkerPool)'s.)
 ///
 /// ```
+/// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+/// # #[cfg(unix)]
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use process_pool::{job, NativeSpawner};
@@ -62,6 +64,8 @@ use crate::result::{JobId, JobResult, Outcome};
 /// let stats = pool.shutdown(Duration::from_secs(5)).await;
 /// assert_eq!(stats.succeeded, 2);
 /// # Ok(()) }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone)]
 pub struct ProcessPool {

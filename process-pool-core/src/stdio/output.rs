@@ -22,6 +22,8 @@ use crate::output::Stream;
 /// works beside every mode.
 ///
 /// ```
+/// # // It runs Unix programs (sh, echo, cat...); Windows runs its own in process-pool-native.
+/// # #[cfg(unix)]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use process_pool::{job, NativeSpawner, Output};
@@ -43,6 +45,8 @@ use crate::output::Stream;
 /// tokio::io::AsyncReadExt::read_to_end(&mut r.stdout_reader().await?, &mut all).await?;
 /// assert!(all.ends_with(b"99999\n100000\n"));
 /// # Ok(()) }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
 /// ```
 #[derive(Clone, Default)]
 pub struct Output(OutputKind);

@@ -1,16 +1,24 @@
-//! What the native tests need to look at processes from the outside: `/proc`, FIFOs.
+//! What the native tests need to look at processes from the outside: `/proc`, FIFOs (Unix),
+//! Toolhelp snapshots (Windows, in `windows.rs`), and the test programs built from
+//! `examples/`.
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(windows)]
+pub mod windows;
 pub mod workers;
 
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use process_pool_core::Job;
 use process_pool_native::NativeWorker;
+#[cfg(unix)]
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+#[cfg(unix)]
 use tokio::net::unix::pipe;
 
 /// A bound that only catches a hang.
@@ -75,11 +83,16 @@ pub fn pids_in(text: &str) -> Vec<u32> {
 
 /// A named pipe that jobs write event lines into and the test reads, so the test can await
 /// "the job has got this far" instead of sleeping.
+#[cfg(unix)]
 pub struct Events {
     pub path: PathBuf,
     lines: Lines<BufReader<pipe::Receiver>>,
+    /// Elsewhere than Linux (no read-write FIFOs in tokio), a writer held open by the test.
+    #[cfg(not(target_os = "linux"))]
+    _writer: pipe::Sender,
 }
 
+#[cfg(unix)]
 impl Events {
     /// Creates the FIFO `events` in `dir` and opens it for reading.
     pub fn new(dir: &Path) -> Events {
@@ -90,13 +103,25 @@ impl Events {
             .expect("run mkfifo");
         assert!(made.success(), "mkfifo failed");
         // Read-write keeps the FIFO open, so the reader never sees end-of-file between writers.
+        #[cfg(target_os = "linux")]
         let receiver = pipe::OpenOptions::new()
             .read_write(true)
             .open_receiver(&path)
             .expect("open the FIFO");
+        // Where tokio has no read-write FIFOs, a writer of the test's own does the same.
+        #[cfg(not(target_os = "linux"))]
+        let receiver = pipe::OpenOptions::new()
+            .open_receiver(&path)
+            .expect("open the FIFO");
+        #[cfg(not(target_os = "linux"))]
+        let writer = pipe::OpenOptions::new()
+            .open_sender(&path)
+            .expect("hold the FIFO open");
         Events {
             path,
             lines: BufReader::new(receiver).lines(),
+            #[cfg(not(target_os = "linux"))]
+            _writer: writer,
         }
     }
 
@@ -114,33 +139,48 @@ impl Events {
 /// build the package's examples by itself), beside this binary in `target/<profile>/`.
 pub fn test_worker() -> NativeWorker {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let path = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>/deps");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build.args([
-            "build",
-            "-p",
-            "process-pool-native",
-            "--example",
-            "test_worker",
-        ]);
-        build.env("CARGO_TARGET_DIR", profile_dir.parent().expect("target/"));
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo can be started");
+    NativeWorker::new(BUILT.get_or_init(|| example("test_worker")))
+}
+
+/// The program `examples/test_job.rs`, for job tests that cannot use `sh` (Windows).
+pub fn test_job() -> Job {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    Job::new(BUILT.get_or_init(|| example("test_job")))
+}
+
+/// The path of example `name`, built for this test binary's profile.
+///
+/// On Windows a test binary may run where cargo cannot (under Wine, whose `cargo` would be
+/// Linux's with Windows paths): there the example built by `cargo test` (which builds every
+/// example before it runs a test) is taken as it is.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if cfg!(windows) {
         assert!(
-            status.success(),
-            "building the test worker failed ({status})"
+            path.is_file(),
+            "{} is not built: run `cargo test -p process-pool-native` without `--test`, or \
+             `cargo build -p process-pool-native --examples` first",
+            path.display()
         );
-        profile_dir.join("examples/test_worker")
-    });
-    NativeWorker::new(path)
+        return path;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "-p", "process-pool-native", "--example", name]);
+    build.env("CARGO_TARGET_DIR", profile_dir.parent().expect("target/"));
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo can be started");
+    assert!(status.success(), "building {name} failed ({status})");
+    path
 }
 
 /// Pids of live processes whose environment holds `marker` (`KEY=value`): the workers one
