@@ -52,3 +52,9 @@ pub(crate) fn to_os(bytes: Vec<u8>) -> Result<OsString, NotUnicode> {
 pub(crate) fn is_separator(byte: u8) -> bool {
     imp::is_separator(byte)
 }
+
+/// How many bytes at the start of `spec` are a drive (`C:` before a separator, on Windows),
+/// so a list split at `:` keeps them with the path; 0 on Unix.
+pub(crate) fn drive_len(spec: &str) -> usize {
+    imp::drive_len(spec)
+}

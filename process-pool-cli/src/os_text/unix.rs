@@ -16,3 +16,7 @@ pub(super) fn to_os(bytes: Vec<u8>) -> Result<OsString, NotUnicode> {
 pub(super) fn is_separator(byte: u8) -> bool {
     byte == b'/'
 }
+
+pub(super) fn drive_len(_spec: &str) -> usize {
+    0
+}

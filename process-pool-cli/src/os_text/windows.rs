@@ -24,6 +24,17 @@ pub(super) fn is_separator(byte: u8) -> bool {
     byte == b'/' || byte == b'\\'
 }
 
+pub(super) fn drive_len(spec: &str) -> usize {
+    match spec.as_bytes() {
+        [letter, b':', separator, ..]
+            if letter.is_ascii_alphabetic() && is_separator(*separator) =>
+        {
+            2
+        }
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +57,14 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn a_drive_is_kept_with_its_path() {
+        assert_eq!(drive_len(r"C:\data:/data:ro"), 2);
+        assert_eq!(drive_len("d:/x"), 2);
+        assert_eq!(drive_len("data:/data"), 0);
+        assert_eq!(drive_len("C:"), 0);
     }
 
     #[test]
