@@ -55,6 +55,8 @@ pub(crate) fn is_separator(byte: u8) -> bool {
 
 /// How many bytes at the start of `spec` are a drive (`C:` before a separator, on Windows),
 /// so a list split at `:` keeps them with the path; 0 on Unix.
+// Only `--dir` (WASI) reads drives.
+#[cfg_attr(not(feature = "wasi"), allow(dead_code))]
 pub(crate) fn drive_len(spec: &str) -> usize {
     imp::drive_len(spec)
 }

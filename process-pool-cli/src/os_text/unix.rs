@@ -17,6 +17,8 @@ pub(super) fn is_separator(byte: u8) -> bool {
     byte == b'/'
 }
 
+// Only `--dir` (WASI) reads drives.
+#[cfg_attr(not(feature = "wasi"), allow(dead_code))]
 pub(super) fn drive_len(_spec: &str) -> usize {
     0
 }

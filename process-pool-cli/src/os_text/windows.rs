@@ -24,6 +24,8 @@ pub(super) fn is_separator(byte: u8) -> bool {
     byte == b'/' || byte == b'\\'
 }
 
+// Only `--dir` (WASI) reads drives.
+#[cfg_attr(not(feature = "wasi"), allow(dead_code))]
 pub(super) fn drive_len(spec: &str) -> usize {
     match spec.as_bytes() {
         [letter, b':', separator, ..]
