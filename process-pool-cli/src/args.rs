@@ -2,10 +2,11 @@
 //! sources (`:::` values, `::::` files), as with GNU parallel.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use clap::Parser;
+
+use crate::os_text::{NotUnicode, to_bytes};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -19,21 +20,12 @@ Examples:
   ppool --json wc -w ::: *.md | jq .stdout
   ppool --wasi --dir data:/data:ro wordcount.wasm /data/{/} ::: data/*.txt";
 
-const EXIT_STATUS: &str = "\
+const REPLACEMENTS: &str = "\
 Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname,
 {/.} basename without extension, {#} job number, {%} job slot, {n} input source or
 column n (also {n.} {n/} {n//} {n/.}; negative n counts from the end). With none,
 the input is appended. Several words run directly; one word with spaces or shell
-syntax runs through sh -c, its values quoted.
-
-Exit status: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100
-failed; with --halt, GNU parallel's rules (fail=1: the failed job's own status;
-P%: the percentage that failed; success reached: 0); 130 stopped by Ctrl-C, 143 by
-SIGTERM, 129 by SIGHUP; 255 the run could not start or go on (bad option, unreadable
-input, command or module not found, unwritable joblog).
-
-Ctrl-C once: no new job starts, running jobs get --grace to finish, then are ended.
-Ctrl-C twice, SIGTERM or SIGHUP: every running job's process tree is ended at once.";
+syntax runs through";
 
 /// Run a command once per input, many at a time: GNU parallel's habits on process-pool
 /// (whole process trees ended on timeout, retries with backoff, capped output, sandboxed WASI
@@ -45,7 +37,11 @@ Ctrl-C twice, SIGTERM or SIGHUP: every running job's process tree is ended at on
     override_usage = "ppool [OPTIONS] [COMMAND [ARG]...] [::: VALUES... | :::: FILES...]...\n       \
                       ... | ppool [OPTIONS] COMMAND [ARG]...",
     after_help = EXAMPLES,
-    after_long_help = format!("{EXAMPLES}\n\n{EXIT_STATUS}"),
+    after_long_help = format!(
+        "{EXAMPLES}\n\n{REPLACEMENTS} {}, its values quoted.\n\n{}",
+        crate::shell::NAME,
+        crate::exit::HELP
+    ),
 )]
 pub(crate) struct Cli {
     /// Jobs at once: N, N% of the CPUs, or 0 for one per CPU [default: one per CPU]
@@ -169,7 +165,8 @@ pub(crate) struct Cli {
     )]
     pub(crate) arg_file: Vec<PathBuf>,
 
-    /// Run the command's words as one sh -c line, as GNU parallel does
+    /// Run the command's words as one shell line (sh -c; cmd.exe /C on Windows), as GNU
+    /// parallel does
     #[arg(long, help_heading = "Input")]
     pub(crate) shell: bool,
 
@@ -212,8 +209,9 @@ pub(crate) enum Tail {
     Files { linked: bool, files: Vec<PathBuf> },
 }
 
-/// Splits the words after the options into the command and its input sources.
-pub(crate) fn split_command(words: Vec<OsString>) -> (Vec<Vec<u8>>, Vec<Tail>) {
+/// Splits the words after the options into the command and its input sources; refuses a word
+/// this OS's text cannot carry as bytes (see [`crate::os_text`]).
+pub(crate) fn split_command(words: Vec<OsString>) -> Result<(Vec<Vec<u8>>, Vec<Tail>), NotUnicode> {
     let mut command = Vec::new();
     let mut tails: Vec<Tail> = Vec::new();
     for word in words {
@@ -233,12 +231,12 @@ pub(crate) fn split_command(words: Vec<OsString>) -> (Vec<Vec<u8>>, Vec<Tail>) {
                 linked,
                 files: Vec::new(),
             }),
-            (None, Some(Tail::Values { values, .. })) => values.push(word.into_vec()),
+            (None, Some(Tail::Values { values, .. })) => values.push(to_bytes(word)?),
             (None, Some(Tail::Files { files, .. })) => files.push(word.into()),
-            (None, None) => command.push(word.into_vec()),
+            (None, None) => command.push(to_bytes(word)?),
         }
     }
-    (command, tails)
+    Ok((command, tails))
 }
 
 #[cfg(test)]
@@ -253,7 +251,8 @@ mod tests {
     fn command_and_sources_split_at_the_separators() {
         let (command, tails) = split_command(os(&[
             "echo", "{}", ":::", "a", "b", ":::+", "1", "::::", "f", "g",
-        ]));
+        ]))
+        .unwrap();
         assert_eq!(command, [b"echo".to_vec(), b"{}".to_vec()]);
         assert_eq!(
             tails,

@@ -17,7 +17,7 @@ use crate::template::{Mode, Template};
 /// A command template, whatever its words, rendered for any input. Asserts that it is parsed
 /// or refused with a reason, never a panic; that a command without replacement strings runs
 /// as given with the input appended (each value its own word, run directly; quoted so that
-/// `sh` reads each value back as one word, through a shell); and that rendering a job, its
+/// the shell reads each value back as one word, through a shell); and that rendering a job, its
 /// text and its words never fails.
 ///
 /// # Panics
@@ -38,9 +38,15 @@ pub fn template(
             return;
         }
     };
-    let rendered = template.render(args, seq, slot);
     let _ = template.text(args, seq, slot);
     let _ = template.job(args, seq, slot);
+    let rendered = match template.render(args, seq, slot) {
+        Ok(rendered) => rendered,
+        Err(reason) => {
+            assert!(!reason.to_string().is_empty(), "a refusal without a reason");
+            return;
+        }
+    };
     let plain = !words.is_empty() && !words.iter().flatten().any(|&b| b == b'{');
     if !plain {
         return;
@@ -65,57 +71,13 @@ pub fn template(
             } else {
                 assert_eq!(values.first(), Some(&b' '));
                 assert_eq!(
-                    sh_words(&values[1..]),
+                    crate::shell::read_back(&values[1..]),
                     args,
-                    "sh would not read the values back"
+                    "the shell would not read the values back"
                 );
             }
         }
     }
-}
-
-/// The words `sh` reads from a line made of plain bytes, single-quoted strings and
-/// backslash escapes separated by spaces: as much of the shell's grammar as quoting uses.
-fn sh_words(line: &[u8]) -> Vec<Vec<u8>> {
-    let mut words = Vec::new();
-    let mut word = Vec::new();
-    let mut in_word = false;
-    let mut bytes = line.iter().copied();
-    while let Some(byte) = bytes.next() {
-        match byte {
-            b' ' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                }
-                in_word = false;
-            }
-            b'\'' => {
-                in_word = true;
-                for quoted in bytes.by_ref() {
-                    if quoted == b'\'' {
-                        break;
-                    }
-                    word.push(quoted);
-                }
-            }
-            b'\\' => {
-                in_word = true;
-                word.extend(bytes.next());
-            }
-            other => {
-                assert!(
-                    other.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&other),
-                    "byte {other:#04x} left unquoted"
-                );
-                in_word = true;
-                word.push(other);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
 }
 
 /// Input records, whatever the bytes: asserts that the records joined by the delimiter are

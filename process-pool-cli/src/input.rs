@@ -204,13 +204,14 @@ pub(crate) fn open(path: PathBuf) -> Result<Origin, String> {
     if path.as_os_str() == "-" {
         return Ok(Origin::Stdin);
     }
-    let file = File::open(&path).map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
+    // Asked before opening: Windows refuses to open a directory as a file at all.
+    if path.is_dir() {
         return Err(format!(
             "cannot read `{}`: it is a directory",
             path.display()
         ));
     }
+    let file = File::open(&path).map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
     Ok(Origin::File(path, file))
 }
 

@@ -13,15 +13,18 @@
 mod args;
 mod backend;
 mod dry_run;
+mod exit;
 mod halt;
 mod input;
 mod joblog;
 mod json;
+mod os_text;
 mod output;
 mod plan;
+mod program;
 mod progress;
-mod quote;
 mod run;
+mod shell;
 mod signals;
 mod slots;
 mod stop;
@@ -77,7 +80,8 @@ pub fn ppool() -> ExitCode {
     });
     // The input reader may be blocked reading a stdin nobody will finish: do not wait for it.
     runtime.shutdown_background();
-    ExitCode::from(status.rem_euclid(256) as u8)
+    shell::clean_up();
+    exit::code(status)
 }
 
 /// clap's errors say what is wrong on their first line, then add usage and tips: one line

@@ -103,7 +103,7 @@ impl Plan {
             })
             .transpose()?;
 
-        let (command, tails) = split_command(cli.command);
+        let (command, tails) = split_command(cli.command).map_err(|e| e.to_string())?;
         let template = Template::parse(&command, cli.shell, cli.wasi)?;
         let backend = backend::choose(&cli.wasi, &cli.dir, cli.max_memory.as_deref(), cli.fuel)?;
         if !cli.dry_run {

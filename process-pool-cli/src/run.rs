@@ -286,7 +286,17 @@ impl Run {
         let Some(slot) = self.slots.take() else {
             return;
         };
-        let mut job = self.template.job(&record.args, record.seq, slot);
+        let mut job = match self.template.job(&record.args, record.seq, slot) {
+            Ok(job) => job,
+            Err(error) => {
+                // A value this OS's command line cannot carry: a failed job that never ran.
+                self.slots.put_back(slot);
+                self.say(&format!("job {} cannot run: {error}", record.seq));
+                let when = self.halt.ended(false, TOOL_ERROR);
+                self.halt_if(when).await;
+                return;
+            }
+        };
         if self.live_lines
             && let Some(writer) = &self.writer
         {

@@ -7,18 +7,26 @@
 //! replacement string gets the input appended, as in GNU parallel.
 //!
 //! Words given as several arguments run directly (no shell); one argument that holds shell
-//! syntax or spaces runs through `sh -c`, its replaced values quoted so the shell reads each as
-//! one word (a replacement string at the very start is not quoted: the input is the command).
-
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
+//! syntax or spaces runs through the shell (`sh -c`; `cmd.exe` on Windows, see
+//! [`crate::shell`]), its replaced values quoted so the shell reads each as one word (a
+//! replacement string at the very start is not quoted: the input is the command). On Windows
+//! `{/}`, `{//}` and `{.}` take `\` as a path separator too.
 
 use process_pool::Job;
 
-use crate::quote::{join_quoted, push_quoted};
+use crate::os_text::{self, NotUnicode, is_separator};
+use crate::shell::{self, ShellError, join_quoted, push_quoted};
 
-/// The shell that runs a command given as one string.
-pub(crate) const SHELL: &str = "/bin/sh";
+/// Why one input's job cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RenderError {
+    /// A value the shell cannot be given unchanged, or no way to run the shell.
+    #[error(transparent)]
+    Shell(#[from] ShellError),
+    /// A word this OS cannot take as an argument.
+    #[error(transparent)]
+    NotUnicode(#[from] NotUnicode),
+}
 
 /// What a replacement string stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +62,7 @@ enum Piece {
 pub(crate) enum Mode {
     /// The words are the program and its arguments.
     Direct,
-    /// One command line for `sh -c`.
+    /// One command line for the shell.
     Shell,
 }
 
@@ -72,7 +80,7 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// Parses the command's words. `shell`: join the words into one `sh -c` line, as GNU
+    /// Parses the command's words. `shell`: join the words into one shell line, as GNU
     /// parallel does. `direct_only`: never use a shell (WASI modules).
     pub(crate) fn parse(words: &[Vec<u8>], shell: bool, direct_only: bool) -> Result<Self, String> {
         if words.is_empty() {
@@ -156,7 +164,12 @@ impl Template {
 
     /// The words of the command for one input: program first (direct mode), or the one
     /// command line (shell mode).
-    pub(crate) fn render(&self, args: &Args, seq: u64, slot: usize) -> Vec<Vec<u8>> {
+    pub(crate) fn render(
+        &self,
+        args: &Args,
+        seq: u64,
+        slot: usize,
+    ) -> Result<Vec<Vec<u8>>, ShellError> {
         let ctx = Context { args, seq, slot };
         match self.mode {
             Mode::Direct => {
@@ -189,7 +202,7 @@ impl Template {
                         out.push(current);
                     }
                 }
-                out
+                Ok(out)
             }
             Mode::Shell => {
                 let mut line = Vec::new();
@@ -204,37 +217,40 @@ impl Template {
                                 if index == 0 && self.raw_first {
                                     line.extend_from_slice(&value);
                                 } else {
-                                    push_quoted(&mut line, &value);
+                                    push_quoted(&mut line, &value)?;
                                 }
                             }
                         }
                     }
                 }
-                vec![line]
+                Ok(vec![line])
             }
         }
     }
 
     /// The job for one input.
-    pub(crate) fn job(&self, args: &Args, seq: u64, slot: usize) -> Job {
-        let words = self.render(args, seq, slot);
+    pub(crate) fn job(&self, args: &Args, seq: u64, slot: usize) -> Result<Job, RenderError> {
+        let words = self.render(args, seq, slot)?;
         match self.mode {
             Mode::Direct => {
-                let mut words = words.into_iter().map(OsString::from_vec);
-                let program = words.next().unwrap_or_default();
-                Job::new(program).args(words)
+                let mut words = words.into_iter().map(os_text::to_os);
+                let program = words.next().transpose()?.unwrap_or_default();
+                Ok(Job::new(program).args(words.collect::<Result<Vec<_>, _>>()?))
             }
             Mode::Shell => {
                 let line = words.into_iter().next().unwrap_or_default();
-                Job::new(SHELL).arg("-c").arg(OsString::from_vec(line))
+                Ok(shell::job(os_text::to_os(line)?)?)
             }
         }
     }
 
     /// The command for one input as a shell would take it: for the joblog, `--dry-run` and
-    /// messages.
+    /// messages (the reason instead, for a command that cannot be made).
     pub(crate) fn text(&self, args: &Args, seq: u64, slot: usize) -> String {
-        let words = self.render(args, seq, slot);
+        let words = match self.render(args, seq, slot) {
+            Ok(words) => words,
+            Err(error) => return format!("({error})"),
+        };
         let bytes = match self.mode {
             Mode::Direct => join_quoted(words.iter().map(Vec::as_slice)),
             Mode::Shell => words.into_iter().next().unwrap_or_default(),
@@ -339,9 +355,7 @@ fn replacement(inner: &[u8]) -> Option<(What, Edit)> {
 /// strings.
 fn needs_shell(pieces: &[Piece]) -> bool {
     pieces.iter().any(|piece| match piece {
-        Piece::Text(text) => text
-            .iter()
-            .any(|b| b.is_ascii_whitespace() || b"|&;<>()$`\\\"'*?[]#~!{}".contains(b)),
+        Piece::Text(text) => text.iter().any(|&b| shell::is_special(b)),
         Piece::Value(..) => false,
     })
 }
@@ -358,39 +372,43 @@ fn apply(edit: Edit, value: &[u8]) -> Vec<u8> {
 }
 
 fn strip_extension(value: &[u8]) -> &[u8] {
-    match value.iter().rposition(|&b| b == b'.' || b == b'/') {
+    match value.iter().rposition(|&b| b == b'.' || is_separator(b)) {
         Some(dot) if value[dot] == b'.' => &value[..dot],
         _ => value,
     }
 }
 
 fn basename(value: &[u8]) -> &[u8] {
-    match value.iter().rposition(|&b| b == b'/') {
+    match value.iter().rposition(|&b| is_separator(b)) {
         Some(slash) => &value[slash + 1..],
         None => value,
     }
 }
 
-/// POSIX `dirname`: trailing slashes ignored, `.` for a bare name, `/` for the root.
+/// POSIX `dirname`: trailing slashes ignored, `.` for a bare name, `/` for the root (the
+/// root's own separator, `\` on Windows).
 fn dirname(value: &[u8]) -> Vec<u8> {
-    let trimmed_len = value.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+    let trimmed_len = value
+        .iter()
+        .rposition(|&b| !is_separator(b))
+        .map_or(0, |i| i + 1);
     if trimmed_len == 0 {
         return if value.is_empty() {
             b".".to_vec()
         } else {
-            b"/".to_vec()
+            value[..1].to_vec()
         };
     }
     let trimmed = &value[..trimmed_len];
-    match trimmed.iter().rposition(|&b| b == b'/') {
+    match trimmed.iter().rposition(|&b| is_separator(b)) {
         None => b".".to_vec(),
         Some(slash) => {
             let parent_len = trimmed[..slash]
                 .iter()
-                .rposition(|&b| b != b'/')
+                .rposition(|&b| !is_separator(b))
                 .map_or(0, |i| i + 1);
             if parent_len == 0 {
-                b"/".to_vec()
+                trimmed[..1].to_vec()
             } else {
                 trimmed[..parent_len].to_vec()
             }

@@ -58,9 +58,12 @@ impl WasiSettings {
     }
 }
 
-/// `HOST`, `HOST:GUEST`, `HOST:ro`, `HOST:GUEST:ro` (or `:rw`).
+/// `HOST`, `HOST:GUEST`, `HOST:ro`, `HOST:GUEST:ro` (or `:rw`); on Windows a HOST may start
+/// with a drive (`C:\data:/data:ro`).
 fn parse_dir(spec: &str) -> Result<(PathBuf, String, DirAccess), String> {
-    let mut parts: Vec<&str> = spec.split(':').collect();
+    let drive = crate::os_text::drive_len(spec);
+    let mut parts: Vec<&str> = spec[drive..].split(':').collect();
+    parts[0] = &spec[..drive + parts[0].len()];
     let access = match parts.last() {
         Some(&"ro") if parts.len() > 1 => DirAccess::ReadOnly,
         Some(&"rw") if parts.len() > 1 => DirAccess::ReadWrite,

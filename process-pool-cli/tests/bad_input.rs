@@ -1,6 +1,10 @@
 //! Bad input: one clear line on stderr, exit status 255 (GNU parallel's "other error"), and
 //! nothing run.
 
+// Unix only: the commands refused and the files they would leave are `sh` lines and Unix
+// paths. Windows' own checks of bad input are in `windows.rs`.
+#![cfg(unix)]
+
 mod common;
 
 use common::{ppool_run, text};

@@ -2,6 +2,10 @@
 //! `--max-output`, retries with backoff by outcome, grouped output, `--dry-run`, `--wasi`,
 //! completions and help.
 
+// Unix only: the jobs are `sh` lines (printf, sleep, kill, ulimit). What a Windows user does is
+// checked in `windows.rs`, under Wine.
+#![cfg(unix)]
+
 mod common;
 
 use common::{ppool, ppool_run, run_with, text};

@@ -4,6 +4,9 @@
 //!
 //! Needs GNU parallel (`apt-get install -y parallel`); fails saying so when it is missing.
 
+// Unix only: GNU parallel (perl and /bin/sh) is the reference, and there is none on Windows.
+#![cfg(unix)]
+
 mod common;
 
 use std::process::Command;

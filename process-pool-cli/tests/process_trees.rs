@@ -2,6 +2,10 @@
 //! reaps every running job, and so do Ctrl-C (once with its grace, twice at once) and SIGTERM,
 //! each in a real terminal where a terminal is what matters.
 
+// Unix only: the trees are `sh` jobs with background children, read back by pid and killed with
+// Unix signals in a tmux terminal. Windows' tree stop is checked in `windows.rs` (--timeout).
+#![cfg(unix)]
+
 mod common;
 
 use std::process::Stdio;

@@ -1,5 +1,9 @@
 //! The progress bar: drawn in a real terminal (tmux), absent when stdout or stderr is not one.
 
+// Unix only: the terminal is tmux. On a Windows console the bar is drawn by indicatif (and its
+// `console` crate's Windows support); no Windows terminal here can be read back by a test.
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;

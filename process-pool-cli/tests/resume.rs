@@ -1,6 +1,10 @@
 //! `--joblog` with `--resume` and `--resume-failed`: a run stopped halfway, run again, runs
 //! exactly the jobs its log does not show done; the log is checked line by line.
 
+// Unix only: the jobs are `sh` lines and the run is stopped with SIGTERM. Windows' joblog is
+// checked in `windows.rs`.
+#![cfg(unix)]
+
 mod common;
 
 use std::path::Path;

@@ -12,6 +12,7 @@ fn render(command: &[&str], values: &[&str]) -> Vec<String> {
     let template = Template::parse(&words(command), false, false).unwrap();
     template
         .render(&args(values), 7, 2)
+        .unwrap()
         .into_iter()
         .map(|w| String::from_utf8(w).unwrap())
         .collect()
@@ -70,6 +71,8 @@ fn perl_expressions_are_refused_with_a_reason() {
     assert!(err.contains("not supported"), "{err}");
 }
 
+// POSIX quoting; cmd's is specified in `shell/windows/tests.rs`.
+#[cfg(unix)]
 #[test]
 fn one_word_with_shell_syntax_runs_through_sh_with_values_quoted() {
     let t = Template::parse(&words(&["echo {} | tr a b"]), false, false).unwrap();
@@ -101,6 +104,8 @@ fn a_leading_replacement_string_is_the_command_itself() {
     assert_eq!(t.text(&args(&["echo hi; true"]), 1, 1), "echo hi; true");
 }
 
+// POSIX quoting; cmd's is specified in `shell/windows/tests.rs`.
+#[cfg(unix)]
 #[test]
 fn shell_flag_joins_words_into_one_line() {
     let t = Template::parse(&words(&["echo", "$HOME", "{}"]), true, false).unwrap();
@@ -116,8 +121,29 @@ fn wasi_commands_never_use_a_shell() {
     assert!(Template::parse(&[], false, true).is_err());
 }
 
+// POSIX quoting; cmd's is specified in `shell/windows/tests.rs`.
+#[cfg(unix)]
 #[test]
 fn direct_commands_show_quoted() {
     let t = Template::parse(&words(&["grep", "-c", "a|b"]), false, false).unwrap();
     assert_eq!(t.text(&args(&["my file"]), 1, 1), "grep -c 'a|b' 'my file'");
+}
+
+#[cfg(windows)]
+#[test]
+fn windows_paths_are_split_at_backslashes_and_values_quoted_for_cmd() {
+    assert_eq!(
+        render(&["echo", "{/}", "{//}", "{/.}"], &[r"C:\data\a b.txt"]),
+        ["echo", "a b.txt", r"C:\data", "a b"]
+    );
+    let t = Template::parse(&words(&["type {} | sort"]), false, false).unwrap();
+    assert_eq!(t.mode(), Mode::Shell);
+    assert_eq!(
+        t.text(&args(&["my file"]), 1, 1),
+        r#"type "my file" | sort"#
+    );
+    let err = t.job(&args(&["two\nlines"]), 1, 1).unwrap_err();
+    assert!(err.to_string().contains("line break"), "{err}");
+    let t = Template::parse(&words(&[r"C:\tools\x.exe"]), false, false).unwrap();
+    assert_eq!(t.mode(), Mode::Direct);
 }
