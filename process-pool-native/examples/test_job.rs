@@ -10,7 +10,9 @@
 //! - `crash`: ends by an access violation (Windows: exception `0xC0000005`);
 //! - `tree`: starts a `stubborn` child, prints its own pid and the child's, then sleeps;
 //! - `orphan`: starts a `stubborn` child, prints its own pid and the child's, then exits 0;
-//! - `stubborn`: ignores the polite stop (Ctrl-Break on Windows, SIGTERM on Unix), sleeps.
+//! - `stubborn`: ignores the polite stop (Ctrl-Break on Windows, SIGTERM on Unix), sleeps;
+//! - `pool`: runs a pool of its own with a `tree` job, prints that job's line (the pids of
+//!   the job and its child), then waits to be killed.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -67,6 +69,7 @@ fn main() {
             }
         }
         "crash" => crash(),
+        "pool" => own_pool(),
         "tree" | "orphan" => {
             let me = std::env::current_exe().unwrap_or_else(io_fail);
             // Left running on purpose: the pool must end it.
@@ -88,6 +91,29 @@ fn main() {
         }
         other => fail(&format!("unknown action {other:?}")),
     }
+}
+
+/// A pool in this process, running a `tree` job: its line is printed, then this process waits
+/// for its end, which must take the job's tree with it.
+fn own_pool() {
+    use process_pool_core::Job;
+    use process_pool_native::NativeSpawner;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(io_fail);
+    runtime.block_on(async {
+        let pool = NativeSpawner::pool(1).unwrap_or_else(|e| fail(&e.to_string()));
+        let me = std::env::current_exe().unwrap_or_else(io_fail);
+        let (lines, mut live) = tokio::sync::mpsc::channel(4);
+        let _running = pool
+            .submit(Job::new(me).arg("tree").output_lines(lines))
+            .await
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        let line = live.recv().await.unwrap_or_else(|| fail("no line"));
+        let mut out = std::io::stdout().lock();
+        out.write_all(&line.bytes).unwrap_or_else(io_fail);
+        out.flush().unwrap_or_else(io_fail);
+        std::future::pending::<()>().await;
+    });
 }
 
 fn fail(message: &str) -> ! {

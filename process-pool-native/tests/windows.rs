@@ -113,6 +113,40 @@ async fn a_child_left_behind_by_a_finished_job_is_ended() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_pool_takes_its_jobs_trees_with_it() {
+    use tokio::io::AsyncBufReadExt;
+
+    // A process running a pool whose job started a child: the pool's process is killed
+    // (TerminateProcess), and its Job Object handles close with it.
+    let mut owner = tokio::process::Command::new(common::test_job_path())
+        .arg("pool")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = owner.stdout.take().unwrap();
+    let mut line = String::new();
+    tokio::time::timeout(HANG, tokio::io::BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("the job's pids")
+        .unwrap();
+    let pids = pids_in(&line);
+    assert_eq!(pids.len(), 2, "{line:?}");
+    assert!(pids.iter().all(|&p| is_running(p)), "the job's tree is up");
+    owner.kill().await.unwrap();
+    // Nothing here to wait on (they are the killed process's children): look until they are
+    // gone, within the hang bound.
+    let deadline = std::time::Instant::now() + HANG;
+    while pids.iter().any(|&p| is_running(p)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job's processes outlived their pool's process: {pids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bare_name_is_looked_up_with_pathext_and_batch_arguments_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     // `%1` as given, quotes included: a script that strips them (`%~1`) lets cmd.exe read its

@@ -8,9 +8,7 @@
 pub mod windows;
 pub mod workers;
 
-#[cfg(unix)]
-use std::path::Path;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -144,8 +142,13 @@ pub fn test_worker() -> NativeWorker {
 
 /// The program `examples/test_job.rs`, for job tests that cannot use `sh` (Windows).
 pub fn test_job() -> Job {
+    Job::new(test_job_path())
+}
+
+/// Where `examples/test_job.rs` is built.
+pub fn test_job_path() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    Job::new(BUILT.get_or_init(|| example("test_job")))
+    BUILT.get_or_init(|| example("test_job"))
 }
 
 /// The path of example `name`, built for this test binary's profile.
