@@ -15,12 +15,14 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::Cargo;
 use crate::wine;
 
-/// The crates whose tests are built for Windows and run under Wine. The Windows ports of the
-/// native backend and of `ppool` add their crates here.
-pub(crate) const WINDOWS_PACKAGES: [&str; 3] = [
+/// The crates whose tests are built for Windows and run under Wine: every crate that runs
+/// there (the Slurm crate is Unix only; the facade and the benches add nothing to test).
+pub(crate) const WINDOWS_PACKAGES: [&str; 5] = [
     "process-pool-core",
     "process-pool-protocol",
+    "process-pool-native",
     "process-pool-wasi",
+    "process-pool-cli",
 ];
 
 /// The Apple targets the macOS step checks (Apple silicon, then Intel).
@@ -37,6 +39,10 @@ enum Step {
     WineSetup(PathBuf),
     /// `cargo xtask fuzz --time S`: every fuzz target for a bounded time.
     Fuzz,
+    /// In CI only: removes a build's output once the steps that use it passed, so that the
+    /// debug, Windows, release and fuzz builds never hold the disk at once (each is several
+    /// GB; a CI run once stopped on a full disk).
+    Free(PathBuf),
 }
 
 impl Step {
@@ -53,6 +59,12 @@ impl Step {
                     .collect();
                 crate::fuzz::run(&targets, crate::fuzz::TEST_SECONDS, false)
             }
+            Self::Free(dir) => match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {}", dir.display()))
+                }
+                _ => Ok(()),
+            },
         }
     }
 }
@@ -69,6 +81,7 @@ impl fmt::Display for Step {
                 crate::cmd::quote(&prefix.to_string_lossy())
             ),
             Self::Fuzz => write!(f, "cargo xtask fuzz --time {}", crate::fuzz::TEST_SECONDS),
+            Self::Free(dir) => write!(f, "rm -rf {}", crate::cmd::quote(&dir.to_string_lossy())),
         }
     }
 }
@@ -93,8 +106,10 @@ enum Scope {
     Macos,
 }
 
-/// The full sequence, in order: cheapest and most likely to fail first.
-fn plan(platforms: Platforms, target: &Path) -> Vec<Step> {
+/// The full sequence, in order: cheapest and most likely to fail first. With `free` (in CI),
+/// each build's output is removed once the last step that uses it passed ([`Step::Free`]).
+fn plan(platforms: Platforms, target: &Path, free: bool) -> Vec<Step> {
+    let free_step = |dir: PathBuf| free.then_some(Step::Free(dir));
     let mut steps = vec![
         Step::Cargo(Cargo::new(&["fmt", "--all", "--", "--check"])),
         Step::Msrv,
@@ -113,14 +128,19 @@ fn plan(platforms: Platforms, target: &Path) -> Vec<Step> {
     steps.push(Step::Cargo(Cargo::new(&["test", "--workspace"])));
     if platforms.windows {
         steps.extend(windows_steps(target));
+        steps.extend(free_step(target.join(wine::TARGET)));
     }
-    steps.extend([
-        Step::Cargo(
-            Cargo::new(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-Dwarnings"),
-        ),
-        Step::Cargo(Cargo::new(&["bench", "--workspace", "--no-run"])),
-        Step::Fuzz,
-    ]);
+    steps.push(Step::Cargo(
+        Cargo::new(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-Dwarnings"),
+    ));
+    steps.extend(free_step(target.join("debug")));
+    steps.push(Step::Cargo(Cargo::new(&[
+        "bench",
+        "--workspace",
+        "--no-run",
+    ])));
+    steps.extend(free_step(target.join("release")));
+    steps.push(Step::Fuzz);
     steps
 }
 
@@ -246,7 +266,7 @@ pub(crate) fn test(args: &[String]) -> Result<()> {
             eprintln!("==> cargo xtask guests");
             crate::guests::build()?;
             crate::slurm::ensure_up()?;
-            plan(platforms, &target)
+            plan(platforms, &target, in_ci())
         }
         Scope::Windows => {
             windows_available(&target, true)?;
@@ -284,7 +304,7 @@ mod tests {
             macos: false,
         };
         assert_eq!(
-            shown(&plan(none, Path::new("/t"))),
+            shown(&plan(none, Path::new("/t"), false)),
             [
                 "cargo fmt --all -- --check",
                 "cargo xtask msrv",
@@ -304,13 +324,40 @@ mod tests {
             macos: true,
         };
         let target = Path::new("/t");
-        let steps = plan(all, target);
+        let steps = plan(all, target, false);
         let clippy = 2;
         assert_eq!(steps[clippy + 1..clippy + 7], macos_steps()[..]);
         let test = clippy + 7;
         assert_eq!(steps[test].to_string(), "cargo test --workspace");
         assert_eq!(steps[test + 1..test + 4], windows_steps(target)[..]);
         assert_eq!(steps.len(), 7 + 6 + 3);
+    }
+
+    #[test]
+    fn ci_frees_each_build_once_the_steps_that_use_it_passed() {
+        let all = Platforms {
+            windows: true,
+            macos: false,
+        };
+        let steps = shown(&plan(all, Path::new("/t"), true));
+        let at = |step: &str| {
+            steps
+                .iter()
+                .position(|s| s == step)
+                .unwrap_or_else(|| panic!("no `{step}` in {steps:#?}"))
+        };
+        let windows_tests = steps
+            .iter()
+            .position(|s| s.contains("cargo test --target"))
+            .expect("the Windows tests");
+        assert_eq!(at("rm -rf /t/x86_64-pc-windows-gnu"), windows_tests + 1);
+        let doc = at("RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps");
+        assert_eq!(at("rm -rf /t/debug"), doc + 1);
+        let bench = at("cargo bench --workspace --no-run");
+        assert_eq!(at("rm -rf /t/release"), bench + 1);
+        assert_eq!(steps.last().unwrap(), "cargo xtask fuzz --time 12");
+        let kept = plan(all, Path::new("/t"), false);
+        assert!(!kept.iter().any(|s| matches!(s, Step::Free(_))));
     }
 
     #[test]
@@ -345,12 +392,13 @@ mod tests {
             [
                 "cargo xtask wine-setup /t/wine/prefix",
                 "cargo clippy --target x86_64-pc-windows-gnu --all-targets \
-                 -p process-pool-core -p process-pool-protocol -p process-pool-wasi \
-                 -- -D warnings",
+                 -p process-pool-core -p process-pool-protocol -p process-pool-native \
+                 -p process-pool-wasi -p process-pool-cli -- -D warnings",
                 "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine WINEDEBUG=-all \
-                 WINEPREFIX=/t/wine/prefix PROCESS_POOL_GUESTS='Z:\\t\\guests' cargo test --target x86_64-pc-windows-gnu \
+                 WINEPREFIX=/t/wine/prefix PROCESS_POOL_GUESTS='Z:\\t\\guests' \
+                 PROCESS_POOL_BIG_STREAM=268435456 cargo test --target x86_64-pc-windows-gnu \
                  --all-targets -p process-pool-core -p process-pool-protocol \
-                 -p process-pool-wasi",
+                 -p process-pool-native -p process-pool-wasi -p process-pool-cli",
             ]
         );
     }
