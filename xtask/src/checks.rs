@@ -201,6 +201,17 @@ fn windows_steps(target: &Path) -> Vec<Step> {
                 .args(&packages)
                 .args(&["--", "-D", "warnings"]),
         ),
+        // The native tests run its example programs (`test_job`, `test_worker`) as they are:
+        // under Wine a test cannot run cargo to build them, and `--all-targets` builds
+        // examples as test harnesses, not as the programs.
+        Step::Cargo(Cargo::new(&[
+            "build",
+            "--target",
+            wine::TARGET,
+            "-p",
+            "process-pool-native",
+            "--examples",
+        ])),
         Step::Cargo(test),
     ]
 }
@@ -329,8 +340,8 @@ mod tests {
         assert_eq!(steps[clippy + 1..clippy + 7], macos_steps()[..]);
         let test = clippy + 7;
         assert_eq!(steps[test].to_string(), "cargo test --workspace");
-        assert_eq!(steps[test + 1..test + 4], windows_steps(target)[..]);
-        assert_eq!(steps.len(), 7 + 6 + 3);
+        assert_eq!(steps[test + 1..test + 5], windows_steps(target)[..]);
+        assert_eq!(steps.len(), 7 + 6 + 4);
     }
 
     #[test]
@@ -394,6 +405,7 @@ mod tests {
                 "cargo clippy --target x86_64-pc-windows-gnu --all-targets \
                  -p process-pool-core -p process-pool-protocol -p process-pool-native \
                  -p process-pool-wasi -p process-pool-cli -- -D warnings",
+                "cargo build --target x86_64-pc-windows-gnu -p process-pool-native --examples",
                 "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine WINEDEBUG=-all \
                  WINEPREFIX=/t/wine/prefix PROCESS_POOL_GUESTS='Z:\\t\\guests' \
                  PROCESS_POOL_BIG_STREAM=268435456 cargo test --target x86_64-pc-windows-gnu \
