@@ -35,7 +35,8 @@ enum Step {
     Cargo(Cargo),
     /// `cargo xtask msrv`: the declared `rust-version` is the true minimum.
     Msrv,
-    /// `cargo xtask wine-setup PREFIX`: a Wine prefix under `target/` that runs Rust programs.
+    /// `cargo xtask wine-setup PREFIX`: a Wine prefix under `target/` that runs Rust programs,
+    /// and its wineserver kept up between the test binaries ([`wine::keep_server`]).
     WineSetup(PathBuf),
     /// `cargo xtask fuzz --time S`: every fuzz target for a bounded time.
     Fuzz,
@@ -51,7 +52,10 @@ impl Step {
         match self {
             Self::Cargo(cargo) => cargo.run(),
             Self::Msrv => crate::msrv::check(),
-            Self::WineSetup(prefix) => wine::install(prefix, &crate::target_dir()),
+            Self::WineSetup(prefix) => {
+                wine::install(prefix, &crate::target_dir())?;
+                wine::keep_server(prefix)
+            }
             Self::Fuzz => {
                 let targets: Vec<String> = crate::fuzz::TARGETS
                     .iter()

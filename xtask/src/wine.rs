@@ -143,6 +143,26 @@ pub(crate) fn install(prefix: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How long the prefix's wineserver waits for a new client after the last one exited.
+const SERVER_PERSISTS_SECONDS: u32 = 60;
+
+/// Starts the prefix's wineserver (it puts itself in the background) so that it stays up for
+/// [`SERVER_PERSISTS_SECONDS`] after its last client exits. By default it exits 3 s after the
+/// last one, and a test binary started while it shuts down fails at once ("wine client error:
+/// recvmsg: Connection reset by peer", seen in a CI run between two test binaries). It ends by
+/// itself a minute after the tests, so nothing is left running.
+pub(crate) fn keep_server(prefix: &Path) -> Result<()> {
+    let status = Command::new("wineserver")
+        .arg(format!("--persistent={SERVER_PERSISTS_SECONDS}"))
+        .env("WINEPREFIX", prefix)
+        .status()
+        .context("starting `wineserver`")?;
+    if !status.success() {
+        bail!("`wineserver --persistent={SERVER_PERSISTS_SECONDS}` failed: {status}");
+    }
+    Ok(())
+}
+
 /// `target/wine/bcryptprimitives.dll`, built with mingw-w64 when missing or older than its
 /// source.
 fn build_dll(target: &Path) -> Result<PathBuf> {
