@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::io;
-use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +11,8 @@ use process_pool_core::backend::{Captured, Feed, LineSplitter, RunContext, Sink,
 use process_pool_core::{Job, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+
+use crate::platform::Io;
 
 /// What the pool writes to a job's stdin.
 enum Feeding {
@@ -21,13 +22,13 @@ enum Feeding {
 
 /// One output stream: handed to the child as it is, or read by the pool into a sink.
 enum Out {
-    Direct(Stdio),
+    Direct(Io),
     Sink(Box<Sink>),
 }
 
 /// A job's streams for one attempt, opened.
 pub(crate) struct Streams {
-    stdin: (Option<Stdio>, Option<Feeding>),
+    stdin: (Option<Io>, Option<Feeding>),
     stdout: Out,
     stderr: Out,
     /// Cancelled when a stream fails: the job must stop.
@@ -41,12 +42,12 @@ impl Streams {
         let program = job.get_program();
         let failed = CancellationToken::new();
         let stdin = match job.get_input().open(program)? {
-            Source::Empty => (Some(Stdio::null()), None),
+            Source::Empty => (Some(Io::Null), None),
             Source::Bytes(bytes) => (None, Some(Feeding::Bytes(bytes))),
             Source::Reader(reader) => (None, Some(Feeding::Reader(reader))),
             // The child reads the file (or the previous stage's pipe) itself: no copy.
-            Source::File(file, _) => (Some(Stdio::from(file)), None),
-            Source::Pipe(end) => (Some(Stdio::from(end)), None),
+            Source::File(file, _) => (Some(Io::given(file)), None),
+            Source::Pipe(end) => (Some(Io::given(end)), None),
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
@@ -62,9 +63,9 @@ impl Streams {
             });
             Ok(match (target, lines) {
                 // Nothing to see on the way: the child writes straight to its destination.
-                (Target::File(file, _), None) => Out::Direct(Stdio::from(file)),
-                (Target::Pipe(end), None) => Out::Direct(Stdio::from(end)),
-                (Target::Discard, None) => Out::Direct(Stdio::null()),
+                (Target::File(file, _), None) => Out::Direct(Io::given(file)),
+                (Target::Pipe(end), None) => Out::Direct(Io::given(end)),
+                (Target::Discard, None) => Out::Direct(Io::Null),
                 (target, lines) => Out::Sink(Box::new(Sink::new(
                     target,
                     stream,
@@ -84,16 +85,16 @@ impl Streams {
     }
 
     /// What the child's stdin, stdout and stderr are.
-    pub(crate) fn stdio(&mut self) -> (Stdio, Stdio, Stdio) {
+    pub(crate) fn stdio(&mut self) -> [Io; 3] {
         let out = |out: &mut Out| match out {
-            Out::Direct(stdio) => std::mem::replace(stdio, Stdio::null()),
-            Out::Sink(_) => Stdio::piped(),
+            Out::Direct(stdio) => std::mem::replace(stdio, Io::Null),
+            Out::Sink(_) => Io::Piped,
         };
-        (
-            self.stdin.0.take().unwrap_or_else(Stdio::piped),
+        [
+            self.stdin.0.take().unwrap_or(Io::Piped),
             out(&mut self.stdout),
             out(&mut self.stderr),
-        )
+        ]
     }
 
     /// The pool's side of the streams once the child is started: feeds its stdin and reads its

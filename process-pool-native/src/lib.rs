@@ -5,12 +5,18 @@
 //! Each job (and each worker) gets a container of its own for its whole tree, so that every
 //! process it started is gone when its result is returned:
 //!
-//! - **Unix** (Linux, macOS): a process group, started with `Command::process_group(0)` (which
-//!   keeps the fast `posix_spawn` path). When a job must stop (timeout, cancel, shutdown) the
-//!   whole group gets SIGTERM, then SIGKILL after the pool's grace, and the child is always
-//!   reaped. Processes a job leaves behind in its group after it exits are ended the same way
-//!   (found in `/proc` on Linux, through libproc on macOS); the exception is a process that
-//!   leaves the job's group on purpose (`setsid`, a daemon), which no group signal reaches.
+//! - **Linux**: a cgroup v2 of its own where the pool can make one (root, or a delegated
+//!   subtree), entered before the job's first instruction; otherwise the job's process group,
+//!   with the pool a child subreaper that finds the job's escaped descendants by a marker in
+//!   their environment. See [`Containment`]. When a job must stop (timeout, cancel, shutdown)
+//!   its process group and everything in its cgroup (or marked as its) get SIGTERM, then
+//!   SIGKILL after the pool's grace (`cgroup.kill`), and the child is always reaped. What a job
+//!   leaves behind after it exits is ended the same way, wherever it went (`setsid`, a
+//!   daemon's double fork). If the pool's process itself dies, a guard process ends its jobs.
+//! - **macOS**: a process group, started with `Command::process_group(0)` (which keeps the
+//!   fast `posix_spawn` path), stopped as above; processes a job leaves in its group are found
+//!   through libproc; a process that leaves the job's group on purpose (`setsid`, a daemon) is
+//!   out of reach.
 //! - **Windows**: a Job Object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`. The process is
 //!   created suspended in a console process group of its own (where, as Windows does for any
 //!   new process group, Ctrl-C is ignored until it enables it; Ctrl-Break reaches it), put in
@@ -52,11 +58,15 @@
 #![deny(missing_docs)]
 
 mod capture;
+mod containment;
 mod error;
 mod platform;
 mod spawn;
 mod worker;
 
+pub use containment::Containment;
+#[cfg(unix)]
+pub use containment::hold_until_jobs_end;
 pub use error::BatchArgument;
 pub use spawn::NativeSpawner;
 pub use worker::NativeWorker;

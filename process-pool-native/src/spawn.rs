@@ -4,11 +4,11 @@ use std::io;
 
 use process_pool_core::backend::{Exit, ExitStatus, RunContext, Spawner};
 use process_pool_core::{ConfigError, Job, ProcessPool, Stream, StreamUnsupported, async_trait};
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use crate::Containment;
 use crate::capture::Streams;
-use crate::platform::{self, ChildGuard};
+use crate::platform::{self, ChildGuard, Command};
 
 /// Runs jobs as OS processes, each in its own process group (Unix) or Job Object (Windows):
 /// see the [crate's documentation](crate) for how each platform ends a job's whole tree.
@@ -38,15 +38,36 @@ use crate::platform::{self, ChildGuard};
 /// # #[cfg(not(unix))]
 /// # fn main() {}
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NativeSpawner {
-    _private: (),
+    /// Whether a job may be given a cgroup of its own (Linux).
+    cgroups: bool,
+}
+
+impl Default for NativeSpawner {
+    fn default() -> Self {
+        NativeSpawner { cgroups: true }
+    }
 }
 
 impl NativeSpawner {
     /// A spawner with default settings.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How this spawner's jobs are held (see [`Containment`]): on Linux, a cgroup per job
+    /// where the pool can make one, else the subreaper mode.
+    pub fn containment(&self) -> Containment {
+        platform::containment(self.cgroups)
+    }
+
+    /// The same spawner without a cgroup per job (Linux): the subreaper mode, which is what
+    /// runs where no cgroup can be made; for tests of that mode, or a site that wants its own
+    /// cgroup tree left alone. Elsewhere it changes nothing.
+    pub fn without_cgroups(mut self) -> Self {
+        self.cgroups = false;
+        self
     }
 
     /// A pool of `max_workers` running native processes, with default settings: the
@@ -62,20 +83,15 @@ impl NativeSpawner {
         let program = platform::program(job.get_program(), job.get_args(), || child_path(job))?;
         let mut cmd = Command::new(program);
         cmd.args(job.get_args());
-        if job.get_env_clear() {
-            cmd.env_clear();
-        }
+        cmd.env_clear = job.get_env_clear();
         for (key, value) in job.get_envs() {
             match value {
                 Some(value) => cmd.env(key, value),
                 None => cmd.env_remove(key),
             };
         }
-        if let Some(dir) = job.get_cwd() {
-            cmd.current_dir(dir);
-        }
-        let (stdin, stdout, stderr) = streams.stdio();
-        cmd.stdin(stdin).stdout(stdout).stderr(stderr);
+        cmd.cwd = job.get_cwd().map(ToOwned::to_owned);
+        cmd.stdio = streams.stdio();
         Ok(cmd)
     }
 }
@@ -99,7 +115,7 @@ impl Spawner for NativeSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let mut streams = Streams::open(job, ctx)?;
         let (child, tree) = Self::command(job, &mut streams)
-            .and_then(|mut command| platform::spawn(&mut command))
+            .and_then(|mut command| platform::spawn(&mut command, self.cgroups))
             .map_err(|error| describe_spawn_error(job, error))?;
         // The new child usually waits on this thread's CPU while the runtime carries on with its
         // bookkeeping; a std thread would block in wait() here and give it the CPU at once.

@@ -4,7 +4,6 @@
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,7 +13,6 @@ use process_pool_core::backend::{
 };
 use process_pool_core::{ConfigError, WorkerPool, async_trait};
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
 
 use crate::platform;
 use crate::spawn::describe_start_error;
@@ -108,20 +106,16 @@ impl WorkerSpawner for NativeWorker {
                 .or_else(|| std::env::var_os("PATH"))
         })
         .map_err(|error| describe_start_error(&self.program, self.cwd.as_deref(), error))?;
-        let mut command = Command::new(program);
-        command
-            .args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("PROCESS_POOL_WORKER_ID", id.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(dir) = &self.cwd {
-            command.current_dir(dir);
+        let mut command = platform::Command::new(program);
+        command.args(&self.args);
+        for (key, value) in &self.env {
+            command.env(key, value);
         }
+        command.env("PROCESS_POOL_WORKER_ID", id.to_string());
+        command.cwd.clone_from(&self.cwd);
+        command.kill_on_drop = true;
         // The pool names the program in its error: the reason alone here.
-        let (mut child, tree) = platform::spawn(&mut command)
+        let (mut child, tree) = platform::spawn(&mut command, true)
             .map_err(|error| describe_start_error(&self.program, self.cwd.as_deref(), error))?;
         let pid = child.id();
         let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -225,7 +219,7 @@ impl WorkerControl for Control {
 
 /// Reads the worker's stderr into its log, a chunk at a time: memory stays bounded whatever it
 /// writes.
-async fn log_stderr(mut stderr: tokio::process::ChildStderr, mut log: StderrLog) {
+async fn log_stderr(mut stderr: platform::ChildOutput, mut log: StderrLog) {
     let mut chunk = vec![0; 8 << 10];
     while let Ok(n) = stderr.read(&mut chunk).await {
         if n == 0 {

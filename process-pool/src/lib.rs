@@ -16,7 +16,7 @@
 //!
 //! | feature | default | brings |
 //! |---|---|---|
-//! | `native` | on | `NativeSpawner` (OS processes, one process group per job: `NativeSpawner::pool(4)?`) and `NativeWorker` (worker processes for a `WorkerPool`) |
+//! | `native` | on | `NativeSpawner` (OS processes, each job's whole tree held: a cgroup, process group or Job Object per job: `NativeSpawner::pool(4)?`) and `NativeWorker` (worker processes for a `WorkerPool`) |
 //! | `json` | on | typed calls, as JSON: `WorkerPool::call_json`, `Worker::typed` |
 //! | `wasi` | off | `WasiSpawner` (WASIp1 modules and WASIp2 components in wasmtime, a fresh sandboxed instance per job: `WasiSpawner::pool(4)?`) and `WasiWorker` (a guest as a warm worker) |
 //! | `slurm` | off | `SlurmSpawner` (the same jobs on the nodes of a Slurm cluster, through agents), `SlurmStepSpawner` (a Slurm step per job) and `SlurmWorker` (warm workers on the nodes); Unix only: on Windows the feature is a compile error saying so |
@@ -151,7 +151,7 @@ pub use process_pool_core::{
 
 #[cfg(feature = "native")]
 #[cfg_attr(docsrs, doc(cfg(feature = "native")))]
-pub use process_pool_native::{NativeSpawner, NativeWorker};
+pub use process_pool_native::{Containment, NativeSpawner, NativeWorker};
 
 #[cfg(feature = "wasi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]

@@ -8,7 +8,6 @@
 use std::io;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 #[cfg(unix)]
@@ -23,6 +22,9 @@ use windows as os;
 
 #[cfg(target_os = "linux")]
 mod linux;
+
+mod command;
+pub(crate) use command::{Child, ChildOutput, Command, Io};
 
 // The parsing half is platform-free and tested on every host; the system calls are macOS's.
 #[cfg(any(target_os = "macos", test))]
@@ -42,17 +44,22 @@ const POLL_MAX: Duration = Duration::from_millis(50);
 
 /// Starts `command` in a container of its own, created before the program's first instruction
 /// runs. The container is `None` only where the OS gave no id for the child (never seen).
-pub(crate) fn spawn(command: &mut Command) -> io::Result<(Child, Option<Tree>)> {
-    Tree::prepare(command);
-    let mut child = command.spawn()?;
-    match Tree::adopt(&child) {
-        Ok(tree) => Ok((child, tree)),
-        Err(error) => {
-            // Not yet running its own code on Windows (created suspended): ended here.
-            let _ = child.start_kill();
-            Err(error)
-        }
-    }
+/// `options` is the platform's choice of container (on Linux: whether a cgroup may be used).
+pub(crate) fn spawn(command: &mut Command, options: Options) -> io::Result<(Child, Option<Tree>)> {
+    os::spawn(command, options)
+}
+
+pub(crate) use os::Options;
+
+/// How jobs are held here, with cgroups allowed or not (Linux).
+pub(crate) fn containment(cgroups: bool) -> crate::Containment {
+    os::containment(cgroups)
+}
+
+/// See [`crate::hold_until_jobs_end`].
+#[cfg(unix)]
+pub(crate) fn hold_until_jobs_end(fd: std::os::fd::OwnedFd) -> io::Result<()> {
+    os::hold_until_jobs_end(fd)
 }
 
 /// Stops a running job: the polite stop to its tree, then the hard stop if its first process
@@ -78,26 +85,34 @@ pub(crate) async fn stop(
 }
 
 /// Ends whatever the job left in its tree once its first process has been reaped: the polite
-/// stop where the platform has one for them, up to `grace` for them to go, then the hard stop.
+/// stop where the platform has one for them, up to `grace` for them to go, then the hard stop,
+/// and returns once they are gone (or a bound has passed: a process the kernel cannot end).
 pub(crate) async fn sweep(tree: &Tree, grace: Duration) {
     if !tree.is_alive().await {
         return;
     }
     tracing::debug!(tree = ?tree, "ending processes the job left behind");
-    if !tree.polite_stop_leftovers() {
-        tree.kill();
+    if tree.polite_stop_leftovers() && gone_within(tree, grace).await {
         return;
     }
-    let deadline = deadline_after(grace);
+    tree.kill();
+    if !gone_within(tree, REAP_BOUND).await {
+        tracing::warn!(tree = ?tree, "processes the job left were killed but are still there");
+    }
+}
+
+/// Whether the tree is empty within `limit`, looked at with growing pauses.
+async fn gone_within(tree: &Tree, limit: Duration) -> bool {
+    let deadline = deadline_after(limit);
     let mut pause = POLL_FIRST;
     while Instant::now() < deadline {
         tokio::time::sleep(pause.min(deadline - Instant::now())).await;
         if !tree.is_alive().await {
-            return;
+            return true;
         }
         pause = (pause * 2).min(POLL_MAX);
     }
-    tree.kill();
+    false
 }
 
 /// `now + grace`, or a far future for a grace too long to add (`Duration::MAX` means "wait").

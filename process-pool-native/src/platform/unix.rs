@@ -1,5 +1,8 @@
 //! Unix: a job's tree is a process group of its own, set by `posix_spawn` itself
-//! (`Command::process_group(0)`), stopped with SIGTERM and SIGKILL to the group.
+//! (`Command::process_group(0)`), stopped with SIGTERM and SIGKILL to the group. On Linux it is
+//! also a cgroup of its own where the pool can make one, which holds every descendant, even one
+//! that left the group; where it cannot, the pool is a child subreaper and finds the job's
+//! escaped descendants among its own children by their marker (see `linux`).
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
@@ -7,37 +10,93 @@ use std::io;
 
 use process_pool_core::backend::ExitStatus;
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
-use tokio::process::{Child, Command};
+
+use super::command::{Child, Command};
 
 #[cfg(target_os = "linux")]
 use super::linux as system;
 #[cfg(target_os = "macos")]
 use super::macos as system;
 
-/// A job's process group, whose id is the pid of the job's first process.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tree(Pid);
+/// A job's process group, whose id is the pid of the job's first process, and on Linux its
+/// cgroup or its marker.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    pgid: Pid,
+    #[cfg(target_os = "linux")]
+    hold: system::Hold,
+}
+
+/// How jobs are held on Linux: `true` for a cgroup each where one can be made.
+pub(crate) type Options = bool;
+
+/// Starts `command` in a group of its own (and on Linux, a cgroup of its own where `cgroups`
+/// allows one and the system has them).
+pub(super) fn spawn(command: &mut Command, cgroups: Options) -> io::Result<(Child, Option<Tree>)> {
+    #[cfg(target_os = "linux")]
+    let hold = match system::prepare(command, cgroups)? {
+        system::Prepared::Started(child, hold, pid) => {
+            let pgid = Pid::from_raw(pid as i32);
+            return Ok((*child, pgid.map(|pgid| Tree { pgid, hold })));
+        }
+        system::Prepared::Marked(hold) => hold,
+    };
+    #[cfg(not(target_os = "linux"))]
+    let _ = cgroups;
+    let mut tokio = command.tokio_command();
+    // A group of its own, set by posix_spawn itself: no `pre_exec`, which would force a fork()
+    // whose cost grows with the parent's memory.
+    tokio.process_group(0);
+    let child = Child::from_tokio(tokio.spawn()?);
+    let pgid = child
+        .id()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .and_then(Pid::from_raw);
+    Ok((
+        child,
+        pgid.map(|pgid| Tree {
+            pgid,
+            #[cfg(target_os = "linux")]
+            hold,
+        }),
+    ))
+}
+
+/// How jobs are held here.
+pub(super) fn containment(cgroups: Options) -> crate::Containment {
+    #[cfg(target_os = "linux")]
+    return system::containment(cgroups);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = cgroups;
+        crate::Containment::ProcessGroup
+    }
+}
+
+/// See [`crate::hold_until_jobs_end`].
+pub(super) fn hold_until_jobs_end(fd: std::os::fd::OwnedFd) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    return system::hold_until_jobs_end(fd);
+    #[cfg(not(target_os = "linux"))]
+    {
+        drop(fd);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a guard that outlives the pool's process is written for Linux only",
+        ))
+    }
+}
 
 impl Tree {
-    /// A group of its own, set by posix_spawn itself: no `pre_exec`, which would force a
-    /// fork() whose cost grows with the parent's memory.
-    pub(super) fn prepare(command: &mut Command) {
-        command.process_group(0);
-    }
-
-    /// The group of a child started after [`prepare`](Self::prepare).
-    pub(super) fn adopt(child: &Child) -> io::Result<Option<Tree>> {
-        let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
-        Ok(pid.and_then(Pid::from_raw).map(Tree))
-    }
-
-    fn signal(self, signal: Signal) {
+    fn signal(&self, signal: Signal) {
         // ESRCH (the group is already gone) is the normal case after a clean exit.
-        if let Err(error) = kill_process_group(self.0, signal)
+        if let Err(error) = kill_process_group(self.pgid, signal)
             && error != rustix::io::Errno::SRCH
         {
-            tracing::warn!(pgid = self.0.as_raw_nonzero().get(), %error, "cannot signal process group");
+            tracing::warn!(pgid = self.pgid.as_raw_nonzero().get(), %error, "cannot signal process group");
         }
+        #[cfg(target_os = "linux")]
+        self.hold.signal(signal);
     }
 
     /// SIGTERM to the group.
@@ -52,9 +111,11 @@ impl Tree {
         true
     }
 
-    /// SIGKILL to the group.
+    /// SIGKILL to the group (and on Linux, everything in the job's cgroup).
     pub(crate) fn kill(&self) {
         self.signal(Signal::KILL);
+        #[cfg(target_os = "linux")]
+        self.hold.kill();
     }
 
     /// Whether any process of the group is still alive.
@@ -63,12 +124,16 @@ impl Tree {
     /// killed grandchild is an orphan whose zombie waits for init, and some inits reap slowly
     /// (seen here: over a second), which `kill(-pgid, 0)` alone would take for a live process.
     pub(crate) async fn is_alive(&self) -> bool {
-        if test_kill_process_group(self.0).is_err() {
+        #[cfg(target_os = "linux")]
+        if let Some(alive) = self.hold.is_alive() {
+            return alive;
+        }
+        if test_kill_process_group(self.pgid).is_err() {
             return false;
         }
         // Listing the group's members reads the system's process table: off the runtime's
         // threads.
-        let pgid = self.0.as_raw_nonzero().get();
+        let pgid = self.pgid.as_raw_nonzero().get();
         tokio::task::spawn_blocking(move || live_member(pgid))
             .await
             .ok()

@@ -45,15 +45,41 @@ pub(crate) struct Tree {
     group: u32,
 }
 
+/// Nothing to choose on Windows: every job has a Job Object.
+pub(crate) type Options = bool;
+
+/// Every job in a Job Object.
+pub(super) fn containment(_options: Options) -> crate::Containment {
+    crate::Containment::JobObject
+}
+
+/// Starts `command` suspended, puts it in a Job Object of its own, then lets it run.
+pub(super) fn spawn(
+    command: &mut super::Command,
+    _options: Options,
+) -> io::Result<(super::Child, Option<Tree>)> {
+    let mut tokio = command.tokio_command();
+    Tree::prepare(&mut tokio);
+    let mut child = tokio.spawn()?;
+    match Tree::adopt(&child) {
+        Ok(tree) => Ok((super::Child::from_tokio(child), tree)),
+        Err(error) => {
+            // Not yet running its own code (created suspended): ended here.
+            let _ = child.start_kill();
+            Err(error)
+        }
+    }
+}
+
 impl Tree {
     /// Created suspended, in a console process group of its own.
-    pub(super) fn prepare(command: &mut Command) {
+    fn prepare(command: &mut Command) {
         command.creation_flags(CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP);
     }
 
     /// Puts a child started suspended after [`prepare`](Self::prepare) in a new Job Object,
     /// then lets it run. `Err` leaves it suspended, for the caller to end.
-    pub(super) fn adopt(child: &Child) -> io::Result<Option<Tree>> {
+    fn adopt(child: &Child) -> io::Result<Option<Tree>> {
         let (Some(pid), Some(process)) = (child.id(), child.raw_handle()) else {
             return Ok(None);
         };

@@ -1,0 +1,290 @@
+//! Linux: a cgroup v2 per job, so that a job's every descendant is found and ended, even one
+//! that left its process group (`setsid`, a daemon's double fork).
+//!
+//! The pool makes one directory of its own beside where its process is
+//! (`<cgroup2 mount>/<its cgroup>/process-pool.<pid>`), with a cgroup per running job under it.
+//! A job's cgroup is reused by the next job once it is empty (making and removing one costs
+//! about 30 µs here; a job's whole start, about 250). A stop is `cgroup.kill` (Linux 5.14), or
+//! freezing the cgroup and killing its members where that file is missing. Where no cgroup can
+//! be made (not root nor delegated, no cgroup2 mount, a kernel before 5.7), [`Cgroups::get`]
+//! says why and the pool falls back to the subreaper mode.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, Signal};
+
+/// This process's cgroups for jobs: its directory and the job cgroups not in use.
+#[derive(Debug)]
+pub(crate) struct Cgroups {
+    dir: PathBuf,
+    /// Whether `cgroup.kill` exists (Linux 5.14).
+    has_kill: bool,
+    free: Mutex<Free>,
+}
+
+#[derive(Debug, Default)]
+struct Free {
+    /// Empty job cgroups, ready for a job (opened only while in use: a pool holds no
+    /// descriptor between jobs).
+    ready: Vec<PathBuf>,
+    /// Job cgroups that were killed: removed once empty, never reused. (A process started
+    /// into a cgroup that was once killed is killed at birth on Linux 6.18 here: the kernel
+    /// compares the cgroup's kill count with the parent's.)
+    killed: Vec<PathBuf>,
+    /// How many job cgroups have been made.
+    made: u64,
+}
+
+static CGROUPS: OnceLock<Result<Arc<Cgroups>, String>> = OnceLock::new();
+
+impl Cgroups {
+    /// This process's job cgroups, made on first use; `Err` says why there are none.
+    pub(crate) fn get() -> Result<&'static Arc<Cgroups>, &'static str> {
+        CGROUPS
+            .get_or_init(|| {
+                let made = Cgroups::make().map(Arc::new);
+                match &made {
+                    Ok(cgroups) => tracing::info!(dir = %cgroups.dir.display(), "each job runs in a cgroup of its own"),
+                    Err(why) => tracing::info!(%why, "no cgroup for jobs: the pool is a child subreaper instead"),
+                }
+                made
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    fn make() -> Result<Cgroups, String> {
+        if !super::clone::SUPPORTED {
+            return Err(format!(
+                "starting a process into a cgroup is not written for {}",
+                std::env::consts::ARCH
+            ));
+        }
+        if !kernel_at_least(5, 7) {
+            return Err("the kernel is older than 5.7 (no clone3 into a cgroup)".into());
+        }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        let mount = cgroup2_mount(&mountinfo).ok_or("no cgroup2 file system is mounted")?;
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let own = own
+            .lines()
+            .find_map(|line| line.strip_prefix("0::"))
+            .ok_or("this process is in no cgroup v2")?;
+        let base = mount.join(own.trim_start_matches('/'));
+        let pid = std::process::id();
+        let mut attempt = 0;
+        let dir = loop {
+            let dir = base.join(format!("process-pool.{pid}.{attempt}"));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break dir,
+                // Left by an earlier process that had this pid.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    let _ = std::fs::remove_dir(&dir);
+                    attempt += 1;
+                }
+                Err(e) => return Err(format!("cannot make a cgroup in {}: {e}", base.display())),
+            }
+        };
+        Ok(Cgroups {
+            has_kill: dir.join("cgroup.kill").exists(),
+            dir,
+            free: Mutex::default(),
+        })
+    }
+
+    /// The pool's directory, parent of every job cgroup.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A job cgroup with nothing in it.
+    pub(crate) fn take(self: &Arc<Self>) -> io::Result<Cgroup> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        // Killed ones whose processes are gone by now are removed.
+        free.killed
+            .retain(|dir| std::fs::remove_dir(dir).is_err() && populated(dir) == Some(true));
+        let path = match free.ready.pop() {
+            Some(ready) => ready,
+            None => {
+                free.made += 1;
+                let path = self.dir.join(format!("job{}", free.made));
+                drop(free);
+                std::fs::create_dir(&path).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot make a cgroup {}: {e}", path.display()),
+                    )
+                })?;
+                path
+            }
+        };
+        let fd = rustix::fs::open(
+            &path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Cgroup {
+            path,
+            fd: Some(fd),
+            owner: Arc::downgrade(self),
+            has_kill: self.has_kill,
+            killed: AtomicBool::new(false),
+        })
+    }
+}
+
+/// One job's cgroup; back to the pool's free ones when dropped (once empty).
+#[derive(Debug)]
+pub(crate) struct Cgroup {
+    path: PathBuf,
+    fd: Option<OwnedFd>,
+    owner: Weak<Cgroups>,
+    has_kill: bool,
+    /// Set once killed: it is then removed instead of reused.
+    killed: AtomicBool,
+}
+
+impl Cgroup {
+    /// The directory, for `CLONE_INTO_CGROUP`.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_ref().expect("held until dropped").as_fd()
+    }
+
+    /// Whether any process is in it.
+    pub(crate) fn populated(&self) -> bool {
+        populated(&self.path).unwrap_or(false)
+    }
+
+    /// `signal` to every process in it.
+    pub(crate) fn signal(&self, signal: Signal) {
+        for pid in members(&self.path) {
+            let _ = rustix::process::kill_process(pid, signal);
+        }
+    }
+
+    /// SIGKILL to every process in it, including any it starts meanwhile.
+    pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        kill(&self.path, self.has_kill);
+    }
+
+    /// CPU time used by its processes so far, in microseconds (`cpu.stat`'s `usage_usec`).
+    #[allow(dead_code)]
+    pub(crate) fn cpu_usec(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(self.path.join("cpu.stat")).ok()?;
+        stat.lines()
+            .find_map(|line| line.strip_prefix("usage_usec "))?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let Some(fd) = self.fd.take() else { return };
+        let path = std::mem::take(&mut self.path);
+        let Some(owner) = self.owner.upgrade() else {
+            return;
+        };
+        let mut free = owner.free.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.killed.load(Ordering::Relaxed) && populated(&path) == Some(false) {
+            free.ready.push(path);
+            return;
+        }
+        // What the job left (a dropped job, say) is ended now; the cgroup is removed once empty.
+        drop(fd);
+        kill(&path, self.has_kill);
+        if std::fs::remove_dir(&path).is_err() {
+            free.killed.push(path);
+        }
+    }
+}
+
+/// SIGKILL to every process in the cgroup at `dir`, including any it starts meanwhile.
+fn kill(dir: &Path, has_kill: bool) {
+    if has_kill && write(&dir.join("cgroup.kill"), "1").is_ok() {
+        return;
+    }
+    // Before Linux 5.14: frozen, nothing in it can fork while its members are killed.
+    let freeze = dir.join("cgroup.freeze");
+    let _ = write(&freeze, "1");
+    for _ in 0..3 {
+        let pids = members(dir);
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+        }
+    }
+    let _ = write(&freeze, "0");
+}
+
+/// `Some(true)` while a process is in the cgroup at `dir`; `None` if it cannot be read.
+fn populated(dir: &Path) -> Option<bool> {
+    let events = std::fs::read_to_string(dir.join("cgroup.events")).ok()?;
+    events
+        .lines()
+        .find_map(|line| line.strip_prefix("populated "))
+        .map(|n| n.trim() != "0")
+}
+
+/// The processes in the cgroup at `dir`.
+fn members(dir: &Path) -> Vec<Pid> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|pid| Pid::from_raw(pid.trim().parse().ok()?))
+        .collect()
+}
+
+fn write(path: &Path, what: &str) -> io::Result<()> {
+    std::fs::write(path, what)
+}
+
+/// Where the cgroup2 file system is mounted, from `/proc/self/mountinfo`.
+fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        (after.split_whitespace().next()? == "cgroup2")
+            .then(|| before.split_whitespace().nth(4).map(PathBuf::from))?
+    })
+}
+
+/// Whether the running kernel is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = rustix::system::uname();
+    let release = release.release().to_string_lossy();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let found = (
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    );
+    matches!(found, (Some(a), Some(b)) if (a, b) >= (major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup2_mount_is_found_beside_v1_hierarchies() {
+        let mountinfo = "\
+30 25 0:26 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory
+35 25 0:31 / /sys/fs/cgroup/unified rw,relatime shared:14 - cgroup2 cgroup2 rw
+";
+        assert_eq!(
+            cgroup2_mount(mountinfo),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        assert_eq!(cgroup2_mount("1 2 0:1 / / rw - ext4 /dev/vda rw\n"), None);
+    }
+}

@@ -1,0 +1,308 @@
+//! Linux: the process table and resident sets read from `/proc`.
+
+/// Whether `/proc` shows a live (not zombie) process in group `pgid`; `None` without `/proc`.
+pub(super) fn live_member(pgid: i32) -> Option<bool> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let live = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // After the parenthesised command name: state, ppid, pgrp.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next().unwrap_or("Z");
+            let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+            group == Some(pgid) && state != "Z" && state != "X"
+        });
+    Some(live)
+}
+
+/// The resident set of `pid`, from `/proc/<pid>/statm`.
+pub(super) fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as u64)
+}
+
+pub(crate) mod cgroup;
+pub(crate) mod clone;
+mod guard;
+pub(crate) mod process;
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, OnceLock};
+
+use super::command::{Child, ChildOutput, ChildStdin, Command, Io};
+use cgroup::{Cgroup, Cgroups};
+
+/// The environment variable that marks a job's processes where no cgroup holds them (the
+/// subreaper mode): `PROCESS_POOL_JOB=<pool pid>.<start time>`, inherited by every descendant
+/// that keeps its environment.
+pub(crate) const MARKER: &str = "PROCESS_POOL_JOB";
+
+/// Starts `command` in a cgroup of its own, in a process group of its own.
+pub(super) fn spawn_contained(
+    command: &mut Command,
+    cgroups: &Arc<Cgroups>,
+) -> io::Result<(Child, Cgroup, u32)> {
+    let cgroup = cgroups.take()?;
+    let program = clone::Program::new(
+        &command.program,
+        &command.args,
+        &command.environment(),
+        command.cwd.as_deref(),
+    )?;
+    let stdio = std::mem::replace(&mut command.stdio, [Io::Null, Io::Null, Io::Null]);
+    let mut ours: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut theirs: Vec<OwnedFd> = Vec::with_capacity(3);
+    for (i, io) in stdio.into_iter().enumerate() {
+        let fd = match io {
+            Io::Null => null()?.try_clone()?,
+            Io::Piped => {
+                let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+                let (child, pool) = if i == 0 { (read, write) } else { (write, read) };
+                // The pool's end is read and written through the runtime's reactor.
+                rustix::io::ioctl_fionbio(&pool, true)?;
+                ours[i] = Some(pool);
+                child
+            }
+            Io::Given(fd) => fd,
+        };
+        theirs.push(clone::above_stdio(fd)?);
+    }
+    let (pid, pidfd) = clone::spawn(
+        &program,
+        [theirs[0].as_fd(), theirs[1].as_fd(), theirs[2].as_fd()],
+        Some(cgroup.fd()),
+    )?;
+    drop(theirs);
+    let process = match process::Process::new(pid, pidfd, command.kill_on_drop) {
+        Ok(process) => process,
+        Err(error) => {
+            cgroup.kill();
+            return Err(error);
+        }
+    };
+    let [stdin, stdout, stderr] = ours;
+    let stdin = stdin
+        .map(tokio::net::unix::pipe::Sender::from_owned_fd_unchecked)
+        .transpose()?
+        .map(|p| Box::pin(p) as ChildStdin);
+    let reader = |fd: Option<OwnedFd>| -> io::Result<Option<ChildOutput>> {
+        Ok(fd
+            .map(tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked)
+            .transpose()?
+            .map(|p| Box::pin(p) as ChildOutput))
+    };
+    let child = Child::from_own(process, (stdin, reader(stdout)?, reader(stderr)?));
+    Ok((child, cgroup, pid as u32))
+}
+
+/// `/dev/null`, opened once.
+fn null() -> io::Result<&'static OwnedFd> {
+    static NULL: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = NULL.get() {
+        return Ok(fd);
+    }
+    let fd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    let fd = clone::above_stdio(fd.into())?;
+    Ok(NULL.get_or_init(|| fd))
+}
+
+/// Starts the guard that ends this process's jobs when it ends (see [`guard`]): once per
+/// process for its cgroups, or for its marker in the subreaper mode.
+pub(super) fn ensure_guard(cgroups: Option<&Cgroups>) {
+    static CGROUP_GUARD: OnceLock<()> = OnceLock::new();
+    static MARKER_GUARD: OnceLock<()> = OnceLock::new();
+    let (once, target) = match cgroups {
+        Some(cgroups) => (&CGROUP_GUARD, guard::Target::Cgroup(cgroups.dir())),
+        None => (&MARKER_GUARD, guard::Target::Marker(marker_line())),
+    };
+    once.get_or_init(|| {
+        if let Err(error) = guard::start(target, None) {
+            tracing::warn!(%error, "cannot start the guard that ends jobs if this process dies");
+        }
+    });
+}
+
+/// How jobs are held, with cgroups allowed or not.
+pub(crate) fn containment(cgroups: bool) -> crate::Containment {
+    match Cgroups::get() {
+        Ok(made) if cgroups => crate::Containment::Cgroup {
+            dir: made.dir().to_owned(),
+        },
+        Ok(_) => crate::Containment::Subreaper {
+            why: "cgroups were turned off for this spawner".into(),
+        },
+        Err(why) => crate::Containment::Subreaper { why: why.into() },
+    }
+}
+
+/// Hands `fd` to a guard that closes it only once every job of this process has been ended,
+/// after this process has ended.
+pub(crate) fn hold_until_jobs_end(fd: OwnedFd) -> io::Result<()> {
+    match Cgroups::get() {
+        Ok(cgroups) => guard::start(guard::Target::Cgroup(cgroups.dir()), Some(fd)),
+        Err(_) => guard::start(guard::Target::Marker(marker_line()), Some(fd)),
+    }
+}
+
+/// `PROCESS_POOL_JOB=<pid>.<start>`: this process's jobs' marker, unique on this machine.
+pub(crate) fn marker_line() -> &'static str {
+    static LINE: OnceLock<String> = OnceLock::new();
+    LINE.get_or_init(|| format!("{MARKER}={}", marker_value()))
+}
+
+/// The marker's value: this process's pid and start time (pids are reused; the pair is not).
+pub(crate) fn marker_value() -> &'static str {
+    static VALUE: OnceLock<String> = OnceLock::new();
+    VALUE.get_or_init(|| {
+        let start = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| {
+                let rest = &stat[stat.rfind(')')? + 1..];
+                rest.split_whitespace().nth(19).map(str::to_owned)
+            })
+            .unwrap_or_default();
+        format!("{}.{start}", std::process::id())
+    })
+}
+
+/// How a Linux job is held beyond its process group.
+#[derive(Debug)]
+pub(crate) enum Hold {
+    /// In a cgroup of its own.
+    Cgroup(Cgroup),
+    /// Marked with this `NAME=value` line in its environment; the pool is a child subreaper, so
+    /// a marked process whose parent died is the pool's child.
+    Marker(String),
+}
+
+/// A Linux job about to start: started into its cgroup already, or marked for tokio to start.
+pub(crate) enum Prepared {
+    Started(Box<Child>, Hold, u32),
+    Marked(Hold),
+}
+
+/// Starts `command` into a cgroup of its own if `cgroups` allows and the system has them;
+/// otherwise marks it, and makes this process a child subreaper.
+pub(crate) fn prepare(command: &mut Command, cgroups: bool) -> io::Result<Prepared> {
+    if cgroups && let Ok(cgroups) = Cgroups::get() {
+        ensure_guard(Some(cgroups));
+        let (child, cgroup, pid) = spawn_contained(command, cgroups)?;
+        return Ok(Prepared::Started(
+            Box::new(child),
+            Hold::Cgroup(cgroup),
+            pid,
+        ));
+    }
+    // The guard first: it must be init's child, not this subreaper's.
+    ensure_guard(None);
+    subreaper();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let value = format!("{}.{n}", marker_value());
+    command.env(MARKER, &value);
+    Ok(Prepared::Marked(Hold::Marker(format!("{MARKER}={value}"))))
+}
+
+/// Makes this process a child subreaper, once: what leaves a job's group and loses its parent
+/// becomes this process's child, where [`orphans`] finds it, instead of init's.
+fn subreaper() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        if let Err(error) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+            tracing::warn!(%error, "cannot become a child subreaper");
+        }
+    });
+}
+
+impl Hold {
+    pub(crate) fn signal(&self, signal: rustix::process::Signal) {
+        match self {
+            Hold::Cgroup(cgroup) => cgroup.signal(signal),
+            Hold::Marker(line) => {
+                for pid in orphans(line) {
+                    let _ = rustix::process::kill_process(pid, signal);
+                    if signal == rustix::process::Signal::KILL {
+                        reap_later(pid);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn kill(&self) {
+        if let Hold::Cgroup(cgroup) = self {
+            cgroup.kill();
+        }
+    }
+
+    /// `Some` where the hold knows better than the group: the cgroup's, or a marked orphan.
+    pub(crate) fn is_alive(&self) -> Option<bool> {
+        match self {
+            Hold::Cgroup(cgroup) => Some(cgroup.populated()),
+            Hold::Marker(line) => (!orphans(line).is_empty()).then_some(true),
+        }
+    }
+}
+
+/// This process's live children whose environment holds `line`: a job's descendants that left
+/// its group and lost their parent. Also reaps any child zombie that had left this process's
+/// session (an escaped descendant that ended on its own: no one else waits for it).
+fn orphans(line: &str) -> Vec<rustix::process::Pid> {
+    let own_session = rustix::process::getsid(None).ok();
+    let mut found = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+                continue;
+            };
+            let environ = std::fs::read(format!("/proc/{}/environ", pid.as_raw_nonzero()));
+            match environ {
+                Ok(environ) if !environ.is_empty() => {
+                    if environ
+                        .split(|&b| b == 0)
+                        .any(|entry| entry == line.as_bytes())
+                    {
+                        found.push(pid);
+                    }
+                }
+                // A zombie's environment reads empty.
+                _ => {
+                    if rustix::process::getsid(Some(pid)).ok() != own_session {
+                        let _ = rustix::process::waitpid(
+                            Some(pid),
+                            rustix::process::WaitOptions::NOHANG,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Reaps `pid`, a killed orphan of this process, once it has exited.
+fn reap_later(pid: rustix::process::Pid) {
+    std::thread::spawn(move || {
+        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+    });
+}
