@@ -144,14 +144,17 @@ impl Commands {
                 Ok(out)
             };
             let err = async {
-                let mut lines = BufReader::new(stderr).lines();
+                // Bytes, not `lines()`: a line that is not UTF-8 is still read (lossily).
+                let mut stderr = BufReader::new(stderr);
                 let mut text = String::new();
-                while let Some(line) = lines.next_line().await.map_err(broken)? {
-                    if let Some(error) = config_failure(&line) {
+                let mut line = Vec::new();
+                while stderr.read_until(b'\n', &mut line).await.map_err(broken)? > 0 {
+                    let read = String::from_utf8_lossy(&line);
+                    if let Some(error) = config_failure(read.trim_end()) {
                         return Err(error);
                     }
-                    text.push_str(&line);
-                    text.push('\n');
+                    text.push_str(&read);
+                    line.clear();
                 }
                 Ok(text)
             };

@@ -166,7 +166,7 @@ fn a_command_that_cannot_open_its_configuration_is_not_waited_for() {
 }
 
 /// A controller that does not answer is not a broken configuration: Slurm's own retries
-/// stand, and the command's answer is taken.
+/// stand, and the command's answer is taken; nor is a line of stderr that is not UTF-8.
 #[test]
 fn an_unreachable_controller_line_does_not_end_the_query() {
     let bin = tempfile::tempdir().expect("a temporary directory");
@@ -175,6 +175,7 @@ fn an_unreachable_controller_line_does_not_end_the_query() {
         &sinfo,
         "#!/bin/sh\n\
          echo 'sinfo: error: Unable to contact slurm controller (connect failure)' >&2\n\
+         printf 'sinfo: not UTF-8: \\377\\n' >&2\n\
          echo 'debug* 0+'\n",
     )
     .expect("the stand-in is written");
