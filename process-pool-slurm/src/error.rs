@@ -1,5 +1,6 @@
 //! [`SlurmError`]: why Slurm could not give the pool what it asked for.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use process_pool_core::CallError;
@@ -15,6 +16,21 @@ pub enum SlurmError {
     )]
     NotReachable {
         /// What failed (the command and its message).
+        reason: String,
+    },
+    /// Slurm's configuration file cannot be used: it does not exist, is a directory, cannot
+    /// be read, or a command of Slurm's said it cannot open or use it. Found before any
+    /// command runs when `SLURM_CONF` names the file, else from the first line the command
+    /// writes about it, at once (Slurm itself retries a missing file for a minute).
+    #[error(
+        "Slurm's configuration file `{}` cannot be used: {reason} (point `SLURM_CONF` at \
+         the cluster's `slurm.conf`)",
+        path.display()
+    )]
+    Config {
+        /// The file (`SLURM_CONF`, or the one the command named).
+        path: PathBuf,
+        /// Why it cannot be used.
         reason: String,
     },
     /// The partition asked for does not exist.
@@ -86,7 +102,9 @@ impl SlurmError {
             | SlurmError::TooManyCpus { .. }
             | SlurmError::Invalid { .. } => std::io::ErrorKind::InvalidInput,
             SlurmError::Pending { .. } => std::io::ErrorKind::TimedOut,
-            SlurmError::AgentMissing { .. } => std::io::ErrorKind::NotFound,
+            SlurmError::AgentMissing { .. } | SlurmError::Config { .. } => {
+                std::io::ErrorKind::NotFound
+            }
             SlurmError::Refused { .. } | SlurmError::AgentStart(_) => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, self)

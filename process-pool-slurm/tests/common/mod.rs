@@ -2,7 +2,7 @@
 //! left running.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -137,4 +137,81 @@ pub fn assert_nothing_left(name: &str) {
         || slurm_jobs(name),
         Vec::is_empty,
     );
+}
+
+/// Where `cargo xtask slurm up` keeps the daemons' pid files.
+pub const RUN_DIR: &str = "/run/process-pool-slurm";
+
+/// The value of `key` in the environment of `pid`.
+pub fn env_of(pid: u32, key: &str) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{key}=");
+    env.split(|&b| b == 0).find_map(|v| {
+        v.strip_prefix(prefix.as_bytes())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    })
+}
+
+/// The pids of the agents of the pool named `name`.
+pub fn agents_of(name: &str) -> Vec<u32> {
+    let agent = agent().canonicalize().expect("the agent exists");
+    processes_of(name)
+        .into_iter()
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == agent))
+        .collect()
+}
+
+/// The state of `node` as `sinfo` shows it (`idle`, `mix*`, `down*`...).
+pub fn node_state(node: &str) -> String {
+    let out = Command::new("sinfo")
+        .args(["-h", "-n", node, "-o", "%t"])
+        .output()
+        .expect("sinfo runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A node's `slurmd`, stopped; started again when dropped (a failed check included), which
+/// ends what Slurm no longer counts as running there, and waited for until the node takes
+/// work again: the cluster is left as it was.
+pub struct StoppedSlurmd {
+    node: String,
+}
+
+impl StoppedSlurmd {
+    pub fn stop(node: &str) -> StoppedSlurmd {
+        let pid_file = Path::new(RUN_DIR).join(format!("slurmd-{node}.pid"));
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("the slurmd pid file of `cargo xtask slurm up`")
+            .trim()
+            .parse()
+            .expect("a pid");
+        let pid = rustix::process::Pid::from_raw(pid).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("stopped");
+        wait_until(
+            Duration::from_secs(15),
+            "the slurmd to exit",
+            || rustix::process::test_kill_process(pid).is_ok(),
+            |alive| !alive,
+        );
+        StoppedSlurmd {
+            node: node.to_owned(),
+        }
+    }
+}
+
+impl Drop for StoppedSlurmd {
+    fn drop(&mut self) {
+        let status = Command::new("/usr/sbin/slurmd")
+            .args(["-N", &self.node])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "slurmd restarts");
+        wait_until(
+            HANG,
+            "the node to take work again",
+            || node_state(&self.node),
+            |s| ["idle", "mix", "alloc"].contains(&s.as_str()),
+        );
+    }
 }
