@@ -5,6 +5,7 @@
 //! instead and carries that worker's protocol bytes.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,6 +56,12 @@ pub fn node_cpus() -> u32 {
 /// Runs the agent until its input ends or the pool asks it to stop.
 pub fn run_agent(options: &AgentOptions) -> io::Result<()> {
     let concurrency = options.concurrency.unwrap_or_else(node_cpus).max(1);
+    // The pool reads this agent's answers from its stdout (through srun): a guard holds a copy
+    // of it until every job this agent started is dead, so that however the agent ends (kill -9
+    // included) the pool sees its connection close only then, and never answers or reruns a
+    // job whose process still runs. Before the announcement: no job can come earlier.
+    let connection = std::io::stdout().as_fd().try_clone_to_owned()?;
+    process_pool_native::hold_until_jobs_end(connection)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(concurrency.clamp(1, 4) as usize)
         .enable_all()

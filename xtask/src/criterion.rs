@@ -308,6 +308,7 @@ pub(crate) mod fake {
     pub(crate) fn full() -> Vec<Measurement> {
         measurements(&[
             ("native_spawn/pool/2", 880e6, 2_000),
+            ("native_spawn/pool_subreaper/2", 870e6, 2_000),
             ("native_spawn/std_loop/2", 800e6, 2_000),
             ("native_spawn/std_piped/2", 840e6, 2_000),
             ("scheduler/pool/1", 14.5e6, 100_000),

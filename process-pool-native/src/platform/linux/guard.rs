@@ -66,6 +66,9 @@ pub(crate) fn start(target: Target<'_>, hold: Option<OwnedFd>) -> io::Result<()>
         .arg("-c")
         .arg(r#"exec 3<&0; /bin/sh -c "$PROCESS_POOL_GUARD" process-pool-guard "$@" <&3 3<&- & exit 0"#)
         .arg("process-pool-guard")
+        // Nothing of the pool's environment: it is no job (nor an agent's, to Slurm's eyes).
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("PROCESS_POOL_GUARD", SCRIPT);
     match target {
         Target::Cgroup(dir) => command.arg("cgroup").arg(dir),
