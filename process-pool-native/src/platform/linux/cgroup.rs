@@ -59,7 +59,7 @@ impl Cgroups {
     }
 
     fn make() -> Result<Cgroups, String> {
-        if !super::clone::SUPPORTED {
+        if !super::clone::available() {
             return Err(format!(
                 "starting a process into a cgroup is not written for {}",
                 std::env::consts::ARCH
@@ -136,6 +136,7 @@ impl Cgroups {
             owner: Arc::downgrade(self),
             has_kill: self.has_kill,
             killed: AtomicBool::new(false),
+            empty: AtomicBool::new(false),
         })
     }
 }
@@ -149,6 +150,8 @@ pub(crate) struct Cgroup {
     has_kill: bool,
     /// Set once killed: it is then removed instead of reused.
     killed: AtomicBool,
+    /// Set once found empty after its job's first process was reaped.
+    empty: AtomicBool,
 }
 
 impl Cgroup {
@@ -159,7 +162,13 @@ impl Cgroup {
 
     /// Whether any process is in it.
     pub(crate) fn populated(&self) -> bool {
-        populated(&self.path).unwrap_or(false)
+        let populated = populated(&self.path).unwrap_or(false);
+        // Once its job's first process is reaped, only the job's own processes could put
+        // another process in it: found empty, it stays empty.
+        if !populated {
+            self.empty.store(true, Ordering::Relaxed);
+        }
+        populated
     }
 
     /// `signal` to every process in it.
@@ -195,7 +204,8 @@ impl Drop for Cgroup {
             return;
         };
         let mut free = owner.free.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.killed.load(Ordering::Relaxed) && populated(&path) == Some(false) {
+        let empty = self.empty.load(Ordering::Relaxed) || populated(&path) == Some(false);
+        if !self.killed.load(Ordering::Relaxed) && empty {
             free.ready.push(path);
             return;
         }

@@ -297,6 +297,18 @@ unsafe fn clone3(args: *mut CloneArgs, plan: *mut Plan) -> i64 {
 /// and no cgroup is used.
 pub(crate) const SUPPORTED: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
 
+/// Whether jobs can be started with [`spawn`] here: the trampoline is written for this
+/// architecture and the kernel has `clone3` (Linux 5.3).
+pub(crate) fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // SAFETY: clone3 with no arguments fails at once, with EINVAL where the kernel has it
+        // and ENOSYS where it does not; nothing is created.
+        let result = unsafe { libc::syscall(SYS_CLONE3, ptr::null::<CloneArgs>(), 0usize) };
+        SUPPORTED && result == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
+    })
+}
+
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 unsafe fn clone3(_args: *mut CloneArgs, _plan: *mut Plan) -> i64 {
     -i64::from(libc::ENOSYS)

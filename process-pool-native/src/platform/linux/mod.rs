@@ -35,7 +35,7 @@ pub(crate) mod process;
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use super::command::{Child, ChildOutput, ChildStdin, Command, Io};
 use cgroup::{Cgroup, Cgroups};
@@ -45,12 +45,8 @@ use cgroup::{Cgroup, Cgroups};
 /// that keeps its environment.
 pub(crate) const MARKER: &str = "PROCESS_POOL_JOB";
 
-/// Starts `command` in a cgroup of its own, in a process group of its own.
-pub(super) fn spawn_contained(
-    command: &mut Command,
-    cgroups: &Arc<Cgroups>,
-) -> io::Result<(Child, Cgroup, u32)> {
-    let cgroup = cgroups.take()?;
+/// Starts `command` with `clone3` in a process group of its own, and in `cgroup` if given.
+fn spawn_own(command: &mut Command, cgroup: Option<&Cgroup>) -> io::Result<(Child, u32)> {
     let program = clone::Program::new(
         &command.program,
         &command.args,
@@ -78,13 +74,16 @@ pub(super) fn spawn_contained(
     let (pid, pidfd) = clone::spawn(
         &program,
         [theirs[0].as_fd(), theirs[1].as_fd(), theirs[2].as_fd()],
-        Some(cgroup.fd()),
+        cgroup.map(Cgroup::fd),
     )?;
     drop(theirs);
     let process = match process::Process::new(pid, pidfd, command.kill_on_drop) {
         Ok(process) => process,
         Err(error) => {
-            cgroup.kill();
+            let _ = rustix::process::kill_process_group(
+                rustix::process::Pid::from_raw(pid).expect("a child's pid"),
+                rustix::process::Signal::KILL,
+            );
             return Err(error);
         }
     };
@@ -100,7 +99,7 @@ pub(super) fn spawn_contained(
             .map(|p| Box::pin(p) as ChildOutput))
     };
     let child = Child::from_own(process, (stdin, reader(stdout)?, reader(stderr)?));
-    Ok((child, cgroup, pid as u32))
+    Ok((child, pid as u32))
 }
 
 /// `/dev/null`, opened once.
@@ -193,11 +192,13 @@ pub(crate) enum Prepared {
 }
 
 /// Starts `command` into a cgroup of its own if `cgroups` allows and the system has them;
-/// otherwise marks it, and makes this process a child subreaper.
+/// otherwise marks it, and makes this process a child subreaper. Started with `clone3` where
+/// the kernel has it (5.3), else left for tokio to start.
 pub(crate) fn prepare(command: &mut Command, cgroups: bool) -> io::Result<Prepared> {
     if cgroups && let Ok(cgroups) = Cgroups::get() {
         ensure_guard(Some(cgroups));
-        let (child, cgroup, pid) = spawn_contained(command, cgroups)?;
+        let cgroup = cgroups.take()?;
+        let (child, pid) = spawn_own(command, Some(&cgroup))?;
         return Ok(Prepared::Started(
             Box::new(child),
             Hold::Cgroup(cgroup),
@@ -211,7 +212,12 @@ pub(crate) fn prepare(command: &mut Command, cgroups: bool) -> io::Result<Prepar
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let value = format!("{}.{n}", marker_value());
     command.env(MARKER, &value);
-    Ok(Prepared::Marked(Hold::Marker(format!("{MARKER}={value}"))))
+    let hold = Hold::Marker(format!("{MARKER}={value}"));
+    if clone::available() {
+        let (child, pid) = spawn_own(command, None)?;
+        return Ok(Prepared::Started(Box::new(child), hold, pid));
+    }
+    Ok(Prepared::Marked(hold))
 }
 
 /// Makes this process a child subreaper, once: what leaves a job's group and loses its parent
@@ -258,41 +264,38 @@ impl Hold {
 /// This process's live children whose environment holds `line`: a job's descendants that left
 /// its group and lost their parent. Also reaps any child zombie that had left this process's
 /// session (an escaped descendant that ended on its own: no one else waits for it).
+///
+/// An orphan is given to a subreaper's first live thread, its main thread here (a Rust program
+/// ends when its main thread does): only that thread's children are read, which in a
+/// multi-threaded runtime are the orphans alone (jobs are started from the runtime's threads).
 fn orphans(line: &str) -> Vec<rustix::process::Pid> {
-    let own_session = rustix::process::getsid(None).ok();
     let mut found = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let me = std::process::id();
+    let Ok(children) = std::fs::read_to_string(format!("/proc/self/task/{me}/children")) else {
         return found;
     };
-    for task in tasks.flatten() {
-        let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
+    let own_session = rustix::process::getsid(None).ok();
+    for pid in children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
+        let Some(pid) = rustix::process::Pid::from_raw(pid) else {
             continue;
         };
-        for pid in children
-            .split_whitespace()
-            .filter_map(|p| p.parse::<i32>().ok())
-        {
-            let Some(pid) = rustix::process::Pid::from_raw(pid) else {
-                continue;
-            };
-            let environ = std::fs::read(format!("/proc/{}/environ", pid.as_raw_nonzero()));
-            match environ {
-                Ok(environ) if !environ.is_empty() => {
-                    if environ
-                        .split(|&b| b == 0)
-                        .any(|entry| entry == line.as_bytes())
-                    {
-                        found.push(pid);
-                    }
+        match std::fs::read(format!("/proc/{}/environ", pid.as_raw_nonzero())) {
+            Ok(environ) if !environ.is_empty() => {
+                if environ
+                    .split(|&b| b == 0)
+                    .any(|entry| entry == line.as_bytes())
+                {
+                    found.push(pid);
                 }
-                // A zombie's environment reads empty.
-                _ => {
-                    if rustix::process::getsid(Some(pid)).ok() != own_session {
-                        let _ = rustix::process::waitpid(
-                            Some(pid),
-                            rustix::process::WaitOptions::NOHANG,
-                        );
-                    }
+            }
+            // A zombie's environment reads empty.
+            _ => {
+                if rustix::process::getsid(Some(pid)).ok() != own_session {
+                    let _ =
+                        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
                 }
             }
         }
