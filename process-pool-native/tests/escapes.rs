@@ -145,19 +145,28 @@ async fn a_job_that_exits_leaves_nothing_behind() {
 fn the_mode_in_force_is_told() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _inside = runtime.enter();
-    assert!(matches!(
-        NativeSpawner::new().without_cgroups().containment(),
-        Containment::Subreaper { .. }
-    ));
-    // Root, with cgroup2 mounted, as here and in CI: a cgroup per job.
-    if rustix::process::getuid().is_root() && std::path::Path::new("/sys/fs/cgroup").exists() {
+    let forced = NativeSpawner::new().without_cgroups().containment();
+    assert!(
+        matches!(&forced, Containment::Subreaper { why } if why.contains("turned off")),
+        "{forced:?}"
+    );
+    // Root, with a cgroup2 file system mounted read-write (as here and in CI): a cgroup per
+    // job. Otherwise the subreaper mode, saying why.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let cgroup2_rw = mountinfo.lines().any(|line| {
+        line.contains(" - cgroup2 ")
+            && line
+                .split_whitespace()
+                .nth(5)
+                .is_some_and(|o| o.starts_with("rw"))
+    });
+    let mode = NativeSpawner::new().containment();
+    if rustix::process::getuid().is_root() && cgroup2_rw {
+        assert!(matches!(mode, Containment::Cgroup { .. }), "{mode:?}");
+    } else {
         assert!(
-            matches!(
-                NativeSpawner::new().containment(),
-                Containment::Cgroup { .. }
-            ),
-            "{:?}",
-            NativeSpawner::new().containment()
+            matches!(&mode, Containment::Subreaper { why } if !why.is_empty()),
+            "{mode:?}"
         );
     }
 }
