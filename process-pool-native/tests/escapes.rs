@@ -170,3 +170,34 @@ fn the_mode_in_force_is_told() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_without_a_shebang_runs_under_sh() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("plain");
+    std::fs::write(&script, "echo \"from a plain script: $1\"\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for (mode, spawner) in spawners() {
+        let pool = ProcessPool::builder()
+            .max_workers(1)
+            .build(spawner)
+            .unwrap();
+        let results = pool
+            .run_all([
+                Job::new(&script).arg("x"),
+                Job::new("plain").arg("y").env("PATH", dir.path()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            results[0].stdout_lossy(),
+            "from a plain script: x\n",
+            "{mode}"
+        );
+        assert_eq!(
+            results[1].stdout_lossy(),
+            "from a plain script: y\n",
+            "{mode}"
+        );
+    }
+}

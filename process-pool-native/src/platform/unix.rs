@@ -96,7 +96,7 @@ impl Tree {
             tracing::warn!(pgid = self.pgid.as_raw_nonzero().get(), %error, "cannot signal process group");
         }
         #[cfg(target_os = "linux")]
-        self.hold.signal(signal);
+        self.hold.signal(signal, self.pgid);
     }
 
     /// SIGTERM to the group.
@@ -125,7 +125,7 @@ impl Tree {
     /// (seen here: over a second), which `kill(-pgid, 0)` alone would take for a live process.
     pub(crate) async fn is_alive(&self) -> bool {
         #[cfg(target_os = "linux")]
-        if let Some(alive) = self.hold.is_alive() {
+        if let Some(alive) = self.hold.is_alive(self.pgid) {
             return alive;
         }
         if test_kill_process_group(self.pgid).is_err() {

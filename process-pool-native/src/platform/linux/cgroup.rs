@@ -59,11 +59,8 @@ impl Cgroups {
     }
 
     fn make() -> Result<Cgroups, String> {
-        if !super::clone::available() {
-            return Err(format!(
-                "starting a process into a cgroup is not written for {}",
-                std::env::consts::ARCH
-            ));
+        if let Err(why) = super::clone::available() {
+            return Err(why.to_owned());
         }
         if !kernel_at_least(5, 7) {
             return Err("the kernel is older than 5.7 (no clone3 into a cgroup)".into());
@@ -162,7 +159,8 @@ impl Cgroup {
 
     /// Whether any process is in it.
     pub(crate) fn populated(&self) -> bool {
-        let populated = populated(&self.path).unwrap_or(false);
+        // Unreadable (out of descriptors, say) counts as populated: nothing is reused on a guess.
+        let populated = populated(&self.path).unwrap_or(true);
         // Once its job's first process is reaped, only the job's own processes could put
         // another process in it: found empty, it stays empty.
         if !populated {
@@ -270,7 +268,7 @@ fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
 }
 
 /// Whether the running kernel is at least `major.minor`.
-fn kernel_at_least(major: u32, minor: u32) -> bool {
+pub(crate) fn kernel_at_least(major: u32, minor: u32) -> bool {
     let release = rustix::system::uname();
     let release = release.release().to_string_lossy();
     let mut parts = release.split(|c: char| !c.is_ascii_digit());

@@ -9,7 +9,13 @@
 //!
 //! The child shares the parent's memory until it calls `execve`, on a stack of its own: it
 //! runs only what [`Plan`] prepared (no allocation, no lock), as glibc's `posix_spawn` does.
-#![allow(unsafe_code)] // clone3 has no safe wrapper: its child runs on a stack of our own.
+#![allow(unsafe_code)]
+// clone3 has no safe wrapper: its child runs on a stack of our own.
+// The trampoline is written for x86_64 and aarch64; elsewhere tokio starts jobs.
+#![cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -23,6 +29,8 @@ const CLONE_VFORK: u64 = 0x4000;
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 const SYS_CLONE3: i64 = 435;
+/// The shell a file without a `#!` line is given to.
+const SH: &std::ffi::CStr = c"/bin/sh";
 
 /// The kernel's `struct clone_args` (version 2, with `cgroup`).
 #[repr(C)]
@@ -52,6 +60,9 @@ struct Plan {
     candidates: *const *const libc::c_char,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
+    /// `/bin/sh`, a slot for the program's path, then the arguments: what a file without a
+    /// `#!` line is run with (`ENOEXEC`), as `execvp` does.
+    sh_argv: *mut *const libc::c_char,
     /// Set by the child when it could not start the program: the `errno` to report.
     errno: i32,
 }
@@ -170,12 +181,17 @@ pub(crate) fn spawn(
     argv.push(ptr::null());
     let mut envp: Vec<*const libc::c_char> = program.envp.iter().map(|c| c.as_ptr()).collect();
     envp.push(ptr::null());
+    let mut sh_argv: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 1);
+    sh_argv.push(SH.as_ptr());
+    sh_argv.push(ptr::null());
+    sh_argv.extend_from_slice(&argv[1..]);
     let mut plan = Plan {
         stdio: stdio.map(|fd| fd.as_raw_fd()),
         cwd: program.cwd.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
         candidates: candidates.as_ptr(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
+        sh_argv: sh_argv.as_mut_ptr(),
         errno: 0,
     };
     let mut stack: Vec<StackWord> = Vec::with_capacity(STACK_WORDS);
@@ -297,15 +313,26 @@ unsafe fn clone3(args: *mut CloneArgs, plan: *mut Plan) -> i64 {
 /// and no cgroup is used.
 pub(crate) const SUPPORTED: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
 
-/// Whether jobs can be started with [`spawn`] here: the trampoline is written for this
-/// architecture and the kernel has `clone3` (Linux 5.3).
-pub(crate) fn available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+/// Whether jobs can be started with [`spawn`] here; `Err` says why not. The trampoline must be
+/// written for this architecture, the kernel must have `clone3` and `waitid` on a pidfd
+/// (Linux 5.4), and no seccomp filter may refuse `clone3` (older container runtimes do).
+pub(crate) fn available() -> Result<(), &'static str> {
+    static AVAILABLE: std::sync::OnceLock<Result<(), &'static str>> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| {
+        if !SUPPORTED {
+            return Err("starting a process with clone3 is not written for this architecture");
+        }
+        if !super::cgroup::kernel_at_least(5, 4) {
+            return Err("the kernel is older than 5.4 (no clone3 and waitid on a pidfd)");
+        }
         // SAFETY: clone3 with no arguments fails at once, with EINVAL where the kernel has it
-        // and ENOSYS where it does not; nothing is created.
-        let result = unsafe { libc::syscall(SYS_CLONE3, ptr::null::<CloneArgs>(), 0usize) };
-        SUPPORTED && result == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
+        // and lets it through; nothing is created.
+        let result =
+            unsafe { libc::syscall(SYS_CLONE3 as libc::c_long, ptr::null::<CloneArgs>(), 0usize) };
+        match (result, io::Error::last_os_error().raw_os_error()) {
+            (-1, Some(libc::EINVAL)) => Ok(()),
+            _ => Err("clone3 is refused here (a seccomp filter?)"),
+        }
     })
 }
 
@@ -358,6 +385,11 @@ extern "C" fn child_main(plan: *mut Plan) -> ! {
         let mut candidate = plan.candidates;
         while !(*candidate).is_null() {
             libc::execve(*candidate, plan.argv, plan.envp);
+            if *libc::__errno_location() == libc::ENOEXEC {
+                // A script without `#!`: the shell runs it, as execvp does.
+                *plan.sh_argv.add(1) = *candidate;
+                libc::execve(SH.as_ptr(), plan.sh_argv, plan.envp);
+            }
             match *libc::__errno_location() {
                 // As execvp: try the next directory.
                 libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}

@@ -21,43 +21,39 @@ static HELD: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
 const SCRIPT: &str = r#"
 trap '' INT HUP TERM QUIT PIPE
 while read -r _; do :; done
-case "$1" in
-cgroup)
-    if [ -e "$2/cgroup.kill" ]; then
-        echo 1 > "$2/cgroup.kill"
+# $1: the pool's cgroup directory, or -; $2: its jobs' marker (NAME=value, each job's .<n>).
+if [ "$1" != - ]; then
+    if [ -e "$1/cgroup.kill" ]; then
+        echo 1 > "$1/cgroup.kill"
     else
-        for d in "$2"/job*; do
+        for d in "$1"/job*; do
             echo 1 > "$d/cgroup.freeze"
             for p in $(cat "$d/cgroup.procs"); do kill -9 "$p"; done
         done
     fi 2>/dev/null
-    n=0
-    while [ $n -lt 500 ] && grep -q '^populated 1' "$2/cgroup.events" 2>/dev/null; do
-        sleep 0.01; n=$((n + 1))
-    done
-    for d in "$2"/job*; do rmdir "$d"; done 2>/dev/null
-    rmdir "$2" 2>/dev/null ;;
-marker)
-    for round in 1 2 3; do
-        for f in $(grep -lzx "$2\.[0-9]*" /proc/[0-9]*/environ 2>/dev/null); do
-            p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null
-        done
-    done ;;
-esac
+fi
+marked() { grep -lzx "$2\.[0-9]*" /proc/[0-9]*/environ 2>/dev/null; }
+n=0
+while [ $n -lt 500 ]; do
+    left=$(marked "$@")
+    for f in $left; do p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null; done
+    if [ -z "$left" ] && { [ "$1" = - ] || ! grep -q '^populated 1' "$1/cgroup.events" 2>/dev/null; }; then
+        break
+    fi
+    sleep 0.01; n=$((n + 1))
+done
+if [ "$1" != - ]; then
+    for d in "$1"/job*; do rmdir "$d"; done 2>/dev/null
+    rmdir "$1" 2>/dev/null
+fi
 exit 0
 "#;
 
-/// What the guard ends when this process ends.
-pub(crate) enum Target<'a> {
-    /// The pool's cgroup directory.
-    Cgroup(&'a Path),
-    /// Every process whose environment holds this `NAME=value` line followed by `.<n>`.
-    Marker(&'a str),
-}
-
-/// Starts a guard for `target`. `hold`, if given, is kept open by the guard until it has ended
-/// the jobs: whoever reads its other end sees it close only then.
-pub(crate) fn start(target: Target<'_>, hold: Option<OwnedFd>) -> io::Result<()> {
+/// Starts a guard that, when this process ends, kills the pool's cgroup directory `cgroups` (if
+/// any) and every process whose environment holds `marker` (`NAME=value`) followed by `.<n>`,
+/// and waits until they are gone. `hold`, if given, is kept open by the guard until then:
+/// whoever reads its other end sees it close only once the jobs are dead.
+pub(crate) fn start(cgroups: Option<&Path>, marker: &str, hold: Option<OwnedFd>) -> io::Result<()> {
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // Started in the background by a shell that exits at once, so that the guard is init's
     // child, not this process's (whose children are its jobs and workers).
@@ -70,10 +66,9 @@ pub(crate) fn start(target: Target<'_>, hold: Option<OwnedFd>) -> io::Result<()>
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("PROCESS_POOL_GUARD", SCRIPT);
-    match target {
-        Target::Cgroup(dir) => command.arg("cgroup").arg(dir),
-        Target::Marker(line) => command.arg("marker").arg(line),
-    };
+    command
+        .arg(cgroups.map_or(std::ffi::OsStr::new("-"), Path::as_os_str))
+        .arg(marker);
     command
         .stdin(Stdio::from(read))
         .stdout(Stdio::null())

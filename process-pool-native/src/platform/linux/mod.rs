@@ -116,17 +116,13 @@ fn null() -> io::Result<&'static OwnedFd> {
     Ok(NULL.get_or_init(|| fd))
 }
 
-/// Starts the guard that ends this process's jobs when it ends (see [`guard`]): once per
-/// process for its cgroups, or for its marker in the subreaper mode.
-pub(super) fn ensure_guard(cgroups: Option<&Cgroups>) {
-    static CGROUP_GUARD: OnceLock<()> = OnceLock::new();
-    static MARKER_GUARD: OnceLock<()> = OnceLock::new();
-    let (once, target) = match cgroups {
-        Some(cgroups) => (&CGROUP_GUARD, guard::Target::Cgroup(cgroups.dir())),
-        None => (&MARKER_GUARD, guard::Target::Marker(marker_line())),
-    };
-    once.get_or_init(|| {
-        if let Err(error) = guard::start(target, None) {
+/// Starts, once per process, the guard that ends this process's jobs when it ends (see
+/// [`guard`]): those in its cgroups and those carrying its marker.
+pub(super) fn ensure_guard() {
+    static GUARD: OnceLock<()> = OnceLock::new();
+    GUARD.get_or_init(|| {
+        let cgroups = Cgroups::get().ok().map(|cgroups| cgroups.dir());
+        if let Err(error) = guard::start(cgroups, marker_line(), None) {
             tracing::warn!(%error, "cannot start the guard that ends jobs if this process dies");
         }
     });
@@ -148,10 +144,8 @@ pub(crate) fn containment(cgroups: bool) -> crate::Containment {
 /// Hands `fd` to a guard that closes it only once every job of this process has been ended,
 /// after this process has ended.
 pub(crate) fn hold_until_jobs_end(fd: OwnedFd) -> io::Result<()> {
-    match Cgroups::get() {
-        Ok(cgroups) => guard::start(guard::Target::Cgroup(cgroups.dir()), Some(fd)),
-        Err(_) => guard::start(guard::Target::Marker(marker_line()), Some(fd)),
-    }
+    let cgroups = Cgroups::get().ok().map(|cgroups| cgroups.dir());
+    guard::start(cgroups, marker_line(), Some(fd))
 }
 
 /// `PROCESS_POOL_JOB=<pid>.<start>`: this process's jobs' marker, unique on this machine.
@@ -196,7 +190,7 @@ pub(crate) enum Prepared {
 /// the kernel has it (5.3), else left for tokio to start.
 pub(crate) fn prepare(command: &mut Command, cgroups: bool) -> io::Result<Prepared> {
     if cgroups && let Ok(cgroups) = Cgroups::get() {
-        ensure_guard(Some(cgroups));
+        ensure_guard();
         let cgroup = cgroups.take()?;
         let (child, pid) = spawn_own(command, Some(&cgroup))?;
         return Ok(Prepared::Started(
@@ -206,14 +200,14 @@ pub(crate) fn prepare(command: &mut Command, cgroups: bool) -> io::Result<Prepar
         ));
     }
     // The guard first: it must be init's child, not this subreaper's.
-    ensure_guard(None);
+    ensure_guard();
     subreaper();
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let value = format!("{}.{n}", marker_value());
     command.env(MARKER, &value);
     let hold = Hold::Marker(format!("{MARKER}={value}"));
-    if clone::available() {
+    if clone::available().is_ok() {
         let (child, pid) = spawn_own(command, None)?;
         return Ok(Prepared::Started(Box::new(child), hold, pid));
     }
@@ -232,11 +226,13 @@ fn subreaper() {
 }
 
 impl Hold {
-    pub(crate) fn signal(&self, signal: rustix::process::Signal) {
+    /// `signal` to everything held: the cgroup's members, or the job's marked orphans (`pgid`
+    /// is the job's process group, whose leader is never taken for an orphan).
+    pub(crate) fn signal(&self, signal: rustix::process::Signal, pgid: rustix::process::Pid) {
         match self {
             Hold::Cgroup(cgroup) => cgroup.signal(signal),
             Hold::Marker(line) => {
-                for pid in orphans(line) {
+                for pid in orphans(line, pgid) {
                     let _ = rustix::process::kill_process(pid, signal);
                     if signal == rustix::process::Signal::KILL {
                         reap_later(pid);
@@ -253,28 +249,30 @@ impl Hold {
     }
 
     /// `Some` where the hold knows better than the group: the cgroup's, or a marked orphan.
-    pub(crate) fn is_alive(&self) -> Option<bool> {
+    pub(crate) fn is_alive(&self, pgid: rustix::process::Pid) -> Option<bool> {
         match self {
             Hold::Cgroup(cgroup) => Some(cgroup.populated()),
-            Hold::Marker(line) => (!orphans(line).is_empty()).then_some(true),
+            Hold::Marker(line) => (!orphans(line, pgid).is_empty()).then_some(true),
         }
     }
 }
 
 /// This process's live children whose environment holds `line`: a job's descendants that left
-/// its group and lost their parent. Also reaps any child zombie that had left this process's
-/// session (an escaped descendant that ended on its own: no one else waits for it).
+/// its group and lost their parent (never the job's first process, `pgid`). Also reaps the
+/// zombies among this process's children that are surely the job's: members of its group
+/// other than its first process (whose pidfd the job waits on), and orphans seen alive with
+/// its marker before. Nothing else is reaped: a zombie's environment cannot be read, and the
+/// program's own children (std's, tokio's) are theirs to reap.
 ///
 /// An orphan is given to a subreaper's first live thread, its main thread here (a Rust program
 /// ends when its main thread does): only that thread's children are read, which in a
 /// multi-threaded runtime are the orphans alone (jobs are started from the runtime's threads).
-fn orphans(line: &str) -> Vec<rustix::process::Pid> {
+fn orphans(line: &str, pgid: rustix::process::Pid) -> Vec<rustix::process::Pid> {
     let mut found = Vec::new();
     let me = std::process::id();
     let Ok(children) = std::fs::read_to_string(format!("/proc/self/task/{me}/children")) else {
         return found;
     };
-    let own_session = rustix::process::getsid(None).ok();
     for pid in children
         .split_whitespace()
         .filter_map(|p| p.parse::<i32>().ok())
@@ -282,20 +280,24 @@ fn orphans(line: &str) -> Vec<rustix::process::Pid> {
         let Some(pid) = rustix::process::Pid::from_raw(pid) else {
             continue;
         };
+        if pid == pgid {
+            continue;
+        }
         match std::fs::read(format!("/proc/{}/environ", pid.as_raw_nonzero())) {
             Ok(environ) if !environ.is_empty() => {
                 if environ
                     .split(|&b| b == 0)
                     .any(|entry| entry == line.as_bytes())
                 {
+                    adopted().insert(pid.as_raw_nonzero().get());
                     found.push(pid);
                 }
             }
-            // A zombie's environment reads empty.
+            // A zombie's environment reads empty; its process group can still be read.
             _ => {
-                if rustix::process::getsid(Some(pid)).ok() != own_session {
-                    let _ =
-                        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
+                let known = adopted().contains(&pid.as_raw_nonzero().get());
+                if known || rustix::process::getpgid(Some(pid)).ok() == Some(pgid) {
+                    reap(pid);
                 }
             }
         }
@@ -303,9 +305,25 @@ fn orphans(line: &str) -> Vec<rustix::process::Pid> {
     found
 }
 
+/// Orphans seen alive with a job's marker, reaped once they end.
+fn adopted() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<i32>> {
+    static ADOPTED: std::sync::Mutex<std::collections::BTreeSet<i32>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    ADOPTED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reaps `pid`, one of this process's zombies that is surely a job's, if it has ended.
+fn reap(pid: rustix::process::Pid) {
+    if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG) {
+        adopted().remove(&pid.as_raw_nonzero().get());
+    }
+}
+
 /// Reaps `pid`, a killed orphan of this process, once it has exited.
 fn reap_later(pid: rustix::process::Pid) {
     std::thread::spawn(move || {
-        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        if rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).is_ok() {
+            adopted().remove(&pid.as_raw_nonzero().get());
+        }
     });
 }
