@@ -35,9 +35,15 @@ async fn no_zombie_is_left_by_jobs_stopped_or_ended() {
         assert!(results[..20].iter().all(|r| r.timed_out()));
         assert!(results[20..].iter().all(|r| r.success()));
     }
+    let left = children_of_self();
+    // What each one was, if any is left: its /proc/<pid>/stat.
+    let stats: Vec<String> = left
+        .iter()
+        .map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+        .collect();
     assert_eq!(
-        children_of_self(),
+        left,
         Vec::new(),
-        "no child process, zombie or not, is left"
+        "no child process, zombie or not, is left: {stats:?}"
     );
 }

@@ -170,5 +170,12 @@ impl Drop for ChildGuard {
         while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
+        // And the rest of its tree, which may have lost its parent only now.
+        if let Some(tree) = &self.tree {
+            while tree.is_alive_now() && std::time::Instant::now() < deadline {
+                tree.kill();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 }

@@ -115,7 +115,17 @@ impl Tree {
     pub(crate) fn kill(&self) {
         self.signal(Signal::KILL);
         #[cfg(target_os = "linux")]
-        self.hold.kill();
+        self.hold.kill(self.pgid);
+    }
+
+    /// [`is_alive`](Self::is_alive) on this thread, for a caller outside the runtime (a drop).
+    pub(crate) fn is_alive_now(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(alive) = self.hold.is_alive(self.pgid) {
+            return alive;
+        }
+        test_kill_process_group(self.pgid).is_ok()
+            && live_member(self.pgid.as_raw_nonzero().get()).unwrap_or(true)
     }
 
     /// Whether any process of the group is still alive.

@@ -121,6 +121,11 @@ impl Tree {
 
     /// Whether the job still has a running process.
     pub(crate) async fn is_alive(&self) -> bool {
+        self.is_alive_now()
+    }
+
+    /// Whether any process is still in the job, on this thread.
+    pub(crate) fn is_alive_now(&self) -> bool {
         let mut info = JOBOBJECT_BASIC_ACCOUNTING_INFORMATION::default();
         // SAFETY: `info` is valid for the size given; the job's handle is owned by `self`.
         let done = unsafe {

@@ -234,17 +234,22 @@ impl Hold {
             Hold::Marker(line) => {
                 for pid in orphans(line, pgid) {
                     let _ = rustix::process::kill_process(pid, signal);
-                    if signal == rustix::process::Signal::KILL {
-                        reap_later(pid);
-                    }
                 }
             }
         }
     }
 
-    pub(crate) fn kill(&self) {
-        if let Hold::Cgroup(cgroup) = self {
-            cgroup.kill();
+    /// The hard stop of what the group's SIGKILL does not reach: the cgroup, or (the subreaper
+    /// mode) the job's processes that are this process's orphans by now. Whoever stops a job
+    /// looks again until the tree is empty: more orphans come as their parents die.
+    pub(crate) fn kill(&self, pgid: rustix::process::Pid) {
+        match self {
+            Hold::Cgroup(cgroup) => cgroup.kill(),
+            Hold::Marker(line) => {
+                for pid in orphans(line, pgid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
         }
     }
 
@@ -293,11 +298,13 @@ fn orphans(line: &str, pgid: rustix::process::Pid) -> Vec<rustix::process::Pid> 
                     found.push(pid);
                 }
             }
-            // A zombie's environment reads empty; its process group can still be read.
+            // A zombie's environment reads empty (so does a process's that is exiting, not yet
+            // a zombie); its process group can still be read. One of the job's that cannot be
+            // reaped yet counts as still there, to be reaped at the next look.
             _ => {
                 let known = adopted().contains(&pid.as_raw_nonzero().get());
-                if known || rustix::process::getpgid(Some(pid)).ok() == Some(pgid) {
-                    reap(pid);
+                if (known || rustix::process::getpgid(Some(pid)).ok() == Some(pgid)) && !reap(pid) {
+                    found.push(pid);
                 }
             }
         }
@@ -312,18 +319,14 @@ fn adopted() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<i32>> 
     ADOPTED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Reaps `pid`, one of this process's zombies that is surely a job's, if it has ended.
-fn reap(pid: rustix::process::Pid) {
-    if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG) {
-        adopted().remove(&pid.as_raw_nonzero().get());
-    }
-}
-
-/// Reaps `pid`, a killed orphan of this process, once it has exited.
-fn reap_later(pid: rustix::process::Pid) {
-    std::thread::spawn(move || {
-        if rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).is_ok() {
+/// Reaps `pid`, one of this process's children that is surely a job's, if it has ended; whether
+/// it is gone (reaped now, or by someone else before).
+fn reap(pid: rustix::process::Pid) -> bool {
+    match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG) {
+        Ok(None) => false,
+        Ok(Some(_)) | Err(_) => {
             adopted().remove(&pid.as_raw_nonzero().get());
+            true
         }
-    });
+    }
 }
