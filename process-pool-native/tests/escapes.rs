@@ -108,8 +108,9 @@ async fn escape_is_ended(spawner: NativeSpawner, mode: &str, escape: (&str, &str
     }
     assert!(
         !is_running(pid),
-        "{mode}/{}/{end:?}: the escapee {pid} outlived its job",
-        escape.0
+        "{mode}/{}/{end:?}: the escapee {pid} outlived its job: {}",
+        escape.0,
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default()
     );
 }
 

@@ -288,8 +288,8 @@ fn orphans(line: &str, pgid: rustix::process::Pid) -> Vec<rustix::process::Pid> 
         if pid == pgid {
             continue;
         }
-        match std::fs::read(format!("/proc/{}/environ", pid.as_raw_nonzero())) {
-            Ok(environ) if !environ.is_empty() => {
+        match environment(pid) {
+            Some(environ) => {
                 if environ
                     .split(|&b| b == 0)
                     .any(|entry| entry == line.as_bytes())
@@ -310,6 +310,28 @@ fn orphans(line: &str, pgid: rustix::process::Pid) -> Vec<rustix::process::Pid> 
         }
     }
     found
+}
+
+/// The environment of `pid`, or `None` for a zombie (whose environment reads empty) or a process
+/// gone. A live process reads empty too for the moment it spends in `execve` between its old
+/// memory and its new: looked at again then, briefly.
+fn environment(pid: rustix::process::Pid) -> Option<Vec<u8>> {
+    let pid = pid.as_raw_nonzero();
+    for _ in 0..100 {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        if !environ.is_empty() {
+            return Some(environ);
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next());
+        if matches!(state, Some("Z" | "X") | None) {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
+    None
 }
 
 /// Orphans seen alive with a job's marker, reaped once they end.
