@@ -130,6 +130,8 @@ pub(super) fn ensure_guard() {
 
 /// How jobs are held, with cgroups allowed or not.
 pub(crate) fn containment(cgroups: bool) -> crate::Containment {
+    // Asking may make the pool's cgroup directory: its guard removes it when this process ends.
+    ensure_guard();
     match Cgroups::get() {
         Ok(made) if cgroups => crate::Containment::Cgroup {
             dir: made.dir().to_owned(),
