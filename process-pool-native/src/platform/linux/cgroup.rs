@@ -181,17 +181,6 @@ impl Cgroup {
         self.killed.store(true, Ordering::Relaxed);
         kill(&self.path, self.has_kill);
     }
-
-    /// CPU time used by its processes so far, in microseconds (`cpu.stat`'s `usage_usec`).
-    #[allow(dead_code)]
-    pub(crate) fn cpu_usec(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(self.path.join("cpu.stat")).ok()?;
-        stat.lines()
-            .find_map(|line| line.strip_prefix("usage_usec "))?
-            .trim()
-            .parse()
-            .ok()
-    }
 }
 
 impl Drop for Cgroup {

@@ -1,22 +1,30 @@
-//! Linux: the process table and resident sets read from `/proc`.
+//! Linux: how a job is held (a cgroup of its own, or the subreaper mode with a marker), how it
+//! is started (`clone`), waited on (`process`) and outlived (`guard`), and the process table
+//! and resident sets read from `/proc`.
+
+/// The fields of `/proc/<pid>/stat` after the parenthesised command name (which may hold
+/// spaces): state, ppid, pgrp, ... (`proc(5)`'s third field on).
+fn stat_fields(pid: impl std::fmt::Display) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Whether a `stat_fields` state is a process that has ended (a zombie, or dead).
+fn ended(state: &str) -> bool {
+    matches!(state, "Z" | "X")
+}
 
 /// Whether `/proc` shows a live (not zombie) process in group `pgid`; `None` without `/proc`.
 pub(super) fn live_member(pgid: i32) -> Option<bool> {
     let entries = std::fs::read_dir("/proc").ok()?;
+    let pgid = pgid.to_string();
     let live = entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .any(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // After the parenthesised command name: state, ppid, pgrp.
-            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-                return false;
-            };
-            let mut fields = rest.split_whitespace();
-            let state = fields.next().unwrap_or("Z");
-            let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
-            group == Some(pgid) && state != "Z" && state != "X"
+            stat_fields(pid).is_some_and(|fields| {
+                fields.get(2) == Some(&pgid) && fields.first().is_some_and(|s| !ended(s))
+            })
         });
     Some(live)
 }
@@ -160,12 +168,9 @@ pub(crate) fn marker_line() -> &'static str {
 pub(crate) fn marker_value() -> &'static str {
     static VALUE: OnceLock<String> = OnceLock::new();
     VALUE.get_or_init(|| {
-        let start = std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|stat| {
-                let rest = &stat[stat.rfind(')')? + 1..];
-                rest.split_whitespace().nth(19).map(str::to_owned)
-            })
+        // proc(5)'s 22nd field, the start time.
+        let start = stat_fields("self")
+            .and_then(|fields| fields.get(19).cloned())
             .unwrap_or_default();
         format!("{}.{start}", std::process::id())
     })
@@ -324,11 +329,8 @@ fn environment(pid: rustix::process::Pid) -> Option<Vec<u8>> {
         if !environ.is_empty() {
             return Some(environ);
         }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let state = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next());
-        if matches!(state, Some("Z" | "X") | None) {
+        let fields = stat_fields(pid)?;
+        if fields.first().is_none_or(|state| ended(state)) {
             return None;
         }
         std::thread::sleep(std::time::Duration::from_micros(50));
