@@ -27,7 +27,10 @@ use crate::stdio::{Input, Output};
 /// The first stage to fail (a non-zero exit, a signal, a timeout, a failure to start) ends
 /// the pipeline: every other stage still running is stopped, its whole tree, and answered
 /// `Cancelled`; the pipeline's outcome is, as `pipefail` says, that of the last stage that
-/// failed by itself. Retries apply to the whole pipeline
+/// failed by itself. A stage killed by `SIGPIPE` (it wrote after the next stage closed its
+/// stdin) stops nothing: the stage that closed its stdin ends by itself, and its own outcome
+/// is the pipeline's if it failed (`yes | head -1` succeeds in every stage but the first,
+/// and its outcome is the first stage's `SIGPIPE`, as under `pipefail`). Retries apply to the whole pipeline
 /// (its [`retry`](Self::retry) policy, else the pool's): every stage runs again, with new
 /// pipes; a stage's own retry policy is not used. A pipeline holds as many of the pool's
 /// workers as it has stages while it runs, and waits for others' pipelines to leave that many
@@ -232,11 +235,14 @@ impl Pipeline {
         let mut stopped = false;
         std::future::poll_fn(|cx| {
             let mut failed = false;
-            for (slot, result) in running.0.iter_mut().zip(&mut results) {
+            for (i, (slot, result)) in running.0.iter_mut().zip(&mut results).enumerate() {
                 let Some(handle) = slot else { continue };
                 if let Poll::Ready(ended) = Pin::new(&mut *handle).poll(cx) {
                     *slot = None;
-                    failed |= !ended.success();
+                    // A stage killed for writing to a pipe that its reader closed failed
+                    // because of that reader, which ends (and is heard) by itself.
+                    let effect = i + 1 < n && broken_pipe(&ended.outcome);
+                    failed |= !ended.success() && !effect;
                     *result = Some(ended);
                 }
             }
@@ -254,6 +260,13 @@ impl Pipeline {
         .await;
         Ok(results.into_iter().flatten().collect())
     }
+}
+
+/// Whether a process was killed by `SIGPIPE`: it wrote to a pipe whose reader had gone.
+fn broken_pipe(outcome: &Outcome) -> bool {
+    /// `SIGPIPE`'s number on every Unix this project builds for (Linux, macOS).
+    const SIGPIPE: i32 = 13;
+    cfg!(unix) && matches!(outcome, Outcome::Signaled(SIGPIPE))
 }
 
 /// The handles of a pipeline's running stages: dropped early (the pipeline's future dropped),
