@@ -124,16 +124,16 @@ pub(crate) async fn run(shared: Arc<Shared>, id: WorkerId) {
         stderr_tail: control.stderr_tail(),
         protocol,
     };
-    if let Some((event, crashed)) = shared.worker_died(id, death) {
-        let hooks = &shared.hooks;
+    let hooks = &shared.hooks;
+    shared.worker_died(id, death, |event, crashed| {
         if crashed {
             tracing::warn!(worker = id, pid, reason = %event.reason, exit = ?event.exit, "worker crashed");
-            hooks.worker(&hooks.crash, "on_worker_crash", &event);
+            hooks.worker(&hooks.crash, "on_worker_crash", event);
         } else {
             tracing::debug!(worker = id, pid, reason = %event.reason, "worker stopped");
-            hooks.worker(&hooks.stop, "on_worker_stop", &event);
+            hooks.worker(&hooks.stop, "on_worker_stop", event);
         }
-    }
+    });
 }
 
 /// Starts the worker, retrying as the start-up policy says; `None` once it has given up (and

@@ -326,10 +326,25 @@ impl Shared {
     pub(crate) fn conclude(
         self: &Arc<Self>,
         state: &mut State,
-        mut entry: CallEntry,
+        entry: CallEntry,
         decision: Decision,
         error: CallError,
     ) {
+        if let Some((mut entry, error)) = self.conclude_unanswered(state, entry, decision, error) {
+            entry.answer(Err(error));
+        }
+    }
+
+    /// [`conclude`](Self::conclude) but for the answer: a call that fails is counted and handed
+    /// back with its error, for the caller to answer once it has let go of the state (and done
+    /// what must be seen first: a worker's crash hook).
+    pub(crate) fn conclude_unanswered(
+        self: &Arc<Self>,
+        state: &mut State,
+        mut entry: CallEntry,
+        decision: Decision,
+        error: CallError,
+    ) -> Option<(CallEntry, CallError)> {
         entry.timer = None;
         match decision {
             Decision::No => {
@@ -338,7 +353,7 @@ impl Shared {
                     CallError::Cancelled { .. } => End::Cancelled,
                     _ => End::Failed,
                 });
-                entry.answer(Err(error));
+                return Some((entry, error));
             }
             Decision::Now | Decision::AfterPause(_) => {
                 state.core.tally.retried();
@@ -350,6 +365,7 @@ impl Shared {
                 engine::retry_after(self, state, id, entry, delay);
             }
         }
+        None
     }
 }
 

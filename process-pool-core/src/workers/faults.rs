@@ -99,20 +99,24 @@ impl Shared {
     }
 
     /// The worker `id` has ended. Its calls go back to the queue or fail, as their policy
-    /// says; a replacement starts if needed. Returns the event for the hooks, and whether it
-    /// was a crash.
+    /// says; a replacement starts if needed. `hooks` is called with the event and whether it
+    /// was a crash before any of its calls is answered (so that whoever sees a call fail for
+    /// the crash has seen the crash's hook run), outside the pool's lock.
     pub(crate) fn worker_died(
         self: &Arc<Self>,
         id: WorkerId,
         death: Death,
-    ) -> Option<(WorkerEvent, bool)> {
+        hooks: impl FnOnce(&WorkerEvent, bool),
+    ) {
         let Death {
             exit,
             stderr_tail,
             protocol,
         } = death;
         let mut state = self.lock();
-        let mut slot = state.workers.remove(&id)?;
+        let Some(mut slot) = state.workers.remove(&id) else {
+            return;
+        };
         let pid = slot.control.as_ref().and_then(|c| c.pid());
         let asked = match slot.status {
             Status::Retiring(why)
@@ -150,6 +154,7 @@ impl Shared {
                 ),
             });
         }
+        let mut failed = Vec::new();
         for (_, held) in slot.in_flight.drain() {
             let Some(entry) = held else { continue };
             let decision = self.decide(&entry, Some(RetryOn::CRASH), None, None);
@@ -166,16 +171,19 @@ impl Shared {
                     attempts: entry.attempts,
                 },
             };
-            self.conclude(&mut state, entry, decision, error);
+            failed.extend(self.conclude_unanswered(&mut state, entry, decision, error));
         }
         self.dispatch(state);
-        self.changed.notify_waiters();
         let event = WorkerEvent {
             id,
             pid,
             reason,
             exit: Some(exit),
         };
-        Some((event, asked.is_none()))
+        hooks(&event, asked.is_none());
+        for (mut entry, error) in failed {
+            entry.answer(Err(error));
+        }
+        self.changed.notify_waiters();
     }
 }

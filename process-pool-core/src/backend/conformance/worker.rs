@@ -113,15 +113,30 @@ pub async fn errors_are_typed<F: WorkerFixtures>(fixtures: &F) {
 }
 
 /// A worker that dies under a call is replaced; the call is retried under the policy, a
-/// `no_retry` one fails typed at once, and the pool goes on.
+/// `no_retry` one fails typed at once, and the pool goes on. The crash hook has run for each
+/// crash by the time a call that failed for it is answered.
 pub async fn a_crashed_worker_is_replaced<F: WorkerFixtures>(fixtures: &F) {
-    let pool = builder().build(fixtures.workers()).expect("a pool");
+    let crashes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&crashes);
+    let pool = builder()
+        .on_worker_crash(move |_| {
+            // A slow hook: the call's answer must still wait for it.
+            std::thread::sleep(Duration::from_millis(20));
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .build(fixtures.workers())
+        .expect("a pool");
     let error = within("a crash", pool.submit(fixtures.crash().no_retry()))
         .await
         .unwrap_err();
     assert!(
         matches!(error, CallError::WorkerCrashed { attempts: 1, .. }),
         "{error:?}"
+    );
+    assert_eq!(
+        crashes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the crash hook ran before the call was answered"
     );
     let twice = fixtures.crash().retry(RetryPolicy::attempts(2));
     let error = within("a crash retried", pool.submit(twice))
