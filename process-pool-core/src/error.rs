@@ -40,6 +40,23 @@ pub enum JobError {
         /// Attempts made (more than one when it was retried).
         attempts: u32,
     },
+    /// The kernel killed the job for going over its memory limit
+    /// ([`Outcome::OutOfMemory`](crate::Outcome::OutOfMemory)).
+    #[error(
+        "job {index} (`{program}`) was killed over its memory limit of {}{}",
+        crate::result::bytes_text(*limit),
+        describe_attempts(*attempts)
+    )]
+    OutOfMemory {
+        /// The job's position in its batch.
+        index: usize,
+        /// The program.
+        program: String,
+        /// The limit, in bytes.
+        limit: u64,
+        /// Attempts made (more than one when it was retried).
+        attempts: u32,
+    },
     /// The job ran past its time limit and was stopped.
     #[error("job {index} (`{program}`) timed out after {limit:?}{}", describe_attempts(*attempts))]
     TimedOut {
@@ -186,6 +203,15 @@ pub enum ConfigError {
         platform: &'static str,
         /// Why not.
         reason: &'static str,
+    },
+    /// A limit that the pool's backend cannot enforce where it runs (a per-job memory limit
+    /// without a cgroup to hold the job, say): refused rather than silently ignored.
+    #[error("`{name}` cannot be enforced: {reason}")]
+    Unenforceable {
+        /// The setting.
+        name: &'static str,
+        /// Why not, as the backend says.
+        reason: String,
     },
     /// The pool was built outside a tokio runtime.
     #[error(

@@ -52,6 +52,7 @@ pub struct Job {
     label: Option<String>,
     retry: Option<RetryPolicy>,
     output_limit: Option<usize>,
+    max_memory: Option<u64>,
     lines: Option<mpsc::Sender<OutputLine>>,
 }
 
@@ -99,6 +100,7 @@ impl Job {
             label: None,
             retry: None,
             output_limit: None,
+            max_memory: None,
             lines: None,
         }
     }
@@ -326,6 +328,26 @@ impl Job {
         self
     }
 
+    /// Overrides the pool's memory limit for this job: `bytes` for all of its processes
+    /// together, enforced by the kernel. A job that goes over it is killed and ends
+    /// [`Outcome::OutOfMemory`](crate::Outcome::OutOfMemory); its siblings run on.
+    ///
+    /// Only a backend that can enforce it runs such a job (a `NativeSpawner` whose jobs run
+    /// in cgroups, on Linux); any other fails it at its start, saying why
+    /// ([`Spawner::check_memory_limit`](crate::backend::Spawner::check_memory_limit)).
+    ///
+    /// ```
+    /// use process_pool::job;
+    ///
+    /// let j = job("convert", ["in.tiff", "out.png"]).max_memory(512 << 20);
+    /// assert_eq!(j.get_max_memory(), Some(512 << 20));
+    /// ```
+    #[must_use]
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
+
     /// Sends the job's output to `lines` as it is written, line by line (for a build tool's
     /// live log, say), besides capturing it in the result: the same output limit applies to
     /// both. The channel is bounded: a reader that falls behind slows the job's pipe rather
@@ -452,6 +474,11 @@ impl Job {
         self.output_limit
     }
 
+    /// The job's own memory limit in bytes, if set.
+    pub fn get_max_memory(&self) -> Option<u64> {
+        self.max_memory
+    }
+
     /// The program as text, for messages.
     pub fn program_lossy(&self) -> String {
         self.program.to_string_lossy().into_owned()
@@ -540,6 +567,9 @@ impl Job {
         }
         if self.timeout == Some(Duration::ZERO) {
             return Err(format!("the timeout of `{}` is zero", program()));
+        }
+        if self.max_memory == Some(0) {
+            return Err(format!("the memory limit of `{}` is zero", program()));
         }
         if let Some(policy) = &self.retry {
             policy

@@ -58,7 +58,7 @@ pub use crate::pool::{
     DEFAULT_KILL_GRACE, DEFAULT_OUTPUT_LIMIT, JobHandle, JobRetry, JobStart, PoolBuilder,
     ProcessPool, ResultStream,
 };
-pub use crate::result::{JobId, JobResult, Outcome, STDERR_TAIL_BYTES};
+pub use crate::result::{JobId, JobResult, Outcome, STDERR_TAIL_BYTES, Usage};
 pub use crate::stdio::{Input, Output, SpillFile, StreamUnsupported};
 pub use crate::workers::{
     Call, CallError, CallHandle, CallId, WorkerEvent, WorkerInfo, WorkerPool, WorkerPoolBuilder,

@@ -79,6 +79,19 @@ pub enum Outcome {
     /// output could not be written (a full disk, a writer that closed): the reason names the
     /// stream, the file and the program.
     StreamFailed(Arc<io::Error>),
+    /// The kernel killed the job (one of its processes, and the job then failed) for going
+    /// over its memory limit ([`Job::max_memory`](crate::Job::max_memory), in bytes).
+    ///
+    /// ```
+    /// use process_pool::Outcome;
+    ///
+    /// let text = Outcome::OutOfMemory { limit: 64 << 20 }.to_string();
+    /// assert_eq!(text, "killed over its memory limit of 64 MiB");
+    /// ```
+    OutOfMemory {
+        /// The limit it went over, in bytes.
+        limit: u64,
+    },
 }
 
 impl Outcome {
@@ -99,7 +112,29 @@ impl fmt::Display for Outcome {
             Outcome::SpawnFailed(e) => write!(f, "failed to start: {e}"),
             Outcome::Trapped(msg) => write!(f, "trapped: {msg}"),
             Outcome::StreamFailed(e) => write!(f, "stopped: {e}"),
+            Outcome::OutOfMemory { limit } => {
+                write!(f, "killed over its memory limit of {}", bytes_text(*limit))
+            }
         }
+    }
+}
+
+/// `64 MiB`, `1.5 GiB`, `4096 bytes`: a byte count as people write it.
+pub(crate) fn bytes_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = None;
+    for name in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = Some(name);
+    }
+    match unit {
+        None => format!("{bytes} bytes"),
+        Some(unit) if value.fract() == 0.0 => format!("{value} {unit}"),
+        Some(unit) => format!("{value:.1} {unit}"),
     }
 }
 
@@ -184,6 +219,44 @@ pub struct JobResult {
         serde(serialize_with = "serialize::seconds_or_null")
     )]
     pub time_limit: Option<Duration>,
+    /// What the last attempt's processes used, every descendant counted, where the backend
+    /// measures it (see [`Usage`]).
+    pub usage: Usage,
+}
+
+/// What a job used, all its processes counted (not only the first): measured where the
+/// backend can (a native job in a cgroup of its own on Linux: see `NativeSpawner`), `None`
+/// elsewhere.
+///
+/// ```
+/// use process_pool::Usage;
+///
+/// let usage = Usage::default();
+/// assert_eq!((usage.cpu_time, usage.peak_memory), (None, None));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Usage {
+    /// CPU time, user and system, of all of the job's processes.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "serialize::seconds_or_null")
+    )]
+    pub cpu_time: Option<Duration>,
+    /// The most memory the job's processes held at once, in bytes, as the kernel charged it
+    /// (their resident memory and the page cache they brought in).
+    pub peak_memory: Option<u64>,
+}
+
+impl Usage {
+    /// A usage with these measures.
+    pub fn new(cpu_time: Option<Duration>, peak_memory: Option<u64>) -> Self {
+        Usage {
+            cpu_time,
+            peak_memory,
+        }
+    }
 }
 
 /// How results and outcomes are written with `serde`.
@@ -215,7 +288,8 @@ mod serialize {
         /// `{"kind": "exited", "code": 0}`, `{"kind": "signaled", "signal": 9}`,
         /// `{"kind": "exception", "code": 3221225477}`,
         /// `{"kind": "timed_out"}`, `{"kind": "cancelled"}`,
-        /// `{"kind": "spawn_failed", "error": "..."}`, `{"kind": "trapped", "message": "..."}`.
+        /// `{"kind": "spawn_failed", "error": "..."}`, `{"kind": "trapped", "message": "..."}`,
+        /// `{"kind": "out_of_memory", "limit": 67108864}`.
         fn serialize<S: Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
             let mut map = to.serialize_map(None)?;
             match self {
@@ -244,6 +318,10 @@ mod serialize {
                 Outcome::StreamFailed(error) => {
                     map.serialize_entry("kind", "stream_failed")?;
                     map.serialize_entry("error", &error.to_string())?;
+                }
+                Outcome::OutOfMemory { limit } => {
+                    map.serialize_entry("kind", "out_of_memory")?;
+                    map.serialize_entry("limit", limit)?;
                 }
             }
             map.end()
@@ -283,6 +361,7 @@ impl JobResult {
             duration: Duration::ZERO,
             attempts,
             time_limit,
+            usage: Usage::default(),
         }
     }
 
@@ -418,6 +497,12 @@ impl JobResult {
                 program,
                 source: Arc::clone(source),
             },
+            Outcome::OutOfMemory { limit } => JobError::OutOfMemory {
+                index,
+                program,
+                limit: *limit,
+                attempts: self.attempts,
+            },
         })
     }
 }
@@ -460,7 +545,24 @@ mod tests {
             duration: Duration::ZERO,
             attempts: 1,
             time_limit: Some(Duration::from_millis(100)),
+            usage: Usage::default(),
         }
+    }
+
+    #[test]
+    fn byte_counts_read_as_people_write_them() {
+        assert_eq!(bytes_text(1000), "1000 bytes");
+        assert_eq!(bytes_text(1536), "1.5 KiB");
+        assert_eq!(bytes_text(64 << 20), "64 MiB");
+        assert_eq!(bytes_text(3 << 29), "1.5 GiB");
+        let error = result(Outcome::OutOfMemory { limit: 1 << 30 })
+            .error()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            error,
+            "job 3 (`prog`) was killed over its memory limit of 1 GiB"
+        );
     }
 
     #[test]

@@ -113,9 +113,13 @@ fn child_path(job: &Job) -> Option<std::ffi::OsString> {
 #[async_trait]
 impl Spawner for NativeSpawner {
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
+        if ctx.max_memory().is_some() {
+            self.check_memory_limit(Some(job))
+                .map_err(|reason| io::Error::new(io::ErrorKind::Unsupported, reason))?;
+        }
         let mut streams = Streams::open(job, ctx)?;
         let (child, tree) = Self::command(job, &mut streams)
-            .and_then(|mut command| platform::spawn(&mut command, self.cgroups))
+            .and_then(|mut command| platform::spawn(&mut command, self.cgroups, ctx.max_memory()))
             .map_err(|error| describe_spawn_error(job, error))?;
         // The new child usually waits on this thread's CPU while the runtime carries on with its
         // bookkeeping; a std thread would block in wait() here and give it the CPU at once.
@@ -152,6 +156,7 @@ impl Spawner for NativeSpawner {
         };
         let (status, (mut out, mut err, fed)) = tokio::join!(lifetime, io);
         guard.disarm();
+        let accounting = guard.accounting();
         let status = status.map_err(|error| {
             io::Error::new(
                 error.kind(),
@@ -159,14 +164,25 @@ impl Spawner for NativeSpawner {
             )
         })?;
         let broken = fed.or(out.error.take()).or(err.error.take());
-        let status = match broken {
+        let status = match (broken, accounting.out_of_memory) {
             // Stopped by the pool for it, unless the pool stopped it for a timeout or a cancel.
-            Some(error) if !ctx.is_cancelled() => ExitStatus::StreamFailed(error.to_string()),
+            (Some(error), _) if !ctx.is_cancelled() => ExitStatus::StreamFailed(error.to_string()),
+            // A job that failed after the kernel killed one of its processes for memory.
+            (_, Some(limit)) if !ctx.is_cancelled() && !status.success() => {
+                ExitStatus::OutOfMemory { limit }
+            }
             _ => platform::exit_status(status),
         };
         Ok(Exit::new(status)
             .with_captured(Stream::Stdout, out)
-            .with_captured(Stream::Stderr, err))
+            .with_captured(Stream::Stderr, err)
+            .with_usage(accounting.usage))
+    }
+
+    /// On Linux, where each job has a cgroup of its own and the system a memory controller
+    /// (cgroup2's, or a cgroup v1 memory hierarchy beside it); `Err` names what is missing.
+    fn check_memory_limit(&self, _job: Option<&Job>) -> Result<(), String> {
+        platform::check_memory_limit(self.cgroups)
     }
 
     /// Carries every stream mode: files and pipes handed to the process, the rest through

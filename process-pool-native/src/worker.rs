@@ -48,6 +48,8 @@ pub struct NativeWorker {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
+    /// Whether the workers write to this process's stderr instead of the log.
+    inherit_stderr: bool,
 }
 
 impl NativeWorker {
@@ -59,6 +61,7 @@ impl NativeWorker {
             args: Vec::new(),
             env: Vec::new(),
             cwd: None,
+            inherit_stderr: false,
         }
     }
 
@@ -91,6 +94,14 @@ impl NativeWorker {
         self.cwd = Some(dir.as_ref().to_owned());
         self
     }
+
+    /// Hands the workers this process's stderr as theirs, instead of logging it and keeping
+    /// its end for crash reports: for a program that relays a worker and whose own stderr is
+    /// read by someone else (the Slurm agent's relay, whose stderr reaches the pool).
+    pub fn inherit_stderr(mut self) -> NativeWorker {
+        self.inherit_stderr = true;
+        self
+    }
 }
 
 #[async_trait]
@@ -114,13 +125,14 @@ impl WorkerSpawner for NativeWorker {
         command.env("PROCESS_POOL_WORKER_ID", id.to_string());
         command.cwd.clone_from(&self.cwd);
         command.kill_on_drop = true;
+        if self.inherit_stderr {
+            command.stdio[2] = platform::Io::given(own_stderr()?);
+        }
         // The pool names the program in its error: the reason alone here.
-        let (mut child, tree) = platform::spawn(&mut command, true)
+        let (mut child, tree) = platform::spawn(&mut command, true, None)
             .map_err(|error| describe_start_error(&self.program, self.cwd.as_deref(), error))?;
         let pid = child.id();
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(io::Error::other("the worker's pipes were not set up"));
         };
         let log = StderrLog::new(id, pid);
@@ -130,7 +142,12 @@ impl WorkerSpawner for NativeWorker {
             ended: AtomicBool::new(false),
             tail: log.tail(),
         });
-        let logger = tokio::spawn(log_stderr(stderr, log));
+        let stderr = child.stderr.take();
+        let logger = tokio::spawn(async move {
+            if let Some(stderr) = stderr {
+                log_stderr(stderr, log).await;
+            }
+        });
         let watcher = Arc::clone(&control);
         let exited = Box::pin(async move {
             let status = child.wait().await;
@@ -215,6 +232,14 @@ impl WorkerControl for Control {
         }
         platform::resident_bytes(self.pid?)
     }
+}
+
+/// A copy of this process's stderr, to hand to a worker.
+fn own_stderr() -> io::Result<platform::OwnedIo> {
+    #[cfg(unix)]
+    return std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned();
+    #[cfg(windows)]
+    return std::os::windows::io::AsHandle::as_handle(&std::io::stderr()).try_clone_to_owned();
 }
 
 /// Reads the worker's stderr into its log, a chunk at a time: memory stays bounded whatever it

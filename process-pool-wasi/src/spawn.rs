@@ -215,6 +215,16 @@ impl Spawner for WasiSpawner {
         Ok(())
     }
 
+    /// Refused: a guest's linear memory is bounded for every job of the spawner by
+    /// [`WasiSpawnerBuilder::max_memory`](crate::WasiSpawnerBuilder::max_memory), not per job.
+    fn check_memory_limit(&self, _job: Option<&Job>) -> Result<(), String> {
+        Err(
+            "a WASI guest's memory is bounded for all of a spawner's jobs by \
+             `WasiSpawner::builder().max_memory(bytes)`, not per job"
+                .into(),
+        )
+    }
+
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
         let shared = &self.shared;
         let path = Path::new(job.get_program());

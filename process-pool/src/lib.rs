@@ -145,7 +145,7 @@ pub use process_pool_core::{
     DEFAULT_OUTPUT_LIMIT, ErrorCode, Job, JobError, JobHandle, JobId, JobResult, JobRetry,
     JobStart, Outcome, Output, OutputLine, Percentiles, Pipeline, PipelineResult, PoolBuilder,
     ProcessPool, ResultStream, RetryOn, RetryPolicy, STDERR_TAIL_BYTES, SpillFile, Stats, Stream,
-    StreamUnsupported, WorkerEvent, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerStats,
+    StreamUnsupported, Usage, WorkerEvent, WorkerInfo, WorkerPool, WorkerPoolBuilder, WorkerStats,
     async_trait, backend, job, protocol,
 };
 

@@ -122,6 +122,19 @@ impl Spawner for RoutingSpawner {
     fn check_streams(&self, job: &Job) -> Result<(), crate::StreamUnsupported> {
         self.pick(job).check_streams(job)
     }
+
+    /// The backend the job goes to; for any job, every backend.
+    fn check_memory_limit(&self, job: Option<&Job>) -> Result<(), String> {
+        match job {
+            Some(job) => self.pick(job).check_memory_limit(Some(job)),
+            None => self
+                .routes
+                .iter()
+                .map(|(_, spawner)| spawner)
+                .chain([&self.fallback])
+                .try_for_each(|spawner| spawner.check_memory_limit(None)),
+        }
+    }
 }
 
 #[cfg(test)]

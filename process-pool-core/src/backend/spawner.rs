@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::timer::Deadline;
 use crate::job::Job;
 use crate::output::Stream;
+use crate::result::Usage;
 use crate::stdio::{SpillFile, StreamUnsupported};
 
 use super::sink::Captured;
@@ -70,6 +71,21 @@ pub trait Spawner: Send + Sync + 'static {
             None => Ok(()),
         }
     }
+
+    /// Whether it enforces a memory limit ([`RunContext::max_memory`]) on `job`, or with
+    /// `None` on any job it may be given, where it runs; `Err` says why not. A pool with a
+    /// default limit is refused when it is built
+    /// ([`ConfigError::Unenforceable`](crate::ConfigError::Unenforceable)), and a job with
+    /// its own limit fails to start with this reason: a limit is never silently ignored.
+    ///
+    /// The default enforces none.
+    fn check_memory_limit(&self, job: Option<&Job>) -> Result<(), String> {
+        let _ = job;
+        Err(format!(
+            "`{}` does not enforce a memory limit",
+            std::any::type_name::<Self>()
+        ))
+    }
 }
 
 #[async_trait]
@@ -80,6 +96,10 @@ impl<S: Spawner + ?Sized> Spawner for Arc<S> {
 
     fn capacity(&self) -> Option<usize> {
         (**self).capacity()
+    }
+
+    fn check_memory_limit(&self, job: Option<&Job>) -> Result<(), String> {
+        (**self).check_memory_limit(job)
     }
 
     fn check_streams(&self, job: &Job) -> Result<(), StreamUnsupported> {
@@ -100,6 +120,10 @@ impl<S: Spawner + ?Sized> Spawner for Box<S> {
     fn check_streams(&self, job: &Job) -> Result<(), StreamUnsupported> {
         (**self).check_streams(job)
     }
+
+    fn check_memory_limit(&self, job: Option<&Job>) -> Result<(), String> {
+        (**self).check_memory_limit(job)
+    }
 }
 
 /// What a spawner is told besides the job: when to stop, how much output to keep, and how long
@@ -118,6 +142,8 @@ pub struct RunContext {
     pub(crate) deadline: Option<Arc<Deadline>>,
     /// The attempt's number.
     pub(crate) attempt: u32,
+    /// The job's memory limit, in bytes, if it has one.
+    pub(crate) max_memory: Option<u64>,
 }
 
 /// Holds an attempt's timeout while it lives; see [`RunContext::hold_timeout`].
@@ -143,7 +169,23 @@ impl RunContext {
             submitted: Instant::now(),
             deadline: None,
             attempt: 1,
+            max_memory: None,
         }
+    }
+
+    /// The job's memory limit in bytes ([`Job::max_memory`], else the pool's
+    /// [`max_memory_per_job`](crate::PoolBuilder::max_memory_per_job)): the pool passes
+    /// it only to a spawner whose [`Spawner::check_memory_limit`] accepts it.
+    pub fn max_memory(&self) -> Option<u64> {
+        self.max_memory
+    }
+
+    /// The same context, with this memory limit (for a spawner's own tests, or a backend that
+    /// runs a job through another spawner).
+    #[must_use]
+    pub fn with_max_memory(mut self, bytes: Option<u64>) -> Self {
+        self.max_memory = bytes;
+        self
     }
 
     /// Which attempt of its job this is (1 for the first): what a backend marks the job's
@@ -242,6 +284,12 @@ pub enum ExitStatus {
     /// Stopped because its stdin could not be read or its output could not be written (a
     /// reader that failed, a full disk, a writer that closed): the message says which.
     StreamFailed(String),
+    /// Killed by the kernel for going over its memory limit of `limit` bytes: see
+    /// [`Outcome::OutOfMemory`](crate::Outcome::OutOfMemory).
+    OutOfMemory {
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 /// What a spawner returns for a job that started: how it ended and what it wrote.
@@ -262,6 +310,8 @@ pub struct Exit {
     pub stdout_spill: Option<SpillFile>,
     /// All of stderr on disk, when it was spilled.
     pub stderr_spill: Option<SpillFile>,
+    /// What the job's processes used, where the backend measures it.
+    pub usage: Usage,
 }
 
 impl Exit {
@@ -275,7 +325,15 @@ impl Exit {
             stderr_truncated: false,
             stdout_spill: None,
             stderr_spill: None,
+            usage: Usage::default(),
         }
+    }
+
+    /// Sets what the job's processes used.
+    #[must_use]
+    pub fn with_usage(mut self, usage: Usage) -> Self {
+        self.usage = usage;
+        self
     }
 
     /// Sets one stream from what a [`Sink`](super::Sink) captured (its error aside, which

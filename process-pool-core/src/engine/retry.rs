@@ -286,15 +286,19 @@ impl RetryOn {
     pub const SPAWN_FAILURE: RetryOn = RetryOn(1 << 3);
     /// A WebAssembly trap.
     pub const TRAP: RetryOn = RetryOn(1 << 4);
+    /// A job the kernel killed for going over its memory limit (not retried by default: the
+    /// same job under the same limit usually goes over it again).
+    pub const OUT_OF_MEMORY: RetryOn = RetryOn(1 << 5);
     /// Every kind above.
-    pub const ALL: RetryOn = RetryOn(0b1_1111);
+    pub const ALL: RetryOn = RetryOn(0b11_1111);
 
-    const NAMES: [(RetryOn, &'static str); 5] = [
+    const NAMES: [(RetryOn, &'static str); 6] = [
         (RetryOn::FAILURE, "FAILURE"),
         (RetryOn::CRASH, "CRASH"),
         (RetryOn::TIMEOUT, "TIMEOUT"),
         (RetryOn::SPAWN_FAILURE, "SPAWN_FAILURE"),
         (RetryOn::TRAP, "TRAP"),
+        (RetryOn::OUT_OF_MEMORY, "OUT_OF_MEMORY"),
     ];
 
     /// Whether every kind in `other` is in this set.

@@ -24,6 +24,8 @@ pub(crate) struct Config {
     pub(crate) options: Options<JobResult>,
     pub(crate) queue_capacity: Option<usize>,
     pub(crate) output_limit: usize,
+    /// The memory limit of jobs that set none.
+    pub(crate) max_memory: Option<u64>,
 }
 
 /// Builds a [`ProcessPool`]: worker limit, queue, timeouts, retries, output limits, hooks.
@@ -68,6 +70,7 @@ pub struct PoolBuilder {
     options: Options<JobResult>,
     queue_capacity: Option<usize>,
     output_limit: usize,
+    max_memory: Option<u64>,
     hooks: Hooks,
 }
 
@@ -78,6 +81,7 @@ impl Default for PoolBuilder {
             options: Options::new(RetryPolicy::none()),
             queue_capacity: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
+            max_memory: None,
             hooks: Hooks::default(),
         }
     }
@@ -107,6 +111,17 @@ impl PoolBuilder {
     /// discarded, and the result is marked truncated.
     pub fn output_limit(mut self, bytes: usize) -> Self {
         self.output_limit = bytes;
+        self
+    }
+
+    /// The memory limit of every job that sets none itself ([`Job::max_memory`]): `bytes` for
+    /// all of a job's processes together, enforced by the kernel (default: none). A spawner
+    /// that cannot enforce it is refused here with [`ConfigError::Unenforceable`], naming why
+    /// (a `NativeSpawner` without cgroups, say).
+    ///
+    /// [`Job::max_memory`]: crate::Job::max_memory
+    pub fn max_memory_per_job(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
         self
     }
 
@@ -143,17 +158,31 @@ impl PoolBuilder {
     /// Builds the pool on the current tokio runtime, running jobs with `spawner`.
     ///
     /// Fails with a [`ConfigError`] for zero workers, more workers than the spawner can run at
-    /// once, a zero-capacity queue, a retry policy with zero attempts, a zero timeout, or when
-    /// called outside a tokio runtime.
+    /// once, a zero-capacity queue, a retry policy with zero attempts, a zero timeout, a
+    /// memory limit of zero or one the spawner cannot enforce, or when called outside a tokio
+    /// runtime.
     pub fn build(self, spawner: impl Spawner) -> Result<ProcessPool, ConfigError> {
         self.options.validate(spawner.capacity())?;
         if self.queue_capacity == Some(0) {
             return Err(ConfigError::ZeroQueueCapacity);
         }
+        if let Some(bytes) = self.max_memory {
+            let name = "max_memory_per_job";
+            if bytes == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "a memory limit of 0 bytes".into(),
+                });
+            }
+            spawner
+                .check_memory_limit(None)
+                .map_err(|reason| ConfigError::Unenforceable { name, reason })?;
+        }
         let config = Config {
             options: self.options,
             queue_capacity: self.queue_capacity,
             output_limit: self.output_limit,
+            max_memory: self.max_memory,
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         Ok(ProcessPool::from_parts(

@@ -94,6 +94,7 @@ impl Inner {
         });
 
         let output_limit = job.get_output_limit().unwrap_or(self.config.output_limit);
+        let max_memory = job.get_max_memory().or(self.config.max_memory);
         let started = Instant::now();
         report.started =
             Some((attempt == 1).then(|| started.saturating_duration_since(entry.submitted)));
@@ -107,6 +108,7 @@ impl Inner {
             );
             ctx.submitted = entry.submitted;
             ctx.attempt = attempt;
+            ctx.max_memory = max_memory;
             let deadline = Deadline::new(limit);
             ctx.deadline = Some(Arc::clone(&deadline));
             let timer = Timer::expire(&self.runtime, deadline, ctx.token().clone());
@@ -118,6 +120,7 @@ impl Inner {
                 slot_ctx.output_limit = output_limit;
                 slot_ctx.submitted = entry.submitted;
                 slot_ctx.attempt = attempt;
+                slot_ctx.max_memory = max_memory;
                 &*slot_ctx
             }
         };
@@ -188,6 +191,15 @@ impl Inner {
     ) -> Option<io::Result<crate::backend::Exit>> {
         if let Err(unsupported) = self.spawner.check_streams(job) {
             return Some(Err(unsupported.into()));
+        }
+        if let Some(limit) = ctx.max_memory
+            && let Err(reason) = self.spawner.check_memory_limit(Some(job))
+        {
+            let limit = crate::result::bytes_text(limit);
+            return Some(Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("its memory limit of {limit} cannot be enforced: {reason}"),
+            )));
         }
         let run = AssertUnwindSafe(self.spawner.spawn(job, ctx)).catch_unwind();
         tokio::pin!(run);
@@ -323,6 +335,7 @@ fn fill(result: &mut JobResult, exit: Option<crate::backend::Exit>, duration: Du
         result.stderr_truncated = exit.stderr_truncated;
         result.stdout_spill = exit.stdout_spill;
         result.stderr_spill = exit.stderr_spill;
+        result.usage = exit.usage;
     }
 }
 
@@ -336,6 +349,7 @@ pub(crate) fn class_of(outcome: &Outcome) -> Option<RetryOn> {
         Outcome::SpawnFailed(_) => RetryOn::SPAWN_FAILURE,
         Outcome::Trapped(_) => RetryOn::TRAP,
         Outcome::StreamFailed(_) => RetryOn::FAILURE,
+        Outcome::OutOfMemory { .. } => RetryOn::OUT_OF_MEMORY,
     })
 }
 
@@ -358,6 +372,7 @@ fn outcome_of(status: &ExitStatus) -> Outcome {
         ExitStatus::StreamFailed(message) => {
             Outcome::StreamFailed(Arc::new(io::Error::other(message.clone())))
         }
+        ExitStatus::OutOfMemory { limit } => Outcome::OutOfMemory { limit: *limit },
     }
 }
 

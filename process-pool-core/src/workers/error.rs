@@ -151,6 +151,9 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
         ExitStatus::Exception(code) => crate::result::describe_exception(*code),
         ExitStatus::Trapped(message) => format!("trapped: {message}"),
         ExitStatus::StreamFailed(message) => format!("stopped: {message}"),
+        ExitStatus::OutOfMemory { limit } => {
+            crate::Outcome::OutOfMemory { limit: *limit }.to_string()
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use windows as os;
 mod linux;
 
 mod command;
-pub(crate) use command::{Child, ChildOutput, Command, Io};
+pub(crate) use command::{Child, ChildOutput, Command, Io, OwnedIo};
 
 // The parsing half is platform-free and tested on every host; the system calls are macOS's.
 #[cfg(any(target_os = "macos", test))]
@@ -44,9 +44,27 @@ const POLL_MAX: Duration = Duration::from_millis(50);
 
 /// Starts `command` in a container of its own, created before the program's first instruction
 /// runs. The container is `None` only where the OS gave no id for the child (never seen).
-/// `options` is the platform's choice of container (on Linux: whether a cgroup may be used).
-pub(crate) fn spawn(command: &mut Command, options: Options) -> io::Result<(Child, Option<Tree>)> {
-    os::spawn(command, options)
+/// `options` is the platform's choice of container (on Linux: whether a cgroup may be used);
+/// `max_memory`, a limit that [`check_memory_limit`] has accepted.
+pub(crate) fn spawn(
+    command: &mut Command,
+    options: Options,
+    max_memory: Option<u64>,
+) -> io::Result<(Child, Option<Tree>)> {
+    os::spawn(command, options, max_memory)
+}
+
+/// Whether a job's memory can be limited here, with these options; `Err` says why not.
+pub(crate) fn check_memory_limit(options: Options) -> Result<(), String> {
+    os::check_memory_limit(options)
+}
+
+/// What a job used, read from its container once it is empty, and whether the system killed
+/// any of its processes for going over its memory limit (that limit).
+#[derive(Debug, Default)]
+pub(crate) struct Accounting {
+    pub(crate) usage: process_pool_core::Usage,
+    pub(crate) out_of_memory: Option<u64>,
 }
 
 pub(crate) use os::Options;
@@ -86,8 +104,14 @@ pub(crate) async fn stop(
 
 /// Ends whatever the job left in its tree once its first process has been reaped: the polite
 /// stop where the platform has one for them, up to `grace` for them to go, then the hard stop,
-/// and returns once they are gone (or a bound has passed: a process the kernel cannot end).
+/// and returns once they are gone (or a bound has passed: a process the kernel cannot end),
+/// their zombies reaped where they are this process's children.
 pub(crate) async fn sweep(tree: &Tree, grace: Duration) {
+    end_leftovers(tree, grace).await;
+    tree.reap_ended();
+}
+
+async fn end_leftovers(tree: &Tree, grace: Duration) {
     if !tree.is_alive().await {
         return;
     }
@@ -154,6 +178,11 @@ impl ChildGuard {
     pub(crate) fn disarm(&mut self) {
         self.armed = false;
     }
+
+    /// What the job used, once its tree is empty.
+    pub(crate) fn accounting(&mut self) -> Accounting {
+        self.tree.as_mut().map(Tree::accounting).unwrap_or_default()
+    }
 }
 
 impl Drop for ChildGuard {
@@ -176,6 +205,7 @@ impl Drop for ChildGuard {
                 tree.kill();
                 std::thread::sleep(Duration::from_millis(1));
             }
+            tree.reap_ended();
         }
     }
 }

@@ -32,9 +32,13 @@ pub(crate) type Options = bool;
 
 /// Starts `command` in a group of its own (and on Linux, a cgroup of its own where `cgroups`
 /// allows one and the system has them).
-pub(super) fn spawn(command: &mut Command, cgroups: Options) -> io::Result<(Child, Option<Tree>)> {
+pub(super) fn spawn(
+    command: &mut Command,
+    cgroups: Options,
+    max_memory: Option<u64>,
+) -> io::Result<(Child, Option<Tree>)> {
     #[cfg(target_os = "linux")]
-    let hold = match system::prepare(command, cgroups)? {
+    let hold = match system::prepare(command, cgroups, max_memory)? {
         system::Prepared::Started(child, hold, pid) => {
             let pgid = Pid::from_raw(pid as i32);
             return Ok((*child, pgid.map(|pgid| Tree { pgid, hold })));
@@ -42,7 +46,7 @@ pub(super) fn spawn(command: &mut Command, cgroups: Options) -> io::Result<(Chil
         system::Prepared::Marked(hold) => hold,
     };
     #[cfg(not(target_os = "linux"))]
-    let _ = cgroups;
+    let _ = (cgroups, max_memory);
     let mut tokio = command.tokio_command();
     // A group of its own, set by posix_spawn itself: no `pre_exec`, which would force a fork()
     // whose cost grows with the parent's memory.
@@ -70,6 +74,21 @@ pub(super) fn containment(cgroups: Options) -> crate::Containment {
     {
         let _ = cgroups;
         crate::Containment::ProcessGroup
+    }
+}
+
+/// Whether a job's memory can be limited; `Err` says why not.
+pub(super) fn check_memory_limit(cgroups: Options) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    return system::check_memory_limit(cgroups);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = cgroups;
+        Err(
+            "a job's memory is limited on Linux only (a cgroup per job); macOS has no \
+             per-job limit the pool can enforce"
+                .into(),
+        )
     }
 }
 
@@ -109,6 +128,21 @@ impl Tree {
     pub(crate) fn polite_stop_leftovers(&self) -> bool {
         self.polite_stop();
         true
+    }
+
+    /// Once nothing of the tree is alive (its first process reaped): reaps the zombies of the
+    /// group that are this process's children (Linux's subreaper mode, which adopts them).
+    pub(crate) fn reap_ended(&self) {
+        #[cfg(target_os = "linux")]
+        self.hold.reap_group(self.pgid);
+    }
+
+    /// What the job used (Linux, in a cgroup), once its tree is empty.
+    pub(crate) fn accounting(&mut self) -> super::Accounting {
+        #[cfg(target_os = "linux")]
+        return self.hold.accounting();
+        #[cfg(not(target_os = "linux"))]
+        super::Accounting::default()
     }
 
     /// SIGKILL to the group (and on Linux, everything in the job's cgroup).

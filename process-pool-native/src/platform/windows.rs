@@ -57,6 +57,7 @@ pub(super) fn containment(_options: Options) -> crate::Containment {
 pub(super) fn spawn(
     command: &mut super::Command,
     _options: Options,
+    _max_memory: Option<u64>,
 ) -> io::Result<(super::Child, Option<Tree>)> {
     let mut tokio = command.tokio_command();
     Tree::prepare(&mut tokio);
@@ -71,7 +72,24 @@ pub(super) fn spawn(
     }
 }
 
+/// A job's memory limit is enforced on Linux only.
+pub(super) fn check_memory_limit(_options: Options) -> Result<(), String> {
+    Err(
+        "a job's memory is limited on Linux only (a cgroup per job); the pool does not set \
+         a Job Object's memory limit"
+            .into(),
+    )
+}
+
 impl Tree {
+    /// Nothing to reap: Windows has no zombies.
+    pub(crate) fn reap_ended(&self) {}
+
+    /// What the job used: not measured on Windows.
+    pub(crate) fn accounting(&mut self) -> super::Accounting {
+        super::Accounting::default()
+    }
+
     /// Created suspended, in a console process group of its own.
     fn prepare(command: &mut Command) {
         command.creation_flags(CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP);

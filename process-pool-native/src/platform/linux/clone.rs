@@ -63,8 +63,12 @@ struct Plan {
     /// `/bin/sh`, a slot for the program's path, then the arguments: what a file without a
     /// `#!` line is run with (`ENOEXEC`), as `execvp` does.
     sh_argv: *mut *const libc::c_char,
+    /// A v1 memory cgroup's `cgroup.procs` for the child to join (writing `0`), or -1.
+    join: RawFd,
     /// Set by the child when it could not start the program: the `errno` to report.
     errno: i32,
+    /// Set by the child when it could not join its memory cgroup.
+    join_failed: bool,
 }
 
 /// A program, its arguments and its environment, ready for [`spawn`].
@@ -167,12 +171,14 @@ pub(crate) fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
 
 /// Starts `program` with `stdio` as its stdin, stdout and stderr (each 3 or above: see
 /// [`above_stdio`]), in a process group of its own, in the cgroup `cgroup` if given. Returns
-/// its pid and a pidfd. Fails with `ENOSYS` on kernels before 5.3 (no `clone3`) and with the
-/// reason the program could not be started otherwise (`ENOENT`, `EACCES`, ...).
+/// its pid and a pidfd. `join`, if given, is a v1 memory cgroup's `cgroup.procs`, which the
+/// child joins before `execve`. Fails with `ENOSYS` on kernels before 5.3 (no `clone3`) and
+/// with the reason the program could not be started otherwise (`ENOENT`, `EACCES`, ...).
 pub(crate) fn spawn(
     program: &Program,
     stdio: [BorrowedFd<'_>; 3],
     cgroup: Option<BorrowedFd<'_>>,
+    join: Option<BorrowedFd<'_>>,
 ) -> io::Result<(i32, OwnedFd)> {
     let mut candidates: Vec<*const libc::c_char> =
         program.candidates.iter().map(|c| c.as_ptr()).collect();
@@ -192,7 +198,9 @@ pub(crate) fn spawn(
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         sh_argv: sh_argv.as_mut_ptr(),
+        join: join.map_or(-1, |fd| fd.as_raw_fd()),
         errno: 0,
+        join_failed: false,
     };
     let mut stack: Vec<StackWord> = Vec::with_capacity(STACK_WORDS);
     let mut pidfd: libc::c_int = -1;
@@ -239,7 +247,15 @@ pub(crate) fn spawn(
             rustix::process::WaitId::PidFd(pidfd.as_fd_borrowed()),
             rustix::process::WaitIdOptions::EXITED,
         );
-        return Err(io::Error::from_raw_os_error(errno));
+        let error = io::Error::from_raw_os_error(errno);
+        // SAFETY: as for `errno`.
+        if unsafe { ptr::read_volatile(&raw const plan.join_failed) } {
+            return Err(io::Error::new(
+                error.kind(),
+                format!("cannot join the job's memory cgroup: {error}"),
+            ));
+        }
+        return Err(error);
     }
     Ok((pid, pidfd))
 }
@@ -354,6 +370,11 @@ extern "C" fn child_main(plan: *mut Plan) -> ! {
             }
         }
         if libc::setpgid(0, 0) < 0 {
+            fail(plan);
+        }
+        // Into the memory cgroup before anything runs that could start another process.
+        if plan.join >= 0 && libc::write(plan.join, c"0".as_ptr().cast(), 1) < 0 {
+            plan.join_failed = true;
             fail(plan);
         }
         // Handlers are the parent's code: every handled signal back to its default (ignored

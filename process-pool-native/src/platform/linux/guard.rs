@@ -3,7 +3,8 @@
 //!
 //! It is `/bin/sh` reading a pipe whose other end only this process holds (close-on-exec, so no
 //! job holds it): the read returns at end-of-file, when this process is gone. It then kills the
-//! pool's cgroup directory (every job cgroup under it) and removes it, or, without cgroups,
+//! pool's cgroup directory (every job cgroup under it) and removes it (and the pool's directory
+//! in a cgroup v1 memory hierarchy, if it has one), or, without cgroups,
 //! kills every process whose environment carries this process's job marker
 //! ([`MARKER`](super::MARKER)). It ignores the terminal's signals (its own process group) so
 //! that a Ctrl-C to the pool cannot end it first.
@@ -21,7 +22,8 @@ static HELD: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
 const SCRIPT: &str = r#"
 trap '' INT HUP TERM QUIT PIPE
 while read -r _; do :; done
-# $1: the pool's cgroup directory, or -; $2: its jobs' marker (NAME=value, each job's .<n>).
+# $1: the pool's cgroup directory, or -; $2: its jobs' marker (NAME=value, each job's .<n>);
+# $3: the pool's directory in a cgroup v1 memory hierarchy, or -.
 if [ "$1" != - ]; then
     if [ -e "$1/cgroup.kill" ]; then
         echo 1 > "$1/cgroup.kill"
@@ -42,18 +44,26 @@ while [ $n -lt 500 ]; do
     fi
     sleep 0.01; n=$((n + 1))
 done
-if [ "$1" != - ]; then
-    for d in "$1"/job*; do rmdir "$d"; done 2>/dev/null
-    rmdir "$1" 2>/dev/null
-fi
+for dir in "$3" "$1"; do
+    if [ "$dir" != - ]; then
+        for d in "$dir"/job*; do rmdir "$d"; done 2>/dev/null
+        rmdir "$dir" 2>/dev/null
+    fi
+done
 exit 0
 "#;
 
-/// Starts a guard that, when this process ends, kills the pool's cgroup directory `cgroups` (if
-/// any) and every process whose environment holds `marker` (`NAME=value`) followed by `.<n>`,
-/// and waits until they are gone. `hold`, if given, is kept open by the guard until then:
-/// whoever reads its other end sees it close only once the jobs are dead.
-pub(crate) fn start(cgroups: Option<&Path>, marker: &str, hold: Option<OwnedFd>) -> io::Result<()> {
+/// Starts a guard that, when this process ends, kills the pool's cgroup directory (the first of
+/// `dirs`, if any) and every process whose environment holds `marker` (`NAME=value`) followed
+/// by `.<n>`, waits until they are gone, and removes the directories (the second of `dirs`:
+/// the pool's v1 memory directory, if any). `hold`, if given, is kept open by the guard until
+/// then: whoever reads its other end sees it close only once the jobs are dead.
+pub(crate) fn start(
+    dirs: (Option<&Path>, Option<&Path>),
+    marker: &str,
+    hold: Option<OwnedFd>,
+) -> io::Result<()> {
+    let (cgroups, memory) = dirs;
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // Started in the background by a shell that exits at once, so that the guard is init's
     // child, not this process's (whose children are its jobs and workers).
@@ -68,7 +78,8 @@ pub(crate) fn start(cgroups: Option<&Path>, marker: &str, hold: Option<OwnedFd>)
         .env("PROCESS_POOL_GUARD", SCRIPT);
     command
         .arg(cgroups.map_or(std::ffi::OsStr::new("-"), Path::as_os_str))
-        .arg(marker);
+        .arg(marker)
+        .arg(memory.map_or(std::ffi::OsStr::new("-"), Path::as_os_str));
     command
         .stdin(Stdio::from(read))
         .stdout(Stdio::null())

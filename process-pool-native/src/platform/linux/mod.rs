@@ -39,12 +39,14 @@ pub(super) fn resident_bytes(pid: u32) -> Option<u64> {
 pub(crate) mod cgroup;
 pub(crate) mod clone;
 mod guard;
+mod memory;
 pub(crate) mod process;
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::OnceLock;
 
+use super::Accounting;
 use super::command::{Child, ChildOutput, ChildStdin, Command, Io};
 use cgroup::{Cgroup, Cgroups};
 
@@ -83,6 +85,7 @@ fn spawn_own(command: &mut Command, cgroup: Option<&Cgroup>) -> io::Result<(Chil
         &program,
         [theirs[0].as_fd(), theirs[1].as_fd(), theirs[2].as_fd()],
         cgroup.map(Cgroup::fd),
+        cgroup.and_then(Cgroup::join_file),
     )?;
     drop(theirs);
     let process = match process::Process::new(pid, pidfd, command.kill_on_drop) {
@@ -129,8 +132,7 @@ fn null() -> io::Result<&'static OwnedFd> {
 pub(super) fn ensure_guard() {
     static GUARD: OnceLock<()> = OnceLock::new();
     GUARD.get_or_init(|| {
-        let cgroups = Cgroups::get().ok().map(|cgroups| cgroups.dir());
-        if let Err(error) = guard::start(cgroups, marker_line(), None) {
+        if let Err(error) = guard::start(guarded(), marker_line(), None) {
             tracing::warn!(%error, "cannot start the guard that ends jobs if this process dies");
         }
     });
@@ -154,8 +156,36 @@ pub(crate) fn containment(cgroups: bool) -> crate::Containment {
 /// Hands `fd` to a guard that closes it only once every job of this process has been ended,
 /// after this process has ended.
 pub(crate) fn hold_until_jobs_end(fd: OwnedFd) -> io::Result<()> {
-    let cgroups = Cgroups::get().ok().map(|cgroups| cgroups.dir());
-    guard::start(cgroups, marker_line(), Some(fd))
+    guard::start(guarded(), marker_line(), Some(fd))
+}
+
+/// The pool's cgroup directory and its v1 memory directory, if any: what a guard removes.
+fn guarded() -> (
+    Option<&'static std::path::Path>,
+    Option<&'static std::path::Path>,
+) {
+    match Cgroups::get() {
+        Ok(cgroups) => (
+            Some(cgroups.dir()),
+            cgroups.memory().ok().and_then(memory::Memory::v1_dir),
+        ),
+        Err(_) => (None, None),
+    }
+}
+
+/// Whether a job's memory can be limited; `Err` says why not.
+pub(crate) fn check_memory_limit(cgroups: bool) -> Result<(), String> {
+    if !cgroups {
+        return Err(
+            "a memory limit needs a cgroup per job, and this spawner was made \
+                    `without_cgroups`"
+                .into(),
+        );
+    }
+    let made = Cgroups::get().map_err(|why| format!("no cgroup for jobs: {why}"))?;
+    made.memory()
+        .map(drop)
+        .map_err(|why| format!("no memory cgroup for jobs: {why}"))
 }
 
 /// `PROCESS_POOL_JOB=<pid>.<start>`: this process's jobs' marker, unique on this machine.
@@ -195,10 +225,14 @@ pub(crate) enum Prepared {
 /// Starts `command` into a cgroup of its own if `cgroups` allows and the system has them;
 /// otherwise marks it, and makes this process a child subreaper. Started with `clone3` where
 /// the kernel has it (5.3), else left for tokio to start.
-pub(crate) fn prepare(command: &mut Command, cgroups: bool) -> io::Result<Prepared> {
+pub(crate) fn prepare(
+    command: &mut Command,
+    cgroups: bool,
+    max_memory: Option<u64>,
+) -> io::Result<Prepared> {
     if cgroups && let Ok(cgroups) = Cgroups::get() {
         ensure_guard();
-        let cgroup = cgroups.take()?;
+        let cgroup = cgroups.take(max_memory)?;
         let (child, pid) = spawn_own(command, Some(&cgroup))?;
         return Ok(Prepared::Started(
             Box::new(child),
@@ -257,6 +291,30 @@ impl Hold {
                     let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
                 }
             }
+        }
+    }
+
+    /// In the subreaper mode, once no process of the job is alive (its first process reaped):
+    /// reaps every zombie of the job's group that is this process's child, asking the kernel
+    /// by group, which never misses one (the children list that [`orphans`] reads can miss a
+    /// process while it is being reparented: proc(5)). Not before: the group's leader is the
+    /// job's first process, whose pidfd the job waits on.
+    pub(crate) fn reap_group(&self, pgid: rustix::process::Pid) {
+        if let Hold::Marker(_) = self {
+            while let Ok(Some((pid, _))) =
+                rustix::process::waitpgid(pgid, rustix::process::WaitOptions::NOHANG)
+            {
+                adopted().remove(&pid.as_raw_nonzero().get());
+            }
+        }
+    }
+
+    /// What the job used and whether it went over its memory limit, once its tree is empty;
+    /// nothing is known of it in the subreaper mode.
+    pub(crate) fn accounting(&mut self) -> Accounting {
+        match self {
+            Hold::Cgroup(cgroup) => cgroup.accounting(),
+            Hold::Marker(_) => Accounting::default(),
         }
     }
 
