@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use process_pool_core::backend::{CancellationToken, RunContext, Spawner};
-use process_pool_native::NativeSpawner;
+use process_pool_core::backend::{
+    CancellationToken, ExitStatus, RunContext, Spawner, StartedWorker, WorkerSpawner,
+};
+use process_pool_native::{NativeSpawner, NativeWorker};
 use process_pool_protocol::{CallContext, Worker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -195,33 +197,27 @@ pub fn run_relay(program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> io::
 }
 
 async fn relay(program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> io::Result<i32> {
-    use std::os::unix::process::ExitStatusExt;
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot start `{}`: {e}", program.to_string_lossy()),
-            )
-        })?;
-    let group = child
-        .id()
-        .and_then(|pid| rustix::process::Pid::from_raw(i32::try_from(pid).ok()?));
-    let kill_group = || {
-        if let Some(group) = group {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-    };
-    let (Some(mut to_worker), Some(mut from_worker)) = (child.stdin.take(), child.stdout.take())
-    else {
-        return Err(io::Error::other("the worker's pipes were not set up"));
-    };
+    // As an agent's jobs: the worker runs held by the native backend's containment (a cgroup
+    // of its own where the node allows), and a guard holds the pool's connection until the
+    // worker and all it started are dead, however this relay ends (kill -9 included).
+    let connection = std::io::stdout().as_fd().try_clone_to_owned()?;
+    process_pool_native::hold_until_jobs_end(connection)?;
+    let id = std::env::var("PROCESS_POOL_WORKER_ID")
+        .ok()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0);
+    let worker = NativeWorker::new(program).args(args).inherit_stderr();
+    let StartedWorker {
+        reader: mut from_worker,
+        writer: mut to_worker,
+        exited,
+        control,
+    } = worker.start(id).await.map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot start `{}`: {e}", program.to_string_lossy()),
+        )
+    })?;
     announce(1);
     let (reader, writer) = stdio()?;
     let inbound = async move {
@@ -233,6 +229,7 @@ async fn relay(program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> io::Re
                 break;
             }
             to_worker.write_all(&buf[..n]).await?;
+            to_worker.flush().await?;
         }
         // The pool is gone: the worker sees its input end too.
         drop(to_worker);
@@ -253,24 +250,25 @@ async fn relay(program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> io::Re
     };
     let outbound = tokio::spawn(outbound);
     tokio::pin!(inbound);
+    tokio::pin!(exited);
     let status = tokio::select! {
-        status = child.wait() => status?,
+        status = &mut exited => status,
         _ = &mut inbound => {
             // Input ended (or broke): the worker has a moment to exit by itself.
-            match tokio::time::timeout(RELAY_GRACE, child.wait()).await {
-                Ok(status) => status?,
+            match tokio::time::timeout(RELAY_GRACE, &mut exited).await {
+                Ok(status) => status,
                 Err(_) => {
-                    kill_group();
-                    child.wait().await?
+                    // With everything it started.
+                    control.kill();
+                    exited.await
                 }
             }
         }
     };
     let _ = tokio::time::timeout(RELAY_GRACE, outbound).await;
-    // Whatever it left in its group goes with it.
-    kill_group();
-    Ok(status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1))
+    Ok(match status {
+        ExitStatus::Code(code) => code,
+        ExitStatus::Signal(signal) => 128 + signal,
+        _ => 1,
+    })
 }

@@ -239,3 +239,85 @@ async fn a_killed_agents_jobs_are_gone_before_they_are_answered_or_run_again() {
 async fn the_same_with_the_agents_slurmd_stopped() {
     lose_an_agent(Loss::KilledWithSlurmdStopped).await;
 }
+
+/// A `SlurmWorker`'s relay SIGKILLed: its worker, and a child the worker started outside its
+/// process group (`setsid`), are dead (checked by pid) by the time the pool hears of the loss,
+/// which is its crash hook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_relays_worker_and_its_escaped_child_are_gone_before_the_pool_hears() {
+    let _serial = SERIAL.lock().await;
+    common::require_slurm();
+    let name = unique_name("relay-loss");
+    let dir = tempfile::tempdir().unwrap();
+    let escaped_pid = dir.path().join("escaped");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../process-pool-protocol/examples/python_worker.py");
+    let worker = process_pool_slurm::SlurmWorker::builder("sh")
+        .args([
+            "-c".as_ref(),
+            r#"setsid sleep 300 & echo $! > "$1"; exec python3 "$2""#.as_ref(),
+            "sh".as_ref(),
+            escaped_pid.as_os_str(),
+            script.as_os_str(),
+        ])
+        .agent_program(agent())
+        .job_name(&name)
+        .build()
+        .await
+        .expect("Slurm answers");
+    let (heard, hear) = std::sync::mpsc::channel();
+    let pool = process_pool_core::WorkerPool::builder()
+        .max_workers(1)
+        .on_worker_crash(move |event| {
+            let _ = heard.send(event.reason.clone());
+        })
+        .build(worker)
+        .expect("a pool");
+    tokio::time::timeout(HANG, pool.ready())
+        .await
+        .expect("no hang")
+        .expect("a worker starts");
+    let mut escaped = None;
+    common::wait_until(
+        HANG,
+        "the worker's escaped child",
+        || {
+            escaped = std::fs::read_to_string(&escaped_pid)
+                .ok()
+                .and_then(|pid| pid.trim().parse::<u32>().ok());
+            escaped
+        },
+        Option::is_some,
+    );
+    let escaped = escaped.expect("a pid");
+    let _cleanup = KillPid(escaped);
+    assert!(alive(escaped), "the escaped child runs");
+    let relays = agents_of(&name);
+    assert_eq!(relays.len(), 1, "one relay: {relays:?}");
+    let relay = rustix::process::Pid::from_raw(relays[0] as i32).expect("a pid");
+    rustix::process::kill_process(relay, rustix::process::Signal::KILL).expect("kill -9");
+    let reason = tokio::task::spawn_blocking(move || hear.recv_timeout(HANG))
+        .await
+        .unwrap()
+        .expect("the pool hears of the loss");
+    assert!(
+        !alive(escaped),
+        "the worker's escaped child {escaped} still runs when the pool hears of the loss ({reason})"
+    );
+    pool.shutdown(Duration::from_secs(10)).await;
+    assert_nothing_left(&name);
+}
+
+/// Kills a pid a failed check left running.
+struct KillPid(u32);
+
+impl Drop for KillPid {
+    fn drop(&mut self) {
+        if let Some(pid) = i32::try_from(self.0)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
