@@ -527,12 +527,12 @@ impl Spawner for SlurmSpawner {
                     ),
                 )),
             },
-            Err(CallError::WorkerStart { reason, .. }) => {
-                Err(self.launcher.take_error().map_or_else(
-                    || io::Error::other(format!("no agent could be started: {reason}")),
-                    SlurmError::into_io,
-                ))
-            }
+            // Every job that waited for the failed start gets its typed reason (the last one
+            // stored, when it is the one the pool was told).
+            Err(CallError::WorkerStart { reason, .. }) => Err(match self.launcher.last_error() {
+                Some(typed) if reason.contains(&typed.to_string()) => typed.into_io(),
+                _ => io::Error::other(format!("no agent could be started: {reason}")),
+            }),
             Err(error @ CallError::WorkerCrashed { .. }) => Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 format!(

@@ -279,3 +279,47 @@ async fn allocations_pending_while_the_cluster_is_full_are_reported_and_retried(
     drop(pool);
     assert_nothing_left(&name);
 }
+
+/// With every node held by someone else and no retry of the start, every job waiting for an
+/// agent fails with the typed reason (`SlurmError::Pending`), not only the first one to ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_job_waiting_on_a_pending_allocation_fails_with_the_typed_reason() {
+    let _serial = SERIAL.lock().await;
+    require_slurm();
+    let name = unique_name("full-typed");
+    let _full = FullCluster::hold(&format!("{name}-holder"));
+    let spawner = SlurmSpawner::builder()
+        .nodes(1)
+        .min_nodes(0)
+        .agent_program(agent())
+        .job_name(&name)
+        .pending_timeout(Duration::from_secs(1))
+        .start_retry(RetryPolicy::attempts(1))
+        .build()
+        .await
+        .expect("Slurm answers");
+    let pool = spawner.clone().into_pool().expect("a pool");
+    let jobs = (0..4).map(|i| job("echo", [i.to_string()]));
+    let results = tokio::time::timeout(HANG, pool.run_all(jobs))
+        .await
+        .expect("no hang")
+        .expect("accepted");
+    for result in &results {
+        let Outcome::SpawnFailed(error) = &result.outcome else {
+            panic!("job {}: {}", result.index, result.outcome);
+        };
+        let typed = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<process_pool_slurm::SlurmError>());
+        assert!(
+            matches!(typed, Some(process_pool_slurm::SlurmError::Pending { .. })),
+            "job {}: {error} ({:?})",
+            result.index,
+            error.kind()
+        );
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut, "{error}");
+    }
+    spawner.shutdown(Duration::from_secs(10)).await;
+    drop(pool);
+    assert_nothing_left(&name);
+}

@@ -171,6 +171,14 @@ impl Launcher {
         });
     }
 
+    /// The last typed failure to start a worker, left for the next to ask.
+    pub(crate) fn last_error(&self) -> Option<SlurmError> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The last typed failure to start a worker, taken.
     pub(crate) fn take_error(&self) -> Option<SlurmError> {
         self.last_error
