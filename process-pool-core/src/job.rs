@@ -329,8 +329,9 @@ impl Job {
     }
 
     /// Overrides the pool's memory limit for this job: `bytes` for all of its processes
-    /// together, enforced by the kernel. A job that goes over it is killed and ends
-    /// [`Outcome::OutOfMemory`](crate::Outcome::OutOfMemory); its siblings run on.
+    /// together, enforced by the kernel. When they go over it, the kernel kills one of them
+    /// (the one holding most); a job that then fails ends
+    /// [`Outcome::OutOfMemory`](crate::Outcome::OutOfMemory). Its siblings run on.
     ///
     /// Only a backend that can enforce it runs such a job (a `NativeSpawner` whose jobs run
     /// in cgroups, on Linux); any other fails it at its start, saying why

@@ -100,8 +100,10 @@ impl Shared {
 
     /// The worker `id` has ended. Its calls go back to the queue or fail, as their policy
     /// says; a replacement starts if needed. `hooks` is called with the event and whether it
-    /// was a crash before any of its calls is answered (so that whoever sees a call fail for
-    /// the crash has seen the crash's hook run), outside the pool's lock.
+    /// was a crash before any call that failed with it is answered (so that whoever sees a call
+    /// fail for the crash has seen the crash's hook run), outside the pool's lock. A call it
+    /// held that is retried goes back to the queue at once, as before: another worker's failure
+    /// may answer it while this hook still runs (a retry with a backoff leaves it the time).
     pub(crate) fn worker_died(
         self: &Arc<Self>,
         id: WorkerId,

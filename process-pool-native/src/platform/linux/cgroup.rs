@@ -39,8 +39,8 @@ pub(crate) struct Cgroups {
 
 #[derive(Debug, Default)]
 struct Free {
-    /// Empty job cgroups, ready for a job (opened only while in use: a pool holds no
-    /// descriptor between jobs).
+    /// Empty job cgroups, ready for a job (opened only while in use, but for cgroup2's
+    /// `memory.peak` on Linux 6.12, which each keeps open to reset its peak per job).
     ready: Vec<Slot>,
     /// Job cgroups that were killed: removed once empty, never reused. (A process started
     /// into a cgroup that was once killed is killed at birth on Linux 6.18 here: the kernel
@@ -146,7 +146,12 @@ impl Cgroups {
     /// (the kernel's migration lock), half the cost of the whole start. In cgroup2 every job
     /// is in its memory cgroup from its start, at no cost.
     pub(crate) fn take(self: &Arc<Self>, max_memory: Option<u64>) -> io::Result<Cgroup> {
-        let mut slot = self.slot()?;
+        let slot = self.slot()?;
+        self.ready(slot, max_memory)
+    }
+
+    /// [`take`](Self::take) with `slot`: on an error the slot is removed, not leaked.
+    fn ready(self: &Arc<Self>, mut slot: Slot, max_memory: Option<u64>) -> io::Result<Cgroup> {
         let measured = slot
             .memory
             .as_ref()
@@ -159,18 +164,34 @@ impl Cgroups {
             // job left) is refused: a new cgroup then.
             self.retire(slot);
             slot = self.new_slot()?;
-            let memory = slot.memory.as_mut().ok_or(error)?;
-            memory.set_limit(max_memory)?;
+            let set = match slot.memory.as_mut() {
+                Some(memory) => memory.set_limit(max_memory),
+                None => Err(error),
+            };
+            if let Err(error) = set {
+                self.retire(slot);
+                return Err(error);
+            }
         }
-        let join = match &slot.memory {
-            Some(memory) if measured => memory.join_file()?,
-            _ => None,
+        let opened = (|| {
+            let join = match &slot.memory {
+                Some(memory) if measured => memory.join_file()?,
+                _ => None,
+            };
+            let fd = rustix::fs::open(
+                &slot.path,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            Ok::<_, io::Error>((join, fd))
+        })();
+        let (join, fd) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                self.retire(slot);
+                return Err(error);
+            }
         };
-        let fd = rustix::fs::open(
-            &slot.path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
         Ok(Cgroup {
             slot: Some(slot),
             fd: Some(fd),

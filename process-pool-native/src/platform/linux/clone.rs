@@ -364,17 +364,18 @@ extern "C" fn child_main(plan: *mut Plan) -> ! {
     // (CLONE_VFORK); every call below is a plain system call wrapper.
     unsafe {
         let plan = &mut *plan;
+        // Into the memory cgroup before anything runs that could start another process, and
+        // before its descriptor could be overwritten by the stdio about to be placed.
+        if plan.join >= 0 && libc::write(plan.join, c"0".as_ptr().cast(), 1) < 0 {
+            plan.join_failed = true;
+            fail(plan);
+        }
         for (target, &source) in (0..).zip(plan.stdio.iter()) {
             if libc::dup2(source, target) < 0 {
                 fail(plan);
             }
         }
         if libc::setpgid(0, 0) < 0 {
-            fail(plan);
-        }
-        // Into the memory cgroup before anything runs that could start another process.
-        if plan.join >= 0 && libc::write(plan.join, c"0".as_ptr().cast(), 1) < 0 {
-            plan.join_failed = true;
             fail(plan);
         }
         // Handlers are the parent's code: every handled signal back to its default (ignored

@@ -150,6 +150,12 @@ impl JobMemory {
             Ok(())
         } else {
             let value = limit.map_or_else(|| "max".to_owned(), |b| b.to_string());
+            // With swap, none for a limited job: going over the limit ends it rather than
+            // swapping.
+            let swap = file("memory.swap.max");
+            if swap.exists() {
+                std::fs::write(&swap, if limit.is_some() { "0" } else { "max" })?;
+            }
             std::fs::write(file("memory.max"), value)
         };
         result.map_err(|e| {
@@ -217,7 +223,9 @@ impl JobMemory {
         killed
     }
 
-    /// How many processes the kernel has killed in it for memory.
+    /// How many processes the kernel has killed in it for memory: over its limit, or by the
+    /// system's own OOM killer (a limited job killed by the latter is reported over its limit
+    /// too: the kernel does not tell them apart here).
     fn ooms(&self) -> Option<u64> {
         let name = if self.v1 {
             "memory.oom_control"
