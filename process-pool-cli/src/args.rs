@@ -34,6 +34,8 @@ syntax runs through";
 #[command(
     name = "ppool",
     version,
+    // As GNU parallel: a repeated option is not an error, the last one counts (`-k -k`).
+    args_override_self = true,
     override_usage = "ppool [OPTIONS] [COMMAND [ARG]...] [::: VALUES... | :::: FILES...]...\n       \
                       ... | ppool [OPTIONS] COMMAND [ARG]...",
     after_help = EXAMPLES,
@@ -44,11 +46,11 @@ syntax runs through";
     ),
 )]
 pub(crate) struct Cli {
-    /// Jobs at once: N, N% of the CPUs, or 0 for one per CPU [default: one per CPU]
+    /// Jobs at once: N, +N or -N CPUs, N% of the CPUs, or 0 for one per CPU [default: one per CPU]
     #[arg(
         short = 'j',
         long = "jobs",
-        value_name = "N|N%|0",
+        value_name = "N|+N|-N|N%|0",
         allow_hyphen_values = true
     )]
     pub(crate) jobs: Option<String>,
@@ -77,8 +79,8 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "LIST", default_value = "exit,signal,timeout,trap")]
     pub(crate) retry_on: String,
 
-    /// Stop early: now|soon,fail|success|done=N|P% (GNU parallel's --halt)
-    #[arg(long, value_name = "WHEN,WHY=N")]
+    /// Stop early: now|soon,fail|success|done=N|P% (GNU parallel's --halt; also 0, 1, 2, -1, -2)
+    #[arg(long, value_name = "WHEN,WHY=N", allow_hyphen_values = true)]
     pub(crate) halt: Option<String>,
 
     /// Wait this long between job starts
@@ -271,6 +273,18 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn repeated_options_and_old_halt_forms_are_read_as_gnu_parallel_reads_them() {
+        let cli = Cli::try_parse_from(["ppool", "-k", "-k", "-j", "2", "-j", "3", "echo"]).unwrap();
+        assert!(cli.keep_order);
+        assert_eq!(cli.jobs.as_deref(), Some("3"), "the last one counts");
+        for old in ["-1", "-2"] {
+            let cli = Cli::try_parse_from(["ppool", "--halt", old, "echo", ":::", "a"]).unwrap();
+            assert_eq!(cli.halt.as_deref(), Some(old));
+            assert_eq!(cli.command, os(&["echo", ":::", "a"]));
+        }
     }
 
     #[test]

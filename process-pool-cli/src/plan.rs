@@ -184,14 +184,33 @@ impl Plan {
     }
 }
 
-/// `-j`: N, N% of the CPUs, or 0 (and no `-j`) for one per CPU.
+/// `-j`: N, the CPUs plus or minus N (`+N`, `-N`: refused, as GNU parallel refuses it, when
+/// that leaves none), N% of the CPUs, or 0 (and no `-j`) for one per CPU.
 pub(crate) fn parse_jobs(text: Option<&str>, cpus: usize) -> Result<usize, String> {
     let bad = |t: &str| {
         format!(
-            "-j `{t}`: give a number of jobs (at least 1), N% of the CPUs, or 0 for one per CPU"
+            "-j `{t}`: give a number of jobs (at least 1), +N or -N for the CPUs plus or \
+             minus N, N% of the CPUs, or 0 for one per CPU"
         )
     };
     let Some(text) = text else { return Ok(cpus) };
+    let offset = |digits: &str| {
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse::<usize>().ok())
+            .flatten()
+            .ok_or_else(|| bad(text))
+    };
+    if let Some(more) = text.strip_prefix('+') {
+        return Ok(cpus.saturating_add(offset(more)?));
+    }
+    if let Some(fewer) = text.strip_prefix('-') {
+        return match cpus.checked_sub(offset(fewer)?) {
+            Some(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "-j `{text}`: {cpus} CPUs minus {fewer} leaves no job to run"
+            )),
+        };
+    }
     if let Some(pct) = text.strip_suffix('%') {
         return match pct.parse::<usize>() {
             Ok(p) if p > 0 => Ok((cpus.saturating_mul(p) / 100).max(1)),
@@ -301,7 +320,15 @@ mod tests {
         assert_eq!(parse_jobs(Some("3"), 8), Ok(3));
         assert_eq!(parse_jobs(Some("50%"), 8), Ok(4));
         assert_eq!(parse_jobs(Some("10%"), 2), Ok(1));
-        for bad in ["-1", "x", "0%", "1.5", ""] {
+        // GNU parallel's CPUs plus or minus N, at least 1.
+        assert_eq!(parse_jobs(Some("+1"), 2), Ok(3));
+        assert_eq!(parse_jobs(Some("-1"), 8), Ok(7));
+        assert!(
+            parse_jobs(Some("-2"), 2)
+                .unwrap_err()
+                .contains("leaves no job")
+        );
+        for bad in ["x", "0%", "1.5", "", "+", "-", "+x", "--1", "+-1"] {
             let err = parse_jobs(Some(bad), 8).unwrap_err();
             assert!(err.starts_with("-j"), "{err}");
         }

@@ -81,9 +81,13 @@ fn a_module_that_is_not_wasm() {
 }
 
 #[test]
-fn a_negative_number_of_jobs() {
-    refused(&["-j", "-1", "touch", "{}", ":::", "a"], "-j `-1`");
+fn a_number_of_jobs_that_is_not_one() {
+    refused(&["-j", "-x", "touch", "{}", ":::", "a"], "-j `-x`");
     refused(&["-j", "many", "touch", "{}", ":::", "a"], "-j `many`");
+    refused(
+        &["-j", "-1000", "touch", "{}", ":::", "a"],
+        "leaves no job to run",
+    );
 }
 
 #[test]

@@ -286,3 +286,38 @@ fn halt() {
         ]),
     ]);
 }
+
+#[test]
+fn options_as_gnu_parallel_reads_them() {
+    compare(&[
+        // Repeated (`compare` gives `-k` once more): the last one counts.
+        case(&["-k", "-j", "1", "-j", "2", "echo", ":::", "a", "b"]),
+        // The old forms of --halt, as separate words.
+        case(&[
+            "-j1",
+            "--halt",
+            "-1",
+            "echo {}; exit {}",
+            ":::",
+            "1",
+            "0",
+            "2",
+            "3",
+        ]),
+        case(&[
+            "-j1",
+            "--halt",
+            "2",
+            "echo {}; exit {}",
+            ":::",
+            "0",
+            "4",
+            "0",
+        ]),
+        // The CPUs plus or minus N: three jobs at once get slots 1 to 3 (on 2 CPUs and up).
+        case(&["-j", "+1", "sleep 0.3; echo {%}", ":::", "a", "b", "c"]),
+        case(&["-j", "-1", "echo {%}", ":::", "a", "b"]),
+        // None left: both refuse.
+        case(&["-j", "-100", "echo {%}", ":::", "a", "b"]),
+    ]);
+}
