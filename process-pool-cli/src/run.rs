@@ -297,6 +297,10 @@ impl Run {
                 return;
             }
         };
+        // As GNU parallel: the job's number and slot in its environment too.
+        job = job
+            .env("PARALLEL_SEQ", record.seq.to_string())
+            .env("PARALLEL_JOBSLOT", slot.to_string());
         if self.live_lines
             && let Some(writer) = &self.writer
         {

@@ -317,6 +317,14 @@ fn options_as_gnu_parallel_reads_them() {
         // The CPUs plus or minus N: three jobs at once get slots 1 to 3 (on 2 CPUs and up).
         case(&["-j", "+1", "sleep 0.3; echo {%}", ":::", "a", "b", "c"]),
         case(&["-j", "-1", "echo {%}", ":::", "a", "b"]),
+        // The job's number and slot in its environment.
+        case(&[
+            "-j1",
+            "echo $PARALLEL_SEQ $PARALLEL_JOBSLOT {}",
+            ":::",
+            "a",
+            "b",
+        ]),
         // None left: both refuse.
         case(&["-j", "-100", "echo {%}", ":::", "a", "b"]),
     ]);
