@@ -84,6 +84,141 @@ pub fn ppool() -> ExitCode {
     exit::code(status)
 }
 
+/// GNU parallel's options that `ppool` leaves out, and what to do instead.
+const LEFT_OUT: &[(&[&str], &str)] = &[
+    (
+        &[
+            "-n",
+            "--max-args",
+            "-N",
+            "--max-replace-args",
+            "-X",
+            "-m",
+            "-L",
+            "--max-lines",
+            "--xargs",
+            "-s",
+            "--max-chars",
+        ],
+        "several inputs per command are not done yet: each job gets one input (`{}`), or the \
+         columns of one line with --colsep",
+    ),
+    (
+        &[
+            "--pipe",
+            "--spreadstdin",
+            "--pipe-part",
+            "--pipepart",
+            "--block",
+            "--block-size",
+            "--recstart",
+            "--recend",
+            "--roundrobin",
+            "--round-robin",
+        ],
+        "--pipe is not done yet: split the input into files (`split -l`) and give them with :::",
+    ),
+    (
+        &[
+            "-S",
+            "--sshlogin",
+            "--slf",
+            "--sshloginfile",
+            "--transfer",
+            "--transferfile",
+            "--tf",
+            "--return",
+            "--cleanup",
+            "--trc",
+            "--basefile",
+            "--bf",
+            "--controlmaster",
+            "--nonall",
+            "--onall",
+        ],
+        "remote execution is left out: run jobs on a cluster with process-pool-slurm, or use GNU \
+         parallel",
+    ),
+    (
+        &[
+            "--semaphore",
+            "--sem",
+            "--fg",
+            "--bg",
+            "--semaphorename",
+            "--semaphoretimeout",
+            "--st",
+        ],
+        "semaphores are left out: use GNU parallel's `sem`",
+    ),
+    (
+        &[
+            "-I",
+            "--replace",
+            "-i",
+            "--extensionreplace",
+            "--er",
+            "--basenamereplace",
+            "--bnr",
+            "--dirnamereplace",
+            "--dnr",
+            "--basenameextensionreplace",
+            "--bner",
+            "--seqreplace",
+            "--slotreplace",
+            "--rpl",
+            "--plus",
+        ],
+        "replacement strings cannot be renamed: use {} {.} {/} {//} {/.} {#} {%} or {n}",
+    ),
+    (
+        &["--header", "--csv"],
+        "input headers and CSV are not read: give columns with --colsep",
+    ),
+    (
+        &["--tmux", "--tmuxpane", "--fifo", "--cat"],
+        "not done: jobs' output is captured and printed by ppool",
+    ),
+    (
+        &["--memfree", "--load", "--limit", "--noswap", "--nice"],
+        "the machine's load is not watched: set the number of jobs with -j",
+    ),
+    (
+        &["-u", "--ungroup"],
+        "output is grouped per job: use --line-buffer for lines as they are written",
+    ),
+    (
+        &["--tagstring", "--tag-string"],
+        "use --tag (the job's input as a prefix)",
+    ),
+    (
+        &["--sqlmaster", "--sqlworker", "--sqlandworker", "--sql"],
+        "SQL queues are left out",
+    ),
+    (
+        &["-d", "--delimiter", "-E", "--eof", "--trim"],
+        "input is read as lines (or NUL-separated with -0); these are not read",
+    ),
+];
+
+/// What `ppool` says of an unknown argument that is one of GNU parallel's left-out options.
+fn left_out(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    // `--pipe-part=x` and `-n2` name `--pipe-part` and `-n`.
+    let name = match arg.strip_prefix("--") {
+        Some(long) => &arg[..2 + long.find('=').unwrap_or(long.len())],
+        None => arg.get(..2)?,
+    };
+    let (_, hint) = LEFT_OUT.iter().find(|(names, _)| names.contains(&name))?;
+    Some(format!(
+        "`{name}` is one of GNU parallel's options that ppool does not do: {hint} \
+         (see \"Where ppool differs\" in the README, or ppool --help)"
+    ))
+}
+
 /// clap's errors say what is wrong on their first line, then add usage and tips: one line
 /// is kept, and the status is 255 (GNU parallel's for errors), not clap's 2.
 fn clap_error(error: &clap::Error) -> ExitCode {
@@ -94,6 +229,10 @@ fn clap_error(error: &clap::Error) -> ExitCode {
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = error.print();
             ExitCode::SUCCESS
+        }
+        ErrorKind::UnknownArgument if let Some(said) = left_out(error) => {
+            eprintln!("ppool: {said}");
+            ExitCode::from(255)
         }
         _ => {
             let text = error.render().to_string();

@@ -160,3 +160,34 @@ fn jobs_zero_means_one_per_cpu() {
         .max();
     assert!(max <= Some(cpus), "{max:?} > {cpus}");
 }
+
+#[test]
+fn gnu_parallel_options_left_out_say_so_and_what_to_do_instead() {
+    for (args, hint) in [
+        (
+            &["-n", "2", "echo", ":::", "a"][..],
+            "several inputs per command",
+        ),
+        (
+            &["-n2", "echo", ":::", "a"][..],
+            "several inputs per command",
+        ),
+        (&["--pipe", "wc", "-l"][..], "--pipe is not done yet"),
+        (
+            &["--sshlogin", "host", "echo", ":::", "a"][..],
+            "remote execution",
+        ),
+        (
+            &["-I", "XX", "echo", "XX", ":::", "a"][..],
+            "cannot be renamed",
+        ),
+    ] {
+        refused(args, "options that ppool does not do");
+        refused(args, hint);
+    }
+    // An option GNU parallel does not have either is clap's plain refusal.
+    refused(
+        &["--no-such-option", "echo", ":::", "a"],
+        "unexpected argument",
+    );
+}
