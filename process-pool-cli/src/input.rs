@@ -162,8 +162,13 @@ fn combine(
             _ => groups.push(values),
         }
     }
-    if groups.iter().any(Vec::is_empty) {
+    // As GNU parallel: no job when every source is empty; an empty source beside others gives
+    // one empty value.
+    if groups.iter().all(Vec::is_empty) {
         return Ok(());
+    }
+    for rows in groups.iter_mut().filter(|rows| rows.is_empty()) {
+        rows.push(vec![Vec::new()]);
     }
     // An odometer over the groups, the last one turning fastest.
     let mut at = vec![0usize; groups.len()];
@@ -296,8 +301,12 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_source_means_no_jobs() {
-        assert!(run(vec![args(&["1"], false), args(&[], false)], None).is_empty());
+    fn an_empty_source_beside_others_is_one_empty_value_and_alone_no_job() {
+        assert_eq!(
+            run(vec![args(&["1", "2"], false), args(&[], false)], None),
+            [["1", ""], ["2", ""]]
+        );
+        assert!(run(vec![args(&[], false), args(&[], false)], None).is_empty());
     }
 
     #[test]

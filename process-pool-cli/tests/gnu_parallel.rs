@@ -32,6 +32,7 @@ const FILES: &[(&str, &[u8])] = &[
     ("nums", b"1\n2\n3\n"),
     ("letters", b"a\nb\n"),
     ("nul", b"x\0y z\0last"),
+    ("empty", b""),
 ];
 
 /// Runs every case through both tools; panics with every difference at once.
@@ -317,6 +318,9 @@ fn options_as_gnu_parallel_reads_them() {
         // The CPUs plus or minus N: three jobs at once get slots 1 to 3 (on 2 CPUs and up).
         case(&["-j", "+1", "sleep 0.3; echo {%}", ":::", "a", "b", "c"]),
         case(&["-j", "-1", "echo {%}", ":::", "a", "b"]),
+        // An empty source beside another is one empty value; all empty, no job.
+        case(&["echo [{1}] [{2}]", "::::", "empty", ":::", "a", "b"]),
+        case(&["echo [{1}] [{2}]", "::::", "empty", "::::", "empty"]),
         // The job's number and slot in its environment.
         case(&[
             "-j1",
