@@ -162,10 +162,7 @@ impl Plan {
 impl Plan {
     /// The pool: the plan's limits, timeout, output cap and retries on the chosen backend.
     /// Each retry's job id goes to `retried` (its slot is free while it waits).
-    pub(crate) fn pool(
-        &self,
-        retried: tokio::sync::mpsc::UnboundedSender<u64>,
-    ) -> Result<ProcessPool, String> {
+    pub(crate) fn pool(&self) -> Result<ProcessPool, String> {
         let mut builder = ProcessPool::builder()
             .max_workers(self.workers)
             .kill_grace(self.kill_grace);
@@ -176,9 +173,7 @@ impl Plan {
             builder = builder.output_limit(limit);
         }
         if let Some(policy) = self.retry.clone() {
-            builder = builder.retry(policy).on_retry(move |retry| {
-                let _ = retried.send(retry.failed.id.get());
-            });
+            builder = builder.retry(policy);
         }
         self.backend.build(builder, self.workers)
     }

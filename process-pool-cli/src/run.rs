@@ -85,8 +85,7 @@ pub(crate) async fn run(plan: Plan) -> i32 {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot catch signals: {e}")),
     };
-    let (retry_tx, retry_rx) = mpsc::unbounded_channel();
-    let pool = match plan.pool(retry_tx) {
+    let pool = match plan.pool() {
         Ok(pool) => pool,
         Err(message) => return fail(&message),
     };
@@ -134,14 +133,7 @@ pub(crate) async fn run(plan: Plan) -> i32 {
     };
     let input = input::spawn(plan.input);
     let writer = run
-        .feed(
-            input,
-            plan.skip,
-            plan.count_first,
-            signals,
-            retry_rx,
-            writer,
-        )
+        .feed(input, plan.skip, plan.count_first, signals, writer)
         .await;
     run.writer = None;
     if let Some(failure) = writer.finish().await {
@@ -167,7 +159,6 @@ impl Run {
         skip: HashSet<u64>,
         count_first: bool,
         mut signals: Signals,
-        mut retries: mpsc::UnboundedReceiver<u64>,
         mut writer: Writer,
     ) -> Writer {
         let mut waiting = VecDeque::new();
@@ -205,7 +196,6 @@ impl Run {
             tokio::select! {
                 biased;
                 signal = signals.next() => self.interrupt(signal).await,
-                Some(id) = retries.recv() => self.slots.release(id),
                 Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => {
                     self.finished(done).await;
                 }

@@ -4,8 +4,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 /// Slots 1..=N, lowest free first, as `{%}` numbers them; each started job holds one until it
-/// ends, or until it waits to be retried (a waiting retry holds no slot, as it holds no worker
-/// in the pool; like GNU parallel's, its `{%}` is then not updated).
+/// has ended, its retries included (as in GNU parallel: with `-j1`, the next job starts only
+/// once the first has failed for the last time, so `--halt` stops before it).
 #[derive(Debug)]
 pub(crate) struct Slots {
     free: BinaryHeap<Reverse<usize>>,
@@ -40,7 +40,7 @@ impl Slots {
         self.holding.insert(id, slot);
     }
 
-    /// Job `id` ended or waits to retry: its slot is free (once).
+    /// Job `id` ended: its slot is free (once).
     pub(crate) fn release(&mut self, id: u64) {
         if let Some(slot) = self.holding.remove(&id) {
             self.free.push(Reverse(slot));

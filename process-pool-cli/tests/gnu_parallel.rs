@@ -333,3 +333,33 @@ fn options_as_gnu_parallel_reads_them() {
         case(&["-j", "-100", "echo {%}", ":::", "a", "b"]),
     ]);
 }
+
+#[test]
+fn retries_with_halt() {
+    // The first job fails both its attempts: the halt comes before the second job starts.
+    compare(&[
+        case(&[
+            "-j1",
+            "--retries",
+            "2",
+            "--halt",
+            "soon,fail=1",
+            "echo {}; exit 3",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ]),
+        case(&[
+            "-j1",
+            "--retries",
+            "2",
+            "--halt",
+            "now,fail=1",
+            "echo {}; exit 3",
+            ":::",
+            "a",
+            "b",
+        ]),
+    ]);
+}
