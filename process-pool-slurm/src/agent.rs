@@ -123,8 +123,9 @@ async fn run_job(payload: Bytes, _call: CallContext) -> Result<Bytes, String> {
     let limit = usize::try_from(spec.output_limit).unwrap_or(usize::MAX);
     let grace = spec.kill_grace;
     let timeout = spec.timeout;
+    let max_memory = spec.max_memory;
     let task = tokio::spawn(async move {
-        let ctx = RunContext::new(token.clone(), limit, grace);
+        let ctx = RunContext::new(token.clone(), limit, grace).with_max_memory(max_memory);
         let spawner = NativeSpawner::new();
         let run = spawner.spawn(&job, &ctx);
         tokio::pin!(run);

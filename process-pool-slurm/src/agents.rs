@@ -495,8 +495,15 @@ impl Spawner for SlurmSpawner {
         }
     }
 
+    /// Carried to the agent, whose native spawner enforces it on the node (a cgroup per job,
+    /// with a memory controller): a node that cannot fails the job at its start, saying why.
+    fn check_memory_limit(&self, _job: Option<&Job>) -> Result<(), String> {
+        Ok(())
+    }
+
     async fn spawn(&self, job: &Job, ctx: &RunContext) -> io::Result<Exit> {
-        let spec = JobSpec::of(job, ctx.output_limit(), ctx.kill_grace());
+        let spec = JobSpec::of(job, ctx.output_limit(), ctx.kill_grace())
+            .with_max_memory(ctx.max_memory());
         let mut call = process_pool_core::Call::new(RUN_METHOD, spec.encode());
         if job.get_retry().is_some_and(|p| p.max_attempts() == 1) {
             call = call.no_retry();

@@ -7,14 +7,20 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::time::Duration;
 
 use bytes::Bytes;
-use process_pool_core::Job;
 use process_pool_core::backend::{Exit, ExitStatus};
+use process_pool_core::{Job, Usage};
 
 /// The version of this encoding, the first byte of every spec and reply.
 const VERSION: u8 = 1;
 /// The version of a spec with stream fields at its end (files by path, discard): sent only for
 /// a job that has them, so an agent that knows only version 1 still runs every other job.
 const VERSION_STREAMS: u8 = 2;
+/// The version of a spec with a memory limit at its end, after the stream fields: sent only for
+/// a job that has one.
+const VERSION_LIMITS: u8 = 3;
+/// The version of a reply with the job's usage at its end: sent only when the agent measured
+/// some (its jobs run in cgroups).
+const VERSION_USAGE: u8 = 2;
 
 /// Where an agent sends one of a job's output streams.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,10 +125,14 @@ pub struct JobSpec {
     pub stdout: OutputSpec,
     /// Where stderr goes.
     pub stderr: OutputSpec,
+    /// The job's memory limit, in bytes, which the agent's native spawner enforces (or
+    /// refuses, saying why).
+    pub max_memory: Option<u64>,
 }
 
 impl JobSpec {
-    /// The spec of `job`, with the pool's limits for this attempt.
+    /// The spec of `job`, with the pool's limits for this attempt (its memory limit, the job's
+    /// own: see [`with_max_memory`](Self::with_max_memory) for the pool's).
     pub fn of(job: &Job, output_limit: usize, kill_grace: Duration) -> JobSpec {
         JobSpec {
             program: job.get_program().to_owned(),
@@ -137,7 +147,15 @@ impl JobSpec {
             stdin_file: job.get_input().path().map(|p| p.as_os_str().to_owned()),
             stdout: OutputSpec::of(job.get_stdout()),
             stderr: OutputSpec::of(job.get_stderr()),
+            max_memory: job.get_max_memory(),
         }
+    }
+
+    /// The same spec with this memory limit.
+    #[must_use]
+    pub fn with_max_memory(mut self, bytes: Option<u64>) -> JobSpec {
+        self.max_memory = bytes;
+        self
     }
 
     /// Whether it has stream fields, which only a version-2 agent reads.
@@ -176,8 +194,15 @@ impl JobSpec {
     pub fn encode(&self) -> Vec<u8> {
         let stdin_len = self.stdin.as_ref().map_or(0, Bytes::len);
         let mut out = Vec::with_capacity(64 + stdin_len);
-        let streams = self.has_streams();
-        out.push(if streams { VERSION_STREAMS } else { VERSION });
+        let limits = self.max_memory.is_some();
+        let streams = limits || self.has_streams();
+        out.push(if limits {
+            VERSION_LIMITS
+        } else if streams {
+            VERSION_STREAMS
+        } else {
+            VERSION
+        });
         put_bytes(&mut out, self.program.as_bytes());
         put_u32(&mut out, self.args.len());
         for arg in &self.args {
@@ -205,6 +230,9 @@ impl JobSpec {
             self.stdout.put(&mut out);
             self.stderr.put(&mut out);
         }
+        if let Some(bytes) = self.max_memory {
+            put_u64(&mut out, bytes);
+        }
         out
     }
 
@@ -212,9 +240,9 @@ impl JobSpec {
     pub fn decode(bytes: &Bytes) -> Result<JobSpec, String> {
         let mut r = Reader::new(bytes);
         let version = r.u8()?;
-        if version != VERSION && version != VERSION_STREAMS {
+        if !(VERSION..=VERSION_LIMITS).contains(&version) {
             return Err(format!(
-                "encoding version {version}, this side speaks {VERSION} and {VERSION_STREAMS}"
+                "encoding version {version}, this side speaks {VERSION} to {VERSION_LIMITS}"
             ));
         }
         let program = OsString::from_vec(r.bytes()?.to_vec());
@@ -242,11 +270,14 @@ impl JobSpec {
         let kill_grace = Duration::from_millis(r.u64()?);
         let (mut stdin_file, mut stdout, mut stderr) =
             (None, OutputSpec::Memory, OutputSpec::Memory);
-        if version == VERSION_STREAMS {
+        if version >= VERSION_STREAMS {
             stdin_file = r.option()?.map(|p| OsString::from_vec(p.to_vec()));
             stdout = OutputSpec::read(&mut r)?;
             stderr = OutputSpec::read(&mut r)?;
-            if stdin_file.is_none() && stdout == OutputSpec::Memory && stderr == OutputSpec::Memory
+            if version == VERSION_STREAMS
+                && stdin_file.is_none()
+                && stdout == OutputSpec::Memory
+                && stderr == OutputSpec::Memory
             {
                 // One way to write each spec: one without streams is version 1.
                 return Err(format!(
@@ -254,6 +285,11 @@ impl JobSpec {
                 ));
             }
         }
+        let max_memory = if version == VERSION_LIMITS {
+            Some(r.u64()?)
+        } else {
+            None
+        };
         r.end()?;
         Ok(JobSpec {
             program,
@@ -268,6 +304,7 @@ impl JobSpec {
             stdin_file,
             stdout,
             stderr,
+            max_memory,
         })
     }
 }
@@ -285,7 +322,15 @@ impl Reply {
     /// The bytes sent back to the pool.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        out.push(VERSION);
+        let usage = match self {
+            Reply::Exit(exit) if exit.usage != Usage::default() => Some(exit.usage),
+            _ => None,
+        };
+        out.push(if usage.is_some() {
+            VERSION_USAGE
+        } else {
+            VERSION
+        });
         match self {
             Reply::Exit(exit) => {
                 out.push(0);
@@ -310,6 +355,10 @@ impl Reply {
                         out.push(4);
                         out.extend_from_slice(&code.to_be_bytes());
                     }
+                    ExitStatus::OutOfMemory { limit } => {
+                        out.push(5);
+                        put_u64(&mut out, *limit);
+                    }
                     other => {
                         out.push(2);
                         put_bytes(&mut out, format!("{other:?}").as_bytes());
@@ -319,6 +368,22 @@ impl Reply {
                 out.push(u8::from(exit.stdout_truncated));
                 put_bytes(&mut out, &exit.stderr);
                 out.push(u8::from(exit.stderr_truncated));
+                if let Some(usage) = usage {
+                    match usage.cpu_time {
+                        Some(time) => {
+                            out.push(1);
+                            put_u64(&mut out, u64::try_from(time.as_micros()).unwrap_or(u64::MAX));
+                        }
+                        None => out.push(0),
+                    }
+                    match usage.peak_memory {
+                        Some(bytes) => {
+                            out.push(1);
+                            put_u64(&mut out, bytes);
+                        }
+                        None => out.push(0),
+                    }
+                }
             }
             Reply::SpawnFailed(error) => {
                 out.push(1);
@@ -332,7 +397,12 @@ impl Reply {
     /// Reads a reply; an error says what was wrong with it.
     pub fn decode(bytes: &Bytes) -> Result<Reply, String> {
         let mut r = Reader::new(bytes);
-        r.version()?;
+        let version = r.u8()?;
+        if version != VERSION && version != VERSION_USAGE {
+            return Err(format!(
+                "encoding version {version}, this side speaks {VERSION} and {VERSION_USAGE}"
+            ));
+        }
         let reply = match r.u8()? {
             0 => {
                 let status = match r.u8()? {
@@ -341,23 +411,40 @@ impl Reply {
                     2 => ExitStatus::Trapped(String::from_utf8_lossy(r.bytes()?).into_owned()),
                     3 => ExitStatus::StreamFailed(String::from_utf8_lossy(r.bytes()?).into_owned()),
                     4 => ExitStatus::Exception(u32::from_be_bytes(r.array()?)),
+                    5 => ExitStatus::OutOfMemory { limit: r.u64()? },
                     other => return Err(format!("unknown exit status tag {other}")),
                 };
                 let stdout = bytes.slice(r.slice()?);
                 let stdout_truncated = r.flag()?;
                 let stderr = bytes.slice(r.slice()?);
                 let stderr_truncated = r.flag()?;
-                Reply::Exit(
-                    Exit::new(status)
-                        .with_stdout(stdout, stdout_truncated)
-                        .with_stderr(stderr, stderr_truncated),
-                )
+                let mut exit = Exit::new(status)
+                    .with_stdout(stdout, stdout_truncated)
+                    .with_stderr(stderr, stderr_truncated);
+                if version == VERSION_USAGE {
+                    let cpu_time = if r.flag()? {
+                        Some(Duration::from_micros(r.u64()?))
+                    } else {
+                        None
+                    };
+                    let peak_memory = if r.flag()? { Some(r.u64()?) } else { None };
+                    let usage = Usage::new(cpu_time, peak_memory);
+                    if usage == Usage::default() {
+                        // One way to write each reply: one without usage is version 1.
+                        return Err(format!(
+                            "a version-{VERSION_USAGE} reply without usage (written as version {VERSION})"
+                        ));
+                    }
+                    exit = exit.with_usage(usage);
+                }
+                Reply::Exit(exit)
             }
-            1 => {
+            1 if version == VERSION => {
                 let kind = kind_of(r.u8()?);
                 let message = String::from_utf8_lossy(r.bytes()?).into_owned();
                 Reply::SpawnFailed(io::Error::new(kind, message))
             }
+            1 => return Err(format!("a version-{VERSION_USAGE} reply that is no exit")),
             other => return Err(format!("unknown reply tag {other}")),
         };
         r.end()?;
@@ -450,15 +537,6 @@ impl<'a> Reader<'a> {
 
     fn u8(&mut self) -> Result<u8, String> {
         Ok(self.array::<1>()?[0])
-    }
-
-    fn version(&mut self) -> Result<(), String> {
-        match self.u8()? {
-            VERSION => Ok(()),
-            other => Err(format!(
-                "encoding version {other}, this side speaks {VERSION}"
-            )),
-        }
     }
 
     fn flag(&mut self) -> Result<bool, String> {
@@ -578,6 +656,30 @@ mod tests {
         bytes[at] = 0;
         let error = JobSpec::decode(&Bytes::from(bytes)).unwrap_err();
         assert!(error.contains("without stream fields"), "{error}");
+    }
+
+    #[test]
+    fn a_memory_limit_and_a_job_s_usage_cross_the_wire() {
+        let limited = JobSpec::of(&Job::new("true").max_memory(64 << 20), 10, Duration::ZERO);
+        let bytes = limited.encode();
+        assert_eq!(bytes[0], VERSION_LIMITS);
+        let back = JobSpec::decode(&Bytes::from(bytes)).unwrap();
+        assert_eq!(back.max_memory, Some(64 << 20));
+        // Without one, the spec is written as before.
+        let plain = JobSpec::of(&Job::new("true"), 10, Duration::ZERO).encode();
+        assert_eq!(plain[0], VERSION);
+
+        let usage = Usage::new(Some(Duration::from_micros(1234)), Some(5 << 20));
+        let exit = Exit::new(ExitStatus::OutOfMemory { limit: 64 << 20 }).with_usage(usage);
+        let bytes = Bytes::from(Reply::Exit(exit).encode());
+        assert_eq!(bytes[0], VERSION_USAGE);
+        let Ok(Reply::Exit(back)) = Reply::decode(&bytes) else {
+            panic!("a reply");
+        };
+        assert_eq!(back.status, ExitStatus::OutOfMemory { limit: 64 << 20 });
+        assert_eq!(back.usage, usage);
+        let plain = Reply::Exit(Exit::new(ExitStatus::Code(0))).encode();
+        assert_eq!(plain[0], VERSION);
     }
 
     #[test]

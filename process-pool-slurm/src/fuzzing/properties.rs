@@ -34,9 +34,12 @@ fn spec_bytes() -> impl Strategy<Value = Vec<u8>> {
         proptest::option::of(any::<u64>()),
         any::<u64>(),
         any::<u64>(),
-        proptest::option::of(os()),
-        output(),
-        output(),
+        (
+            proptest::option::of(os()),
+            output(),
+            output(),
+            proptest::option::of(any::<u64>()),
+        ),
     )
         .prop_map(
             |(
@@ -49,9 +52,7 @@ fn spec_bytes() -> impl Strategy<Value = Vec<u8>> {
                 timeout,
                 limit,
                 grace,
-                stdin_file,
-                stdout,
-                stderr,
+                (stdin_file, stdout, stderr, max_memory),
             )| {
                 JobSpec {
                     program,
@@ -66,6 +67,7 @@ fn spec_bytes() -> impl Strategy<Value = Vec<u8>> {
                     stdin_file,
                     stdout,
                     stderr,
+                    max_memory,
                 }
                 .encode()
             },
@@ -78,6 +80,7 @@ fn reply_bytes() -> impl Strategy<Value = Vec<u8>> {
         any::<i32>().prop_map(ExitStatus::Signal),
         any::<u32>().prop_map(ExitStatus::Exception),
         ".{0,8}".prop_map(ExitStatus::Trapped),
+        any::<u64>().prop_map(|limit| ExitStatus::OutOfMemory { limit }),
     ];
     let exit = (
         status,
@@ -85,12 +88,16 @@ fn reply_bytes() -> impl Strategy<Value = Vec<u8>> {
         any::<bool>(),
         vec(any::<u8>(), 0..32),
         any::<bool>(),
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
     )
-        .prop_map(|(status, out, cut_out, err, cut_err)| {
+        .prop_map(|(status, out, cut_out, err, cut_err, cpu, peak)| {
+            let usage = process_pool_core::Usage::new(cpu.map(Duration::from_micros), peak);
             Reply::Exit(
                 Exit::new(status)
                     .with_stdout(Bytes::from(out), cut_out)
-                    .with_stderr(Bytes::from(err), cut_err),
+                    .with_stderr(Bytes::from(err), cut_err)
+                    .with_usage(usage),
             )
         });
     let failed = (0u8..10, ".{0,8}").prop_map(|(kind, message)| {
