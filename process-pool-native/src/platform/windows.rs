@@ -15,7 +15,7 @@ use std::path::Path;
 
 use process_pool_core::backend::ExitStatus;
 use tokio::process::{Child, Command};
-use windows_sys::Win32::Foundation::{FALSE, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Foundation::{ERROR_INTERNAL_ERROR, FALSE, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
@@ -61,7 +61,7 @@ pub(super) fn spawn(
 ) -> io::Result<(super::Child, Option<Tree>)> {
     let mut tokio = command.tokio_command();
     Tree::prepare(&mut tokio);
-    let mut child = tokio.spawn()?;
+    let mut child = retry_internal_errors(|| tokio.spawn())?;
     match Tree::adopt(&child) {
         Ok(tree) => Ok((super::Child::from_tokio(child), tree)),
         Err(error) => {
@@ -70,6 +70,31 @@ pub(super) fn spawn(
             Err(error)
         }
     }
+}
+
+/// How many times a start that failed with `ERROR_INTERNAL_ERROR` is made in all.
+const STARTS: u32 = 3;
+
+/// Runs `start` again, up to [`STARTS`] times in all, while it fails with
+/// `ERROR_INTERNAL_ERROR`: what Wine's `CreateProcessW` answers when the new process died while
+/// Wine was still loading it, before any of the program's code ran (seen once in 1,000 jobs
+/// under load; a second start succeeds). Windows documents no such answer for a program that
+/// cannot start, and every other error is returned at once.
+fn retry_internal_errors<T>(mut start: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let mut tries = 1;
+    loop {
+        match start() {
+            Err(error) if is_internal_error(&error) && tries < STARTS => {
+                tracing::debug!(%error, tries, "process start failed inside the OS; trying again");
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_internal_error(error: &io::Error) -> bool {
+    error.raw_os_error() == i32::try_from(ERROR_INTERNAL_ERROR).ok()
 }
 
 /// A job's memory limit is enforced on Linux only.
@@ -373,6 +398,36 @@ mod tests {
             ExitStatus::Code(0x8000_0005_u32 as i32)
         );
         assert_eq!(status(3), ExitStatus::Code(3));
+    }
+
+    #[test]
+    fn a_start_that_failed_inside_the_os_is_made_again_a_bounded_number_of_times() {
+        let internal = || io::Error::from_raw_os_error(ERROR_INTERNAL_ERROR as i32);
+        let mut tries = 0;
+        let started = retry_internal_errors(|| {
+            tries += 1;
+            if tries < STARTS {
+                Err(internal())
+            } else {
+                Ok(tries)
+            }
+        });
+        assert_eq!(started.unwrap(), STARTS);
+        // Never more than STARTS tries, and every other error at once.
+        tries = 0;
+        let failed = retry_internal_errors::<()>(|| {
+            tries += 1;
+            Err(internal())
+        });
+        assert!(is_internal_error(&failed.unwrap_err()));
+        assert_eq!(tries, STARTS);
+        tries = 0;
+        let missing = retry_internal_errors::<()>(|| {
+            tries += 1;
+            Err(io::Error::from(io::ErrorKind::NotFound))
+        });
+        assert_eq!(missing.unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(tries, 1);
     }
 
     #[test]
