@@ -13,19 +13,19 @@ Examples:
   ppool gzip ::: *.log                      gzip each file, one job per CPU
   find . -name '*.jpg' | ppool -j 4 convert {} {.}.png
   ppool -k echo {1}-{2} ::: a b ::: 1 2     every combination, in input order
-  ppool 'sort {} | uniq -c > {}.counts' ::: *.txt   one string: sh -c
+  ppool 'sort {} | uniq -c > {}.counts' ::: *.txt   a shell line per input
   ppool --timeout 10s --retries 3 --retry-delay 1s curl -fsS {} :::: urls
   ppool --halt now,fail=1 --joblog log make -C {} ::: */
   ppool --resume --joblog log make -C {} ::: */   rerun only what did not run
   ppool --json wc -w ::: *.md | jq .stdout
   ppool --wasi --dir data:/data:ro wordcount.wasm /data/{/} ::: data/*.txt";
 
+// Not `{n}`: clap reads those four bytes in a help text as a line break.
 const REPLACEMENTS: &str = "\
 Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname,
-{/.} basename without extension, {#} job number, {%} job slot, {n} input source or
-column n (also {n.} {n/} {n//} {n/.}; negative n counts from the end). With none,
-the input is appended. Several words run directly; one word with spaces or shell
-syntax runs through";
+{/.} basename without extension, {#} job number, {%} job slot, {1} {2} ... input
+source or column 1, 2, ... (also {1.} {1/} {1//} {1/.}; a negative number counts from
+the end). With none, the input is appended.";
 
 /// Run a command once per input, many at a time: GNU parallel's habits on process-pool
 /// (whole process trees ended on timeout, retries with backoff, capped output, sandboxed WASI
@@ -40,8 +40,8 @@ syntax runs through";
                       ... | ppool [OPTIONS] COMMAND [ARG]...",
     after_help = EXAMPLES,
     after_long_help = format!(
-        "{EXAMPLES}\n\n{REPLACEMENTS} {}, its values quoted.\n\n{}",
-        crate::shell::NAME,
+        "{EXAMPLES}\n\n{REPLACEMENTS}\n{}\n\n{}",
+        crate::shell::HELP,
         crate::exit::HELP
     ),
 )]
@@ -167,10 +167,14 @@ pub(crate) struct Cli {
     )]
     pub(crate) arg_file: Vec<PathBuf>,
 
-    /// Run the command's words as one shell line (sh -c; cmd.exe /C on Windows), as GNU
-    /// parallel does
+    /// Always run the command line through the shell, even where it could run directly with
+    /// the same result (Windows: the words as one cmd.exe line)
     #[arg(long, help_heading = "Input")]
     pub(crate) shell: bool,
+
+    /// Keep each word of the command as one argument, as given: no shell syntax, no splitting
+    #[arg(short = 'q', long = "quote", help_heading = "Input")]
+    pub(crate) quote: bool,
 
     /// The command is a WebAssembly module (.wasm or .wat), run sandboxed per input
     #[arg(long, help_heading = "WASI")]

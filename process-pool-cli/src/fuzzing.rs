@@ -12,13 +12,14 @@ use regex::bytes::Regex;
 
 use crate::input::{columns, stream_records};
 use crate::joblog::{GnuStatus, JobLog, Resume, done_before};
-use crate::template::{Mode, Template};
+use crate::template::{Mode, Template, Words};
 
 /// A command template, whatever its words, rendered for any input. Asserts that it is parsed
 /// or refused with a reason, never a panic; that a command without replacement strings runs
-/// as given with the input appended (each value its own word, run directly; quoted so that
-/// the shell reads each value back as one word, through a shell); and that rendering a job, its
-/// text and its words never fails.
+/// as given with the input appended (run directly: its words split at blanks as the shell
+/// would, each value its own word; through a shell: the line as written, each value quoted so
+/// that the shell reads it back as one word); and that rendering a job, its text and its words
+/// never fails.
 ///
 /// # Panics
 ///
@@ -31,7 +32,12 @@ pub fn template(
     seq: u64,
     slot: usize,
 ) {
-    let template = match Template::parse(words, shell, direct_only) {
+    let how = match (direct_only, shell) {
+        (true, _) => Words::Module,
+        (false, true) => Words::Shell,
+        (false, false) => Words::Line,
+    };
+    let template = match Template::parse(words, how) {
         Ok(template) => template,
         Err(reason) => {
             assert!(!reason.is_empty(), "a refusal without a reason");
@@ -53,7 +59,18 @@ pub fn template(
     }
     match template.mode() {
         Mode::Direct => {
-            let expected: Vec<Vec<u8>> = words.iter().chain(args).cloned().collect();
+            // A line is split at blanks, as the shell would; a module's words stay as given.
+            let given: Vec<Vec<u8>> = if how == Words::Line && crate::shell::JOINS_WORDS {
+                words
+                    .join(&b' ')
+                    .split(|&b| crate::shell::is_blank(b))
+                    .filter(|word| !word.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            } else {
+                words.to_vec()
+            };
+            let expected: Vec<Vec<u8>> = given.iter().chain(args).cloned().collect();
             assert_eq!(rendered, expected, "a plain command run directly");
         }
         Mode::Shell => {

@@ -247,7 +247,12 @@ fn clap_error(error: &clap::Error) -> ExitCode {
                 first = format!("{first} {}", listed.join(", "));
             }
             let first = first.strip_prefix("error: ").unwrap_or(&first);
-            eprintln!("ppool: {first} (see ppool --help)");
+            match error.get(clap::error::ContextKind::SuggestedArg) {
+                Some(clap::error::ContextValue::String(similar)) => {
+                    eprintln!("ppool: {first}: did you mean `{similar}`? (see ppool --help)");
+                }
+                _ => eprintln!("ppool: {first} (see ppool --help)"),
+            }
             ExitCode::from(255)
         }
     }

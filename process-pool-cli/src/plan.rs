@@ -15,7 +15,7 @@ use crate::backend::{self, Backend};
 use crate::halt::HaltSpec;
 use crate::input::{self, InputSpec, Origin, Source};
 use crate::joblog::{self, JobLog, Resume};
-use crate::template::Template;
+use crate::template::{Template, Words};
 use crate::units::{parse_bytes, parse_duration};
 
 /// What to run and how, checked.
@@ -104,7 +104,16 @@ impl Plan {
             .transpose()?;
 
         let (command, tails) = split_command(cli.command).map_err(|e| e.to_string())?;
-        let template = Template::parse(&command, cli.shell, cli.wasi)?;
+        let how = if cli.wasi {
+            Words::Module
+        } else if cli.shell {
+            Words::Shell
+        } else if cli.quote {
+            Words::Quoted
+        } else {
+            Words::Line
+        };
+        let template = Template::parse(&command, how)?;
         let backend = backend::choose(&cli.wasi, &cli.dir, cli.max_memory.as_deref(), cli.fuel)?;
         if !cli.dry_run {
             backend.check_program(&template)?;
@@ -288,6 +297,14 @@ fn sources(arg_files: Vec<PathBuf>, tails: Vec<Tail>) -> Result<Vec<Source>, Str
         }
     }
     if sources.is_empty() {
+        use std::io::IsTerminal;
+        if std::io::stdin().is_terminal() {
+            // A bare command typed at a prompt, most likely missing its `:::`.
+            eprintln!(
+                "ppool: reading inputs from the terminal, one per line; end them with Ctrl-D \
+                 (or give them after ::: or ::::, see ppool --help)"
+            );
+        }
         sources.push(Source {
             origin: Origin::Stdin,
             linked: false,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How long a run goes before the bar appears.
 pub(crate) const SHOW_AFTER: Duration = Duration::from_millis(200);
@@ -69,11 +69,18 @@ impl Progress {
 
 fn style(known_total: bool) -> ProgressStyle {
     let template = if known_total {
-        "{spinner} {pos}/{len} done, {msg} [{wide_bar}] {per_sec} ETA {eta}"
+        "{spinner} {pos}/{len} done, {msg} [{wide_bar}] {rate} ETA {eta}"
     } else {
-        "{spinner} {pos} done, {msg} {per_sec} [{elapsed}]"
+        "{spinner} {pos} done, {msg} {rate} [{elapsed}]"
     };
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
+        // Jobs a second with one decimal (indicatif's `{per_sec}` shows four).
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.1}/s", state.per_sec());
+            },
+        )
 }

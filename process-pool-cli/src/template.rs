@@ -6,11 +6,13 @@
 //! from the end) with the same modifiers (`{2.}`, `{1/}`, `{-1//}`, `{3/.}`). A command with no
 //! replacement string gets the input appended, as in GNU parallel.
 //!
-//! Words given as several arguments run directly (no shell); one argument that holds shell
-//! syntax or spaces runs through the shell (`sh -c`; `cmd.exe` on Windows, see
-//! [`crate::shell`]), its replaced values quoted so the shell reads each as one word (a
-//! replacement string at the very start is not quoted: the input is the command). On Windows
-//! `{/}`, `{//}` and `{.}` take `\` as a path separator too.
+//! As in GNU parallel, the command's words are joined with spaces into one line that the shell
+//! runs (see [`crate::shell`] for which), its replaced values quoted so the shell reads each as
+//! one word (a replacement string at the very start is not quoted: the input is the command).
+//! A line that the shell would only split into words, whose program the shell would run as it
+//! is, runs directly instead: the same result for one process, not two ([`Words::Line`]). On
+//! Windows several words run directly, a one-word command with spaces or cmd syntax through
+//! `cmd.exe`; `{/}`, `{//}` and `{.}` take `\` as a path separator too.
 
 use process_pool::Job;
 
@@ -57,6 +59,22 @@ enum Piece {
     Value(What, Edit),
 }
 
+/// How the command's words are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Words {
+    /// As GNU parallel: joined with spaces into one line for the shell, values quoted; run
+    /// directly instead when the line is only plain words and the program is one the shell
+    /// would run as it is (see [`shell::runs_directly`]). On Windows several words run
+    /// directly, and only a one-word command with spaces or cmd syntax goes to cmd.
+    Line,
+    /// `-q`: each word one argument, as given (values put in as they are).
+    Quoted,
+    /// `--shell`: always one line for the shell, never run directly.
+    Shell,
+    /// `--wasi`: a module and its arguments, never a shell.
+    Module,
+}
+
 /// How the command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -77,14 +95,15 @@ pub(crate) struct Template {
     words: Vec<Vec<Piece>>,
     /// Shell only: the line starts with a replacement string, put in unquoted.
     raw_first: bool,
+    /// Direct only: a module's words, never given to a shell.
+    module: bool,
 }
 
 impl Template {
-    /// Parses the command's words. `shell`: join the words into one shell line, as GNU
-    /// parallel does. `direct_only`: never use a shell (WASI modules).
-    pub(crate) fn parse(words: &[Vec<u8>], shell: bool, direct_only: bool) -> Result<Self, String> {
+    /// Parses the command's words, to be run as `how` says.
+    pub(crate) fn parse(words: &[Vec<u8>], how: Words) -> Result<Self, String> {
         if words.is_empty() {
-            if direct_only {
+            if how == Words::Module {
                 return Err("no module given to run".into());
             }
             // GNU parallel without a command: each input is a command line.
@@ -92,40 +111,101 @@ impl Template {
                 mode: Mode::Shell,
                 words: vec![vec![Piece::Value(What::All, Edit::Whole)]],
                 raw_first: true,
+                module: false,
             });
         }
-        let single = words.len() == 1 || shell;
-        let line = words.join(&b' ');
-        if single && !direct_only {
-            let pieces = parse_word(&line)?;
-            let raw_first = matches!(pieces.first(), Some(Piece::Value(..)));
-            if shell || raw_first || needs_shell(&pieces) {
-                let mut template = Template {
-                    mode: Mode::Shell,
-                    words: vec![pieces],
-                    raw_first,
-                };
-                template.append_input_if_unused();
+        match how {
+            Words::Module => {
+                if words.len() == 1 && words[0].iter().any(u8::is_ascii_whitespace) {
+                    return Err(
+                        "--wasi runs a module, not a shell command: give the module and its arguments as separate words"
+                            .into(),
+                    );
+                }
+                let mut template = Template::direct(
+                    words
+                        .iter()
+                        .map(|w| parse_word(w))
+                        .collect::<Result<_, _>>()?,
+                )?;
+                template.module = true;
                 return Ok(template);
             }
+            Words::Quoted => return Template::quoted(words),
+            Words::Line if words.len() > 1 && !shell::JOINS_WORDS => {
+                return Template::direct(
+                    words
+                        .iter()
+                        .map(|w| parse_word(w))
+                        .collect::<Result<_, _>>()?,
+                );
+            }
+            Words::Line | Words::Shell => {}
         }
-        if direct_only && words.len() == 1 && words[0].iter().any(u8::is_ascii_whitespace) {
-            return Err(
-                "--wasi runs a module, not a shell command: give the module and its arguments as separate words"
-                    .into(),
-            );
+        let pieces = parse_word(&words.join(&b' '))?;
+        let raw_first = matches!(pieces.first(), Some(Piece::Value(..)));
+        if how == Words::Line
+            && !raw_first
+            && let Some(words) = plain_words(&pieces)
+        {
+            return Template::direct(words);
         }
-        let words = words
+        Ok(Template::line(pieces, raw_first))
+    }
+
+    /// `-q`: each word as it is given, one argument each (through the shell, each quoted,
+    /// when the program is the shell's own).
+    fn quoted(words: &[Vec<u8>]) -> Result<Self, String> {
+        let words: Vec<Vec<Piece>> = words
             .iter()
             .map(|w| parse_word(w))
             .collect::<Result<_, _>>()?;
+        if let [Piece::Text(program)] = words[0].as_slice()
+            && shell::runs_directly(program)
+        {
+            return Template::direct(words);
+        }
+        let mut line = Vec::new();
+        for (i, word) in words.into_iter().enumerate() {
+            if i > 0 {
+                line.push(Piece::Text(b" ".to_vec()));
+            }
+            for piece in word {
+                line.push(match piece {
+                    Piece::Text(text) => {
+                        let mut quoted = Vec::new();
+                        shell::push_quoted(&mut quoted, &text).map_err(|e| e.to_string())?;
+                        Piece::Text(quoted)
+                    }
+                    value => value,
+                });
+            }
+        }
+        Ok(Template::line(line, false))
+    }
+
+    /// Words run directly, the program first.
+    fn direct(words: Vec<Vec<Piece>>) -> Result<Self, String> {
         let mut template = Template {
             mode: Mode::Direct,
             words,
             raw_first: false,
+            module: false,
         };
         template.append_input_if_unused();
         Ok(template)
+    }
+
+    /// One line for the shell.
+    fn line(pieces: Vec<Piece>, raw_first: bool) -> Self {
+        let mut template = Template {
+            mode: Mode::Shell,
+            words: vec![pieces],
+            raw_first,
+            module: false,
+        };
+        template.append_input_if_unused();
+        template
     }
 
     fn append_input_if_unused(&mut self) {
@@ -232,6 +312,10 @@ impl Template {
     pub(crate) fn job(&self, args: &Args, seq: u64, slot: usize) -> Result<Job, RenderError> {
         let words = self.render(args, seq, slot)?;
         match self.mode {
+            Mode::Direct if !self.module && !shell::same_as_shell(&words) => {
+                let line = join_quoted(words.iter().map(Vec::as_slice));
+                Ok(shell::job(os_text::to_os(line)?)?)
+            }
             Mode::Direct => {
                 let mut words = words.into_iter().map(os_text::to_os);
                 let program = words.next().transpose()?.unwrap_or_default();
@@ -351,13 +435,41 @@ fn replacement(inner: &[u8]) -> Option<(What, Edit)> {
     (number != 0).then_some((What::Positional(number), edit))
 }
 
-/// Whether a single-word command needs a shell: spaces or shell syntax outside replacement
-/// strings.
-fn needs_shell(pieces: &[Piece]) -> bool {
-    pieces.iter().any(|piece| match piece {
-        Piece::Text(text) => text.iter().any(|&b| shell::is_special(b)),
-        Piece::Value(..) => false,
-    })
+/// The words of a line the shell would only split at blanks, when it has no other syntax and
+/// its program runs the same without the shell ([`shell::runs_directly`]); `None` otherwise.
+/// Blanks split text only: a value stays one word, as the shell reads it once quoted.
+fn plain_words(pieces: &[Piece]) -> Option<Vec<Vec<Piece>>> {
+    let mut words: Vec<Vec<Piece>> = Vec::new();
+    let mut word: Vec<Piece> = Vec::new();
+    for piece in pieces {
+        let Piece::Text(text) = piece else {
+            word.push(piece.clone());
+            continue;
+        };
+        if text
+            .iter()
+            .any(|&b| shell::is_special(b) && !shell::is_blank(b))
+        {
+            return None;
+        }
+        for (i, part) in text.split(|&b| shell::is_blank(b)).enumerate() {
+            if i > 0 && !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            if !part.is_empty() {
+                word.push(Piece::Text(part.to_vec()));
+            }
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let direct = match words.first()?.as_slice() {
+        [Piece::Text(program)] => shell::runs_directly(program),
+        // Windows: a program named by a value runs directly too, as several words do.
+        _ => !shell::JOINS_WORDS,
+    };
+    direct.then_some(words)
 }
 
 /// GNU parallel's edits: `{.}` is `s:\.[^/.]*$::`, `{/}` is `s:.*/::`, `{//}` is `dirname`.

@@ -54,15 +54,28 @@ fn an_unreadable_argument_file() {
 }
 
 #[test]
-fn a_command_that_does_not_exist() {
-    refused(
-        &["no-such-command-anywhere", ":::", "a"],
-        "command not found: `no-such-command-anywhere`",
-    );
-    refused(
-        &["./not-here.sh", ":::", "a"],
-        "`./not-here.sh`: no such file",
-    );
+fn a_command_that_does_not_exist_fails_each_job_as_in_gnu_parallel() {
+    // The shell says so once per job (its 127), and the exit status counts the failed jobs.
+    for (args, name) in [
+        (
+            &["no-such-command-anywhere", ":::", "a", "b"][..],
+            "no-such-command-anywhere",
+        ),
+        (&["./not-here.sh", "{}", ":::", "a", "b"], "./not-here.sh"),
+    ] {
+        let mut command = common::ppool();
+        command
+            .env("SHELL", "/bin/sh")
+            .env_remove("PARALLEL_SHELL")
+            .args(args);
+        let out = common::run_with(command, b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let said = stderr
+            .lines()
+            .filter(|l| l.contains(name) && l.contains("not found"));
+        assert_eq!(said.count(), 2, "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -215,22 +215,32 @@ fn keep_order_prints_in_input_order_whatever_ends_first() {
 #[test]
 fn dry_run_shows_the_commands_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = ppool();
-    command.current_dir(dir.path()).args([
-        "--dry-run",
-        "touch",
-        "{}.done",
-        "it's",
-        ":::",
-        "a b",
-        "c",
-    ]);
-    let out = run_with(command, b"");
+    let dry_run = |quote: &[&str]| {
+        let mut command = ppool();
+        command
+            .current_dir(dir.path())
+            .arg("--dry-run")
+            .args(quote)
+            .args(["touch", "{}.done", "it's", ":::", "a b", "c"]);
+        text(&run_with(command, b"").stdout)
+    };
+    // As GNU parallel: the words joined into the shell's line, the values quoted.
+    assert_eq!(dry_run(&[]), "touch 'a b'.done it's\ntouch c.done it's\n");
+    // -q: each word one argument, shown quoted.
     assert_eq!(
-        text(&out.stdout),
+        dry_run(&["-q"]),
         "touch 'a b.done' 'it'\\''s'\ntouch c.done 'it'\\''s'\n"
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_misspelt_option_gets_a_suggestion() {
+    let out = ppool_run(&["--jbos", "2", "echo", ":::", "a"]);
+    assert_eq!(out.status.code(), Some(255));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("did you mean `--jobs`?"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]
@@ -238,9 +248,18 @@ fn help_version_and_completions() {
     let help = ppool_run(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
     let help = text(&help.stdout);
-    for needle in ["Examples:", ":::", "--halt", "Exit status:", "Ctrl-C"] {
+    for needle in [
+        "Examples:",
+        ":::",
+        "--halt",
+        "Exit status:",
+        "Ctrl-C",
+        "{1} {2} ...",
+    ] {
         assert!(help.contains(needle), "{needle} in --help");
     }
+    // Every replacement string shown whole: none eaten as a line break (`{n}` was).
+    assert!(!help.contains("slot, \n"), "{help}");
     let version = ppool_run(&["--version"]);
     assert_eq!(
         text(&version.stdout),
@@ -333,6 +352,7 @@ fn line_buffer_prints_lines_while_the_job_runs() {
         .args([
             "--line-buffer",
             "--tag",
+            "-q",
             "sh",
             "-c",
             "echo first-$0; sleep 30; echo never",

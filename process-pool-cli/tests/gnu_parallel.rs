@@ -13,18 +13,39 @@ use std::process::Command;
 
 use common::{GnuParallel, ppool, run_with, text};
 
-/// One command line, given to both tools after `-k`.
+/// One command line, given to both tools after `-k`, in the same environment: GNU parallel's
+/// home, `/bin/sh` as the shell, then `env` (a `None` value removes the variable).
 struct Case {
     args: &'static [&'static str],
     stdin: &'static [u8],
+    env: &'static [(&'static str, Option<&'static str>)],
 }
 
 const fn case(args: &'static [&'static str]) -> Case {
-    Case { args, stdin: b"" }
+    Case {
+        args,
+        stdin: b"",
+        env: &[],
+    }
 }
 
 const fn piped(args: &'static [&'static str], stdin: &'static [u8]) -> Case {
-    Case { args, stdin }
+    Case {
+        args,
+        stdin,
+        env: &[],
+    }
+}
+
+const fn with_env(
+    args: &'static [&'static str],
+    env: &'static [(&'static str, Option<&'static str>)],
+) -> Case {
+    Case {
+        args,
+        stdin: b"",
+        env,
+    }
 }
 
 /// Files the cases read with `::::` and `-a`.
@@ -45,6 +66,13 @@ fn compare(cases: &[Case]) {
     let mut differences = Vec::new();
     for case in cases {
         let run = |mut command: Command| {
+            gnu.same_env(&mut command);
+            for (key, value) in case.env {
+                match value {
+                    Some(value) => command.env(key, value),
+                    None => command.env_remove(key),
+                };
+            }
             command.current_dir(dir.path()).arg("-k").args(case.args);
             run_with(command, case.stdin)
         };
@@ -285,6 +313,47 @@ fn halt() {
             "0",
             "2",
         ]),
+    ]);
+}
+
+#[test]
+fn command_lines_as_gnu_parallel_runs_them() {
+    compare(&[
+        // The words joined with spaces, then split again by the shell.
+        case(&["echo", "a  b", ":::", "x"]),
+        // Variables, redirections, `;` and assignments in the words.
+        case(&["echo", "$HOME/{}", ":::", "x"]),
+        case(&["cat", "{}", ">{}.copy;", "cat", "{}.copy", ":::", "nums"]),
+        case(&["sleep", "{};", "echo", "{}", ":::", "0.1"]),
+        case(&["X=1", "sh", "-c", "'echo $X $0'", ":::", "a"]),
+        case(&[
+            "[", "{}", "=", "a", "]", "&&", "echo", "yes", ":::", "a", "b",
+        ]),
+        // Builtins, and a command that does not exist (the shell's 127, one failed job).
+        case(&["--joblog", "log", "exit", ":::", "1", "2", "3", "0"]),
+        case(&["no-such-command", ":::", "a"]),
+        case(&["cd", "/", "&&", "pwd", ":::", "a"]),
+        // Builtins that have a program too: the shell's answer, whatever the arguments.
+        case(&["echo", ":::", "-n", "a\\tb", "plain"]),
+        case(&["true", ":::", "--version"]),
+        // -q: each word one argument.
+        case(&["-q", "printf", "[%s]\\n", "a  b", ":::", "$HOME", "x y"]),
+        case(&["-q", "sh", "-c", "echo $0; exit 2", ":::", "a"]),
+    ]);
+}
+
+#[test]
+fn exported_bash_functions_run_under_bash() {
+    // `doit() { echo "doit $1"; }; export -f doit` in bash, the user's shell.
+    const FUNCTION: (&str, Option<&str>) = ("BASH_FUNC_doit%%", Some("() {  echo \"doit $1\"\n}"));
+    const BASH: &[(&str, Option<&str>)] = &[
+        FUNCTION,
+        ("SHELL", Some("/bin/bash")),
+        ("PARALLEL_SHELL", None),
+    ];
+    compare(&[
+        with_env(&["doit", ":::", "1", "2"], BASH),
+        with_env(&["doit {} | tr a-z A-Z", ":::", "x"], BASH),
     ]);
 }
 

@@ -40,6 +40,10 @@ fn a_terminal_shows_done_running_failed_rate_and_eta() {
     });
     let screen = tmux.screen();
     assert!(screen.contains("/s") && screen.contains("ETA"), "{screen}");
+    // The rate with one decimal, not four.
+    let rate = screen.split("/s").next().unwrap_or_default();
+    let decimals = rate.rsplit_once('.').map_or(0, |(_, d)| d.len());
+    assert_eq!(decimals, 1, "{screen}");
     std::fs::write(dir.path().join("release"), "").unwrap();
     wait_for("ppool to exit", Duration::from_secs(20), || {
         status(dir.path()).is_some()
@@ -48,6 +52,23 @@ fn a_terminal_shows_done_running_failed_rate_and_eta() {
     // The bar is cleared at the end.
     let screen = tmux.screen();
     assert!(!screen.contains("done,"), "{screen}");
+}
+
+#[test]
+fn inputs_read_from_the_terminal_are_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = terminal(dir.path(), "echo got");
+    wait_for("the announcement", Duration::from_secs(20), || {
+        tmux.screen().contains("reading inputs from the terminal")
+    });
+    tmux.send_keys("a");
+    tmux.send_keys("Enter");
+    tmux.send_keys("C-d");
+    wait_for("ppool to exit", Duration::from_secs(20), || {
+        status(dir.path()).is_some()
+    });
+    assert!(tmux.screen().contains("got a"), "{}", tmux.screen());
+    assert_eq!(status(dir.path()), Some(0));
 }
 
 #[test]

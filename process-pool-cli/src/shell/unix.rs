@@ -1,18 +1,201 @@
-//! Unix: one-string commands run through `/bin/sh -c`; POSIX shell quoting puts a value into
-//! that line, and shows a command run directly (joblog, `--dry-run`, messages) so it can be
-//! pasted into a shell.
+//! Unix: command lines run as GNU parallel runs them, through `$PARALLEL_SHELL`, else `$SHELL`
+//! (a POSIX shell), else `/bin/sh`; POSIX shell quoting puts a value into that line, and shows
+//! a command run directly (joblog, `--dry-run`, messages) so it can be pasted into a shell.
+//! Which lines can skip the shell and run directly with the same result is decided here too.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::OnceLock;
 
 use process_pool::Job;
 
 use super::ShellError;
 
-/// The shell that runs a command given as one string.
-const SHELL: &str = "/bin/sh";
+/// The shell when neither `$PARALLEL_SHELL` nor a POSIX `$SHELL` names one.
+const DEFAULT_SHELL: &str = "/bin/sh";
 
-/// How the shell is named in help and messages.
-pub(super) const NAME: &str = "sh -c";
+/// How the shell is named in messages.
+pub(super) const NAME: &str = "$SHELL -c";
+
+/// How the command's words are run, for `--help`.
+pub(super) const HELP: &str = "\
+As in GNU parallel, the words are joined into one line that runs through
+$PARALLEL_SHELL, else $SHELL (a POSIX shell), else /bin/sh, its values quoted.
+A line of plain words whose program is no builtin runs directly: the same result,
+one process less. -q keeps each word one argument.";
+
+/// Shells whose grammar is POSIX sh's (values quoted for `sh` read back the same), by the
+/// basename of `$SHELL`. Another login shell (csh, tcsh, fish, ...) is not used: its quoting
+/// differs, and `/bin/sh` runs the line instead (`$PARALLEL_SHELL` is taken as given).
+const POSIX_SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "ash", "ksh", "ksh93", "mksh", "pdksh", "zsh", "yash", "posh", "busybox",
+];
+
+/// The shell that runs command lines, chosen once: `$PARALLEL_SHELL`, else `$SHELL` when it
+/// is a POSIX shell, else `/bin/sh` (as GNU parallel, which takes the shell it was started
+/// from).
+fn shell() -> &'static OsStr {
+    static SHELL: OnceLock<OsString> = OnceLock::new();
+    SHELL.get_or_init(|| {
+        let set = |name| std::env::var_os(name).filter(|v: &OsString| !v.is_empty());
+        if let Some(chosen) = set("PARALLEL_SHELL") {
+            return chosen;
+        }
+        set("SHELL")
+            .filter(|shell| {
+                Path::new(shell)
+                    .file_name()
+                    .and_then(OsStr::to_str)
+                    .is_some_and(|name| POSIX_SHELLS.contains(&name))
+            })
+            .unwrap_or_else(|| DEFAULT_SHELL.into())
+    })
+}
+
+/// Words a shell reads as its own at the start of a command (builtins and keywords of sh,
+/// bash, ksh and zsh): such a command goes to the shell even where a program of the same name
+/// is in `PATH` (`kill`, `printf`, `test`, `time`), except the few in [`same_as_shell`].
+const BUILTINS: &[&str] = &[
+    "!",
+    ".",
+    ":",
+    "[",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "alias",
+    "autoload",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "case",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "compopt",
+    "continue",
+    "coproc",
+    "declare",
+    "dirs",
+    "disown",
+    "do",
+    "done",
+    "echo",
+    "elif",
+    "else",
+    "emulate",
+    "enable",
+    "esac",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "fi",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "in",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "noglob",
+    "popd",
+    "print",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "repeat",
+    "return",
+    "select",
+    "set",
+    "setopt",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "then",
+    "time",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "until",
+    "wait",
+    "whence",
+    "while",
+];
+
+/// Builtins whose program in `PATH` does the same for the arguments [`same_as_shell`] lets
+/// through, so that the commonest commands (`echo {}`, `true`) cost one process.
+const SHADOWED: &[&str] = &["echo", "true", "false"];
+
+/// Whether a command whose first word is `program` (text without shell syntax) runs the same
+/// directly as through the shell: it names an executable file the shell would find (a path,
+/// or a name in `PATH`), and is no assignment, no builtin or keyword the shell would run
+/// itself (but those of [`SHADOWED`]), and no exported bash function.
+pub(super) fn runs_directly(program: &[u8]) -> bool {
+    let name = OsStr::from_bytes(program);
+    if program.contains(&b'=') || is_exported_function(program) {
+        return false;
+    }
+    if BUILTINS.iter().any(|b| b.as_bytes() == program)
+        && !SHADOWED.iter().any(|b| b.as_bytes() == program)
+    {
+        return false;
+    }
+    crate::program::find(Path::new(name)).is_ok()
+}
+
+/// Whether bash would find a function of this name in the environment (`export -f`).
+fn is_exported_function(name: &[u8]) -> bool {
+    std::env::vars_os().any(|(key, _)| {
+        let key = key.as_bytes();
+        key.strip_prefix(b"BASH_FUNC_".as_slice())
+            .and_then(|rest| rest.strip_prefix(name))
+            .is_some_and(|end| end == b"%%" || end == b"()")
+    })
+}
+
+/// Whether these words, run directly, do what the shell's builtin would: `echo` unless an
+/// argument starts with `-` or holds a backslash (dash's and zsh's echo read escapes and no
+/// options), `true` and `false` unless given `--help` or `--version` (which the programs
+/// answer). Every other program was checked by [`runs_directly`].
+pub(super) fn same_as_shell(words: &[Vec<u8>]) -> bool {
+    let Some((program, args)) = words.split_first() else {
+        return true;
+    };
+    match program.as_slice() {
+        b"echo" => !args
+            .iter()
+            .any(|a| a.first() == Some(&b'-') || a.contains(&b'\\')),
+        b"true" | b"false" => !args.iter().any(|a| a == b"--help" || a == b"--version"),
+        _ => true,
+    }
+}
 
 /// Bytes that make a one-word command need the shell.
 pub(super) fn is_special(byte: u8) -> bool {
@@ -21,7 +204,7 @@ pub(super) fn is_special(byte: u8) -> bool {
 
 /// The job that runs `line` through the shell.
 pub(super) fn job(line: OsString) -> Result<Job, ShellError> {
-    Ok(Job::new(SHELL).arg("-c").arg(line))
+    Ok(Job::new(shell()).arg("-c").arg(line))
 }
 
 /// Nothing to remove: `sh` needs no script.

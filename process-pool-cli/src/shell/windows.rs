@@ -34,6 +34,12 @@ use super::ShellError;
 #[cfg_attr(not(windows), allow(dead_code))]
 pub(super) const NAME: &str = "cmd.exe";
 
+/// How the command's words are run, for `--help`.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(super) const HELP: &str = "\
+Several words run directly; one word with spaces or cmd syntax runs through
+cmd.exe, its values quoted.";
+
 /// The environment variable that carries the line to cmd.
 pub(super) const LINE_VARIABLE: &str = "PPOOL_COMMAND";
 

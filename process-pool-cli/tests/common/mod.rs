@@ -76,11 +76,17 @@ impl GnuParallel {
 
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.path);
+        self.same_env(&mut command);
+        command
+    }
+
+    /// Gives `command` the environment GNU parallel runs in: its home (where it finds its
+    /// will-cite file) and `/bin/sh` as the shell.
+    pub fn same_env(&self, command: &mut Command) {
         command
             .env("HOME", self.home.path())
             .env("SHELL", "/bin/sh")
             .env("PARALLEL_SHELL", "/bin/sh");
-        command
     }
 }
 
