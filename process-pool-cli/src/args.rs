@@ -108,7 +108,9 @@ pub(crate) struct Cli {
     #[arg(long, help_heading = "Output")]
     pub(crate) tag: bool,
 
-    /// Keep at most this many bytes of each job's stdout and of its stderr: 64K, 1M
+    /// Keep at most this many bytes of each job's stdout and of its stderr: 64K, 1M [default:
+    /// all of it; past 64 KiB a stream waits in a temporary file in $TMPDIR; with --json or
+    /// a live --line-buffer, 64 MiB]
     #[arg(long, value_name = "BYTES", help_heading = "Output")]
     pub(crate) max_output: Option<String>,
 

@@ -5,12 +5,12 @@
 //! a program that could not start, a trap, output cut at `--max-output`).
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use process_pool::{JobResult, Outcome, OutputLine, Stream};
+use process_pool::{JobResult, Outcome, OutputLine, SpillFile, Stream};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::input::Record;
@@ -192,7 +192,7 @@ impl State {
                 ended.record.seq,
                 start,
                 ended.result.duration,
-                ended.result.stdout.len(),
+                usize::try_from(ended.result.stdout_len()).unwrap_or(usize::MAX),
                 status,
                 &command,
             )
@@ -202,8 +202,16 @@ impl State {
             let dir = dir.join(ended.record.seq.to_string());
             let write = || -> io::Result<()> {
                 std::fs::create_dir_all(&dir)?;
-                std::fs::write(dir.join("stdout"), &ended.result.stdout)?;
-                std::fs::write(dir.join("stderr"), &ended.result.stderr)?;
+                let result = &ended.result;
+                for (name, memory, spill) in [
+                    ("stdout", &result.stdout, &result.stdout_spill),
+                    ("stderr", &result.stderr, &result.stderr_spill),
+                ] {
+                    match spill {
+                        Some(spill) => std::fs::copy(spill.path(), dir.join(name)).map(drop)?,
+                        None => std::fs::write(dir.join(name), memory)?,
+                    }
+                }
                 std::fs::write(dir.join("exit"), format!("{}\n", status.shell_status()))?;
                 std::fs::write(dir.join("command"), format!("{command}\n"))
             };
@@ -231,29 +239,32 @@ impl State {
             tag
         });
         // With live lines, the output was printed as it came.
-        let (out, err) = if self.settings.live_lines {
-            (&[][..], &[][..])
-        } else {
-            (&result.stdout[..], &result.stderr[..])
-        };
-        let stdout = tagged(out, tag.as_deref());
-        let mut stderr = tagged(err, tag.as_deref()).into_owned();
+        let shown = !self.settings.live_lines;
+        let mut notices = Vec::new();
         for line in self.notices(ended) {
-            stderr.extend_from_slice(format!("ppool: {line}\n").as_bytes());
+            notices.extend_from_slice(format!("ppool: {line}\n").as_bytes());
         }
         self.progress
             .suspend(|| {
-                if !stdout.is_empty() {
+                if shown && result.stdout_len() > 0 {
                     let mut out = io::stdout().lock();
-                    out.write_all(&stdout)?;
-                    if !stderr.is_empty() {
+                    let spill = result.stdout_spill.as_ref();
+                    copy_stream(&mut out, &result.stdout, spill, tag.as_deref())?;
+                    if result.stderr_len() > 0 || !notices.is_empty() {
                         out.flush()?;
                     }
                 }
-                // stderr is unbuffered: one write for the job's block.
-                if !stderr.is_empty() {
-                    let _ = io::stderr().lock().write_all(&stderr);
-                }
+                // stderr is unbuffered: the job's block in as few writes as it takes.
+                let mut err = io::BufWriter::with_capacity(COPY_BUFFER, io::stderr().lock());
+                let spill = result.stderr_spill.as_ref();
+                let written = if shown {
+                    copy_stream(&mut err, &result.stderr, spill, tag.as_deref())
+                } else {
+                    Ok(())
+                };
+                let _ = written
+                    .and_then(|()| err.write_all(&notices))
+                    .and_then(|()| err.flush());
                 Ok(())
             })
             .map_err(stdout_failure)
@@ -323,18 +334,45 @@ pub(crate) fn is_silent(result: &JobResult) -> bool {
         )
 }
 
-/// `text` with `tag` before each line (a last line without newline stays so, as with GNU
-/// parallel).
-fn tagged<'a>(text: &'a [u8], tag: Option<&[u8]>) -> std::borrow::Cow<'a, [u8]> {
-    let Some(tag) = tag else {
-        return text.into();
+/// The size of the pieces a spilled stream is copied in.
+const COPY_BUFFER: usize = 64 << 10;
+
+/// Writes a job's stream to `out`, `tag` before each line (a last line without newline stays
+/// so, as with GNU parallel): the bytes in memory, or once it spilled, its whole file read in
+/// pieces, so that memory stays bounded whatever its size.
+fn copy_stream(
+    out: &mut impl Write,
+    memory: &[u8],
+    spill: Option<&SpillFile>,
+    tag: Option<&[u8]>,
+) -> io::Result<()> {
+    let mut line_start = true;
+    let mut put = |out: &mut dyn Write, piece: &[u8]| -> io::Result<()> {
+        let Some(tag) = tag else {
+            return out.write_all(piece);
+        };
+        for line in piece.split_inclusive(|&b| b == b'\n') {
+            if line_start {
+                out.write_all(tag)?;
+            }
+            out.write_all(line)?;
+            line_start = line.ends_with(b"\n");
+        }
+        Ok(())
     };
-    let mut out = Vec::with_capacity(text.len() + tag.len() * 4);
-    for line in text.split_inclusive(|&b| b == b'\n') {
-        out.extend_from_slice(tag);
-        out.extend_from_slice(line);
+    let Some(spill) = spill else {
+        return put(out, memory);
+    };
+    let mut file = std::fs::File::open(spill.path())?;
+    let mut buffer = vec![0; COPY_BUFFER];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => put(out, &buffer[..n])?,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
     }
-    out.into()
 }
 
 fn stdout_failure(error: io::Error) -> Failure {
@@ -349,11 +387,17 @@ fn stdout_failure(error: io::Error) -> Failure {
 mod tests {
     use super::*;
 
+    fn tagged(text: &[u8], tag: Option<&[u8]>) -> Vec<u8> {
+        let mut out = Vec::new();
+        copy_stream(&mut out, text, None, tag).unwrap();
+        out
+    }
+
     #[test]
     fn every_line_gets_the_tag() {
-        assert_eq!(&*tagged(b"x\ny\n", Some(b"a\t")), b"a\tx\na\ty\n");
-        assert_eq!(&*tagged(b"x\ny", Some(b"a\t")), b"a\tx\na\ty");
-        assert_eq!(&*tagged(b"", Some(b"a\t")), b"");
-        assert_eq!(&*tagged(b"x", None), b"x");
+        assert_eq!(tagged(b"x\ny\n", Some(b"a\t")), b"a\tx\na\ty\n");
+        assert_eq!(tagged(b"x\ny", Some(b"a\t")), b"a\tx\na\ty");
+        assert_eq!(tagged(b"", Some(b"a\t")), b"");
+        assert_eq!(tagged(b"x", None), b"x");
     }
 }

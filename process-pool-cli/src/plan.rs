@@ -33,6 +33,10 @@ pub(crate) struct Plan {
     pub(crate) grace: Duration,
     pub(crate) kill_grace: Duration,
     pub(crate) output_limit: Option<usize>,
+    /// Each job's output kept whole: past [`SPILL_PAST`] bytes a stream goes to a temporary
+    /// file, so nothing is cut and memory stays bounded (without `--max-output`, `--json` and
+    /// live lines, which keep an in-memory cap).
+    pub(crate) spill: bool,
     pub(crate) dry_run: bool,
     pub(crate) tag: bool,
     /// `--line-buffer` without `-k` or `--json`: each line printed as a job writes it.
@@ -47,6 +51,11 @@ pub(crate) struct Plan {
     pub(crate) count_first: bool,
     pub(crate) backend: Backend,
 }
+
+/// How much of each output stream of a job stays in memory before the whole stream spills to
+/// a temporary file (in `$TMPDIR`, as GNU parallel's buffers): a job ended behind a slow one
+/// with `-k` holds at most this much of each stream in memory.
+pub(crate) const SPILL_PAST: usize = 64 << 10;
 
 impl Plan {
     /// Checks the command line; the error is one line for the user.
@@ -137,6 +146,7 @@ impl Plan {
             && !cli.dry_run
             && std::io::stdout().is_terminal()
             && std::io::stderr().is_terminal();
+        let live_lines = cli.line_buffer && !cli.keep_order && !cli.json;
         Ok(Plan {
             template: Arc::new(template),
             input: InputSpec {
@@ -146,7 +156,7 @@ impl Plan {
             },
             workers,
             keep_order: cli.keep_order,
-            live_lines: cli.line_buffer && !cli.keep_order && !cli.json,
+            live_lines,
             timeout,
             retry,
             count_first: cli.eta || halt.is_some_and(|h| h.needs_total()),
@@ -155,6 +165,7 @@ impl Plan {
             delay: delay.filter(|d| !d.is_zero()),
             grace,
             kill_grace,
+            spill: output_limit.is_none() && !cli.json && !live_lines,
             output_limit,
             dry_run: cli.dry_run,
             tag: cli.tag,
@@ -178,7 +189,9 @@ impl Plan {
         if let Some(limit) = self.timeout {
             builder = builder.timeout(limit);
         }
-        if let Some(limit) = self.output_limit {
+        if self.spill {
+            builder = builder.output_limit(SPILL_PAST);
+        } else if let Some(limit) = self.output_limit {
             builder = builder.output_limit(limit);
         }
         if let Some(policy) = self.retry.clone() {

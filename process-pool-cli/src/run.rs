@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use process_pool::{JobResult, OutputLine, ProcessPool, Stream};
+use process_pool::{JobResult, Output, OutputLine, ProcessPool, Stream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
@@ -73,6 +73,8 @@ pub(crate) struct Run {
     /// `--line-buffer`: each job's lines go to the writer as they are written, tagged with
     /// `--tag`.
     pub(crate) live_lines: bool,
+    /// Each job's output spills to a temporary file past what stays in memory.
+    pub(crate) spill: bool,
     pub(crate) tag: bool,
 }
 
@@ -129,6 +131,7 @@ pub(crate) async fn run(plan: Plan) -> i32 {
         record_every_job,
         sent_waiting: BTreeSet::new(),
         live_lines,
+        spill: plan.spill,
         tag,
     };
     let input = input::spawn(plan.input);
@@ -291,6 +294,9 @@ impl Run {
         job = job
             .env("PARALLEL_SEQ", record.seq.to_string())
             .env("PARALLEL_JOBSLOT", slot.to_string());
+        if self.spill {
+            job = job.stdout(Output::spill()).stderr(Output::spill());
+        }
         if self.live_lines
             && let Some(writer) = &self.writer
         {
