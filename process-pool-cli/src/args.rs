@@ -160,6 +160,53 @@ pub(crate) struct Cli {
     #[arg(short = 'C', long, value_name = "REGEX", help_heading = "Input")]
     pub(crate) colsep: Option<String>,
 
+    /// Give each job up to N inputs: {} is all of them, {1} {2} ... each one; 0: one input
+    /// a job, none of it given [GNU parallel's -n]
+    #[arg(
+        short = 'n',
+        long = "max-args",
+        value_name = "N",
+        help_heading = "Input"
+    )]
+    pub(crate) max_args: Option<usize>,
+
+    /// As -n (GNU parallel's -N, which also names {1} ... {N})
+    #[arg(
+        short = 'N',
+        long = "max-replace-args",
+        value_name = "N",
+        help_heading = "Input"
+    )]
+    pub(crate) max_replace_args: Option<usize>,
+
+    /// Up to N input lines a job, with -X's context replace
+    #[arg(
+        short = 'L',
+        long = "max-lines",
+        value_name = "N",
+        help_heading = "Input"
+    )]
+    pub(crate) max_lines: Option<usize>,
+
+    /// As many inputs a job as the command line holds (-s), spread evenly over the job slots
+    /// once the input ends
+    #[arg(short = 'm', help_heading = "Input")]
+    pub(crate) multiple: bool,
+
+    /// As -m, and a word around {} is repeated for each input: pre-{}-post gives pre-a-post
+    /// pre-b-post
+    #[arg(short = 'X', help_heading = "Input")]
+    pub(crate) context_replace: bool,
+
+    /// The most bytes of inputs a job's command line takes with -m, -X, -n [default: 63000]
+    #[arg(
+        short = 's',
+        long = "max-chars",
+        value_name = "BYTES",
+        help_heading = "Input"
+    )]
+    pub(crate) max_chars: Option<usize>,
+
     /// Read inputs from FILE, like :::: FILE
     #[arg(
         short = 'a',

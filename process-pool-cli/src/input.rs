@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use regex::bytes::Regex;
 use tokio::sync::mpsc;
 
+use crate::group::{Grouper, Grouping};
+
 /// Where one input source's values come from.
 #[derive(Debug)]
 pub(crate) enum Origin {
@@ -39,6 +41,8 @@ pub(crate) struct InputSpec {
     pub(crate) sources: Vec<Source>,
     pub(crate) delimiter: u8,
     pub(crate) colsep: Option<Regex>,
+    /// How many records make one job (`-n`, `-X`, ...).
+    pub(crate) grouping: Grouping,
 }
 
 /// One input: its values (the sources' values, or their columns), numbered from 1.
@@ -74,18 +78,25 @@ fn read(spec: InputSpec, tx: &mpsc::Sender<Item>) {
         sources,
         delimiter,
         colsep,
+        grouping,
     } = spec;
     let split = |value: Vec<u8>| columns(value, colsep.as_ref());
     let mut seq = 0u64;
-    let mut send = |args: Vec<Vec<u8>>| {
+    let mut grouper = Grouper::new(grouping, |args: Vec<Vec<u8>>| {
         seq += 1;
         tx.blocking_send(Item::Record(Record { seq, args })).is_ok()
-    };
+    });
+    let mut send = |args| grouper.push(args);
     let outcome = if let [source] = sources.as_slice() {
         stream_values(&source.origin, delimiter, &mut |value| send(split(value)))
     } else {
         combine(sources, delimiter, &split, &mut send)
     };
+    if outcome.is_ok() {
+        grouper.finish();
+    } else {
+        drop(grouper);
+    }
     let last = match outcome {
         Ok(()) => Item::End(seq),
         Err(message) => Item::Failed(message),
@@ -258,6 +269,7 @@ mod tests {
             sources,
             delimiter: b'\n',
             colsep: colsep.map(|c| Regex::new(c).unwrap()),
+            grouping: Grouping::ONE,
         };
         all(&mut spawn(spec))
     }
@@ -327,6 +339,7 @@ mod tests {
             }],
             delimiter: 0,
             colsep: None,
+            grouping: Grouping::ONE,
         };
         assert_eq!(all(&mut spawn(spec)), [["a b"], ["\nc"], ["d"]]);
     }

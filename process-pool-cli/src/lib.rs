@@ -14,6 +14,7 @@ mod args;
 mod backend;
 mod dry_run;
 mod exit;
+mod group;
 mod halt;
 mod input;
 mod joblog;
@@ -87,21 +88,9 @@ pub fn ppool() -> ExitCode {
 /// GNU parallel's options that `ppool` leaves out, and what to do instead.
 const LEFT_OUT: &[(&[&str], &str)] = &[
     (
-        &[
-            "-n",
-            "--max-args",
-            "-N",
-            "--max-replace-args",
-            "-X",
-            "-m",
-            "-L",
-            "--max-lines",
-            "--xargs",
-            "-s",
-            "--max-chars",
-        ],
-        "several inputs per command are not done yet: each job gets one input (`{}`), or the \
-         columns of one line with --colsep",
+        &["--xargs", "--show-limits"],
+        "use -m (as many inputs as a line holds, spread over the job slots) or -n N, and -s \
+         for the line's length",
     ),
     (
         &[

@@ -12,6 +12,7 @@ use regex::bytes::Regex;
 
 use crate::args::{Cli, Tail, split_command};
 use crate::backend::{self, Backend};
+use crate::group::{DEFAULT_MAX_CHARS, Grouping};
 use crate::halt::HaltSpec;
 use crate::input::{self, InputSpec, Origin, Source};
 use crate::joblog::{self, JobLog, Resume};
@@ -112,6 +113,7 @@ impl Plan {
             })
             .transpose()?;
 
+        let grouping = grouping(&cli, workers)?;
         let (command, tails) = split_command(cli.command).map_err(|e| e.to_string())?;
         let how = if cli.wasi {
             Words::Module
@@ -122,7 +124,8 @@ impl Plan {
         } else {
             Words::Line
         };
-        let template = Template::parse(&command, how)?;
+        let template = Template::parse(&command, how)?
+            .context_replace(cli.context_replace || cli.max_lines.is_some());
         let backend = backend::choose(&cli.wasi, &cli.dir, cli.max_memory.as_deref(), cli.fuel)?;
         if !cli.dry_run {
             backend.check_program(&template)?;
@@ -153,6 +156,7 @@ impl Plan {
                 sources,
                 delimiter: if cli.null { b'\0' } else { b'\n' },
                 colsep,
+                grouping,
             },
             workers,
             keep_order: cli.keep_order,
@@ -199,6 +203,27 @@ impl Plan {
         }
         self.backend.build(builder, self.workers)
     }
+}
+
+/// How many inputs make one job: `-n`, else `-N`, else `-L`; `-m`, `-X` and `-s`.
+fn grouping(cli: &Cli, slots: usize) -> Result<Grouping, String> {
+    let count = cli.max_args.or(cli.max_replace_args).or(cli.max_lines);
+    let max_chars = cli.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
+    if max_chars == 0 {
+        return Err("-s 0: a command line needs room for at least one input".into());
+    }
+    Ok(Grouping {
+        max_records: match count {
+            Some(0) => Some(1),
+            Some(n) => Some(n),
+            None if cli.multiple || cli.context_replace => None,
+            None => Some(1),
+        },
+        insert_none: count == Some(0),
+        fill: cli.multiple || cli.context_replace,
+        max_chars,
+        slots,
+    })
 }
 
 /// `-j`: N, the CPUs plus or minus N (`+N`, `-N`: refused, as GNU parallel refuses it, when

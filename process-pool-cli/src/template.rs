@@ -97,6 +97,8 @@ pub(crate) struct Template {
     raw_first: bool,
     /// Direct only: a module's words, never given to a shell.
     module: bool,
+    /// `-X`: a word holding `{}` among other text is repeated for each value.
+    context: bool,
 }
 
 impl Template {
@@ -112,6 +114,7 @@ impl Template {
                 words: vec![vec![Piece::Value(What::All, Edit::Whole)]],
                 raw_first: true,
                 module: false,
+                context: false,
             });
         }
         match how {
@@ -191,6 +194,7 @@ impl Template {
             words,
             raw_first: false,
             module: false,
+            context: false,
         };
         template.append_input_if_unused();
         Ok(template)
@@ -203,9 +207,17 @@ impl Template {
             words: vec![pieces],
             raw_first,
             module: false,
+            context: false,
         };
         template.append_input_if_unused();
         template
+    }
+
+    /// `-X`: a word that holds `{}` among other text is repeated for each value (`pre-{}-post`
+    /// with a and b gives `pre-a-post pre-b-post`), as GNU parallel's context replace.
+    pub(crate) fn context_replace(mut self, on: bool) -> Self {
+        self.context = on;
+        self
     }
 
     fn append_input_if_unused(&mut self) {
@@ -255,6 +267,12 @@ impl Template {
             Mode::Direct => {
                 let mut out = Vec::with_capacity(self.words.len() + args.len());
                 for word in &self.words {
+                    if self.context && is_context_word(word) {
+                        for value in &ctx.values(What::All, Edit::Whole) {
+                            out.push(ctx.with_all(value).word(word));
+                        }
+                        continue;
+                    }
                     let mut current = Vec::new();
                     // A word made only of values that are not there (`{3}` with two inputs)
                     // is left out, as a shell drops GNU parallel's empty unquoted value.
@@ -284,6 +302,7 @@ impl Template {
                 }
                 Ok(out)
             }
+            Mode::Shell if self.context => Ok(vec![self.context_line(&ctx)?]),
             Mode::Shell => {
                 let mut line = Vec::new();
                 for (index, piece) in self.words[0].iter().enumerate() {
@@ -343,6 +362,51 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The shell line with `-X`'s context replace: each word (text between blanks) holding
+    /// `{}` among other text, once per value, each rendering quoted.
+    fn context_line(&self, ctx: &Context<'_>) -> Result<Vec<u8>, ShellError> {
+        let mut line = Vec::new();
+        let mut word: Vec<Piece> = Vec::new();
+        let flush = |word: &mut Vec<Piece>, line: &mut Vec<u8>| -> Result<(), ShellError> {
+            if is_context_word(word) {
+                for (i, value) in ctx.values(What::All, Edit::Whole).iter().enumerate() {
+                    if i > 0 {
+                        line.push(b' ');
+                    }
+                    ctx.with_all(value).push_shell_word(word, line)?;
+                }
+            } else {
+                ctx.push_shell_word(word, line)?;
+            }
+            word.clear();
+            Ok(())
+        };
+        for piece in &self.words[0] {
+            let Piece::Text(text) = piece else {
+                word.push(piece.clone());
+                continue;
+            };
+            for (i, part) in text.split(|&b| b == b' ' || b == b'\t').enumerate() {
+                if i > 0 {
+                    flush(&mut word, &mut line)?;
+                    line.push(b' ');
+                }
+                if !part.is_empty() {
+                    word.push(Piece::Text(part.to_vec()));
+                }
+            }
+        }
+        flush(&mut word, &mut line)?;
+        Ok(line)
+    }
+}
+
+/// Whether `-X` repeats this word for each value: it holds `{}` (with any edit) and more.
+fn is_context_word(word: &[Piece]) -> bool {
+    word.len() > 1 && word.iter().any(|p| matches!(p, Piece::Value(What::All, _)))
+}
+
 /// What a replacement string is given to render.
 struct Context<'a> {
     args: &'a Args,
@@ -351,6 +415,48 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The same, with `{}` standing for `value` alone.
+    fn with_all<'b>(&'b self, value: &'b Vec<u8>) -> Context<'b> {
+        Context {
+            args: std::slice::from_ref(value),
+            seq: self.seq,
+            slot: self.slot,
+        }
+    }
+
+    /// One word for a direct run: its pieces, values put in as they are.
+    fn word(&self, word: &[Piece]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in word {
+            match piece {
+                Piece::Text(text) => out.extend_from_slice(text),
+                Piece::Value(what, edit) => {
+                    for value in self.values(*what, *edit) {
+                        out.extend_from_slice(&value);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// One word of a shell line: its text as written, its values quoted.
+    fn push_shell_word(&self, word: &[Piece], line: &mut Vec<u8>) -> Result<(), ShellError> {
+        for piece in word {
+            match piece {
+                Piece::Text(text) => line.extend_from_slice(text),
+                Piece::Value(what, edit) => {
+                    for (i, value) in self.values(*what, *edit).into_iter().enumerate() {
+                        if i > 0 {
+                            line.push(b' ');
+                        }
+                        push_quoted(line, &value)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
     fn values(&self, what: What, edit: Edit) -> Vec<Vec<u8>> {
         match what {
             What::All => self.args.iter().map(|a| apply(edit, a)).collect(),

@@ -177,14 +177,8 @@ fn jobs_zero_means_one_per_cpu() {
 #[test]
 fn gnu_parallel_options_left_out_say_so_and_what_to_do_instead() {
     for (args, hint) in [
-        (
-            &["-n", "2", "echo", ":::", "a"][..],
-            "several inputs per command",
-        ),
-        (
-            &["-n2", "echo", ":::", "a"][..],
-            "several inputs per command",
-        ),
+        (&["--xargs", "echo", ":::", "a"][..], "use -m"),
+        (&["--xargs=x", "echo", ":::", "a"][..], "use -m"),
         (&["--pipe", "wc", "-l"][..], "--pipe is not done yet"),
         (
             &["--sshlogin", "host", "echo", ":::", "a"][..],
@@ -198,6 +192,7 @@ fn gnu_parallel_options_left_out_say_so_and_what_to_do_instead() {
         refused(args, "options that ppool does not do");
         refused(args, hint);
     }
+    refused(&["-s", "0", "echo", ":::", "a"], "-s 0");
     // An option GNU parallel does not have either is clap's plain refusal.
     refused(
         &["--no-such-option", "echo", ":::", "a"],

@@ -343,6 +343,60 @@ fn command_lines_as_gnu_parallel_runs_them() {
 }
 
 #[test]
+fn several_inputs_per_command() {
+    compare(&[
+        case(&["-n2", "echo", ":::", "a", "b", "c", "d", "e"]),
+        case(&[
+            "-n2", "echo", "{1}-{2}", "{#}", ":::", "a", "b", "c", "d", "e",
+        ]),
+        case(&["-N2", "echo", "{1}-{2}", ":::", "a", "b", "c", "d", "e"]),
+        case(&["-n2", "echo", "x{}y", ":::", "a", "b", "c"]),
+        case(&["-n2", "echo", "{2.}", ":::", "a.x", "b.y", "c.z"]),
+        case(&["-N0", "echo", "x", ":::", "a", "b"]),
+        case(&["-n2", "echo", "{}", ":::", "a", "b", ":::", "1", "2"]),
+        case(&[
+            "-n3", "--colsep", ",", "echo", "{1}/{2}", ":::", "a,b", "c,d",
+        ]),
+        // As many as fit, spread evenly over the job slots.
+        case(&[
+            "-j2", "-X", "echo", ":::", "1", "2", "3", "4", "5", "6", "7",
+        ]),
+        case(&[
+            "-j3",
+            "-X",
+            "echo",
+            "pre-{}-post",
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ]),
+        case(&[
+            "-j5",
+            "-m",
+            "echo",
+            "pre-{}-post",
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "6",
+            "7",
+        ]),
+        case(&[
+            "-n", "3", "-j2", "-X", "echo", ":::", "1", "2", "3", "4", "5", "6", "7",
+        ]),
+        case(&["-j1", "-X", "echo {.}.o | tr a-z A-Z", ":::", "a.c", "b.c"]),
+        case(&["-j1", "-m", "wc -l", "::::", "nums", "letters"]),
+        case(&["-L2", "echo", "x{}y", ":::", "a", "b", "c"]),
+        piped(&["-j1", "-X", "echo"], b"1\n2\n3\n"),
+    ]);
+}
+
+#[test]
 fn exported_bash_functions_run_under_bash() {
     // `doit() { echo "doit $1"; }; export -f doit` in bash, the user's shell.
     const FUNCTION: (&str, Option<&str>) = ("BASH_FUNC_doit%%", Some("() {  echo \"doit $1\"\n}"));

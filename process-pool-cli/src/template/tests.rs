@@ -215,3 +215,29 @@ fn windows_paths_are_split_at_backslashes_and_values_quoted_for_cmd() {
     let t = Template::parse(&words(&[r"C:\tools\x.exe"]), Words::Line).unwrap();
     assert_eq!(t.mode(), Mode::Direct);
 }
+
+#[test]
+fn context_replace_repeats_a_word_around_all_values_for_each() {
+    let t = Template::parse(&words(&["echo", "pre-{}-post", "{}", "{1}"]), Words::Quoted)
+        .unwrap()
+        .context_replace(true);
+    let out = t.render(&args(&["a", "b"]), 1, 1).unwrap();
+    assert_eq!(
+        out,
+        words(&["echo", "pre-a-post", "pre-b-post", "a", "b", "a"])
+    );
+}
+
+// POSIX quoting; cmd's is specified in `shell/windows/tests.rs`.
+#[cfg(unix)]
+#[test]
+fn context_replace_in_a_shell_line_repeats_each_word_quoted() {
+    let t = Template::parse(&words(&["echo {.}.o x{}y | tr a b"]), Words::Line)
+        .unwrap()
+        .context_replace(true);
+    assert_eq!(t.mode(), Mode::Shell);
+    assert_eq!(
+        t.text(&args(&["a.c", "b c"]), 1, 1),
+        "echo a.o 'b c'.o xa.cy x'b c'y | tr a b"
+    );
+}
