@@ -207,6 +207,27 @@ pub(crate) struct Cli {
     )]
     pub(crate) max_chars: Option<usize>,
 
+    /// Cut stdin into blocks at record ends, each block the stdin of one job (-N: that many
+    /// records a block)
+    #[arg(long, alias = "spreadstdin", help_heading = "Pipe")]
+    pub(crate) pipe: bool,
+
+    /// As --pipe, cutting the file given with -a or :::: instead of stdin
+    #[arg(long = "pipe-part", alias = "pipepart", help_heading = "Pipe")]
+    pub(crate) pipe_part: bool,
+
+    /// About how many bytes a --pipe block holds: 64K, 10M [default: 1M]
+    #[arg(long, alias = "block-size", value_name = "SIZE", help_heading = "Pipe")]
+    pub(crate) block: Option<String>,
+
+    /// What ends a record with --pipe (\n, \t, \0 and \\ read as escapes) [default: \n]
+    #[arg(long, value_name = "TEXT", help_heading = "Pipe")]
+    pub(crate) recend: Option<String>,
+
+    /// What starts a record with --pipe: a block is cut only where one starts [default: none]
+    #[arg(long, value_name = "TEXT", help_heading = "Pipe")]
+    pub(crate) recstart: Option<String>,
+
     /// Read inputs from FILE, like :::: FILE
     #[arg(
         short = 'a',

@@ -15,6 +15,7 @@ use regex::bytes::Regex;
 use tokio::sync::mpsc;
 
 use crate::group::{Grouper, Grouping};
+use crate::pipe::{self, Blocks};
 
 /// Where one input source's values come from.
 #[derive(Debug)]
@@ -43,6 +44,8 @@ pub(crate) struct InputSpec {
     pub(crate) colsep: Option<Regex>,
     /// How many records make one job (`-n`, `-X`, ...).
     pub(crate) grouping: Grouping,
+    /// `--pipe`: the one source cut into blocks instead.
+    pub(crate) pipe: Option<Blocks>,
 }
 
 /// One input: its values (the sources' values, or their columns), numbered from 1.
@@ -50,6 +53,8 @@ pub(crate) struct InputSpec {
 pub(crate) struct Record {
     pub(crate) seq: u64,
     pub(crate) args: Vec<Vec<u8>>,
+    /// `--pipe`: the job's stdin, its block of the input (taken when the job starts).
+    pub(crate) block: Option<Vec<u8>>,
 }
 
 /// What the reader sends.
@@ -64,7 +69,9 @@ pub(crate) enum Item {
 
 /// Reads the input on a thread of its own (reads block) and hands records over as they come.
 pub(crate) fn spawn(spec: InputSpec) -> mpsc::Receiver<Item> {
-    let (tx, rx) = mpsc::channel(1024);
+    // Blocks are big: one waits, the next is being read.
+    let capacity = if spec.pipe.is_some() { 1 } else { 1024 };
+    let (tx, rx) = mpsc::channel(capacity);
     std::thread::Builder::new()
         .name("ppool-input".into())
         .spawn(move || read(spec, &tx))
@@ -79,12 +86,21 @@ fn read(spec: InputSpec, tx: &mpsc::Sender<Item>) {
         delimiter,
         colsep,
         grouping,
+        pipe,
     } = spec;
+    if let Some(blocks) = pipe {
+        return read_blocks(&sources, &blocks, tx);
+    }
     let split = |value: Vec<u8>| columns(value, colsep.as_ref());
     let mut seq = 0u64;
     let mut grouper = Grouper::new(grouping, |args: Vec<Vec<u8>>| {
         seq += 1;
-        tx.blocking_send(Item::Record(Record { seq, args })).is_ok()
+        tx.blocking_send(Item::Record(Record {
+            seq,
+            args,
+            block: None,
+        }))
+        .is_ok()
     });
     let mut send = |args| grouper.push(args);
     let outcome = if let [source] = sources.as_slice() {
@@ -97,6 +113,36 @@ fn read(spec: InputSpec, tx: &mpsc::Sender<Item>) {
     } else {
         drop(grouper);
     }
+    let last = match outcome {
+        Ok(()) => Item::End(seq),
+        Err(message) => Item::Failed(message),
+    };
+    let _ = tx.blocking_send(last);
+}
+
+/// `--pipe`: the one source (stdin, or a file) cut into blocks, a job each.
+fn read_blocks(sources: &[Source], blocks: &Blocks, tx: &mpsc::Sender<Item>) {
+    let mut seq = 0u64;
+    let mut send = |block: Vec<u8>| {
+        seq += 1;
+        let record = Record {
+            seq,
+            args: Vec::new(),
+            block: Some(block),
+        };
+        tx.blocking_send(Item::Record(record)).is_ok()
+    };
+    let outcome = match sources {
+        [
+            Source {
+                origin: Origin::File(path, file),
+                ..
+            },
+        ] => pipe::split(file, blocks, &mut send)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display())),
+        _ => pipe::split(io::stdin().lock(), blocks, &mut send)
+            .map_err(|e| format!("cannot read stdin: {e}")),
+    };
     let last = match outcome {
         Ok(()) => Item::End(seq),
         Err(message) => Item::Failed(message),
@@ -270,6 +316,7 @@ mod tests {
             delimiter: b'\n',
             colsep: colsep.map(|c| Regex::new(c).unwrap()),
             grouping: Grouping::ONE,
+            pipe: None,
         };
         all(&mut spawn(spec))
     }
@@ -340,6 +387,7 @@ mod tests {
             delimiter: 0,
             colsep: None,
             grouping: Grouping::ONE,
+            pipe: None,
         };
         assert_eq!(all(&mut spawn(spec)), [["a b"], ["\nc"], ["d"]]);
     }

@@ -21,6 +21,7 @@ mod joblog;
 mod json;
 mod os_text;
 mod output;
+mod pipe;
 mod plan;
 mod program;
 mod progress;
@@ -94,18 +95,14 @@ const LEFT_OUT: &[(&[&str], &str)] = &[
     ),
     (
         &[
-            "--pipe",
-            "--spreadstdin",
-            "--pipe-part",
-            "--pipepart",
-            "--block",
-            "--block-size",
-            "--recstart",
-            "--recend",
             "--roundrobin",
             "--round-robin",
+            "--regexp",
+            "--remove-rec-sep",
+            "--rrs",
         ],
-        "--pipe is not done yet: split the input into files (`split -l`) and give them with :::",
+        "--pipe cuts at fixed record ends: --recend and --recstart are text, and each block \
+         goes to a job of its own",
     ),
     (
         &[
@@ -160,13 +157,15 @@ const LEFT_OUT: &[(&[&str], &str)] = &[
         ],
         "replacement strings cannot be renamed: use {} {.} {/} {//} {/.} {#} {%} or {n}",
     ),
+    (&["--csv"], "CSV is not read: give columns with --colsep"),
     (
-        &["--header", "--csv"],
-        "input headers and CSV are not read: give columns with --colsep",
+        &["--tmux", "--tmuxpane"],
+        "not done: jobs' output is captured and printed by ppool",
     ),
     (
-        &["--tmux", "--tmuxpane", "--fifo", "--cat"],
-        "not done: jobs' output is captured and printed by ppool",
+        &["--fifo", "--cat", "--header"],
+        "input headers and --pipe's blocks as files are not done: a job gets its inputs as \
+         arguments and its --pipe block on stdin (`cat > f; prog f` writes it to a file)",
     ),
     (
         &["--memfree", "--load", "--limit", "--noswap", "--nice"],

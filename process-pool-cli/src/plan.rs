@@ -16,6 +16,7 @@ use crate::group::{DEFAULT_MAX_CHARS, Grouping};
 use crate::halt::HaltSpec;
 use crate::input::{self, InputSpec, Origin, Source};
 use crate::joblog::{self, JobLog, Resume};
+use crate::pipe::{Blocks, DEFAULT_BLOCK, parse_block};
 use crate::template::{Template, Words};
 use crate::units::{parse_bytes, parse_duration};
 
@@ -38,6 +39,8 @@ pub(crate) struct Plan {
     /// file, so nothing is cut and memory stays bounded (without `--max-output`, `--json` and
     /// live lines, which keep an in-memory cap).
     pub(crate) spill: bool,
+    /// `--pipe`: each job's stdin is its block of the input.
+    pub(crate) pipe: bool,
     pub(crate) dry_run: bool,
     pub(crate) tag: bool,
     /// `--line-buffer` without `-k` or `--json`: each line printed as a job writes it.
@@ -113,7 +116,18 @@ impl Plan {
             })
             .transpose()?;
 
-        let grouping = grouping(&cli, workers)?;
+        let pipe = pipe_blocks(&cli)?;
+        let grouping = if pipe.is_some() {
+            Grouping {
+                max_records: Some(1),
+                insert_none: false,
+                fill: false,
+                max_chars: DEFAULT_MAX_CHARS,
+                slots: workers,
+            }
+        } else {
+            grouping(&cli, workers)?
+        };
         let (command, tails) = split_command(cli.command).map_err(|e| e.to_string())?;
         let how = if cli.wasi {
             Words::Module
@@ -131,6 +145,9 @@ impl Plan {
             backend.check_program(&template)?;
         }
         let sources = sources(cli.arg_file, tails)?;
+        if pipe.is_some() {
+            check_pipe_source(&sources, cli.pipe_part)?;
+        }
 
         let resume = match (cli.resume, cli.resume_failed) {
             (true, _) => Resume::Logged,
@@ -157,13 +174,16 @@ impl Plan {
                 delimiter: if cli.null { b'\0' } else { b'\n' },
                 colsep,
                 grouping,
+                pipe: pipe.clone(),
             },
             workers,
             keep_order: cli.keep_order,
             live_lines,
             timeout,
             retry,
-            count_first: cli.eta || halt.is_some_and(|h| h.needs_total()),
+            // With --pipe, blocks are read as jobs start: never the whole input first.
+            count_first: pipe.is_none() && (cli.eta || halt.is_some_and(|h| h.needs_total())),
+            pipe: pipe.is_some(),
             halt,
             halt_text,
             delay: delay.filter(|d| !d.is_zero()),
@@ -202,6 +222,93 @@ impl Plan {
             builder = builder.retry(policy);
         }
         self.backend.build(builder, self.workers)
+    }
+}
+
+/// `--pipe` and `--pipe-part`: how the input is cut into blocks (`-N` records a block).
+fn pipe_blocks(cli: &Cli) -> Result<Option<Blocks>, String> {
+    if !cli.pipe && !cli.pipe_part {
+        for (given, name) in [
+            (cli.block.is_some(), "--block"),
+            (cli.recend.is_some(), "--recend"),
+            (cli.recstart.is_some(), "--recstart"),
+        ] {
+            if given {
+                return Err(format!(
+                    "{name} cuts the input into blocks: give --pipe too"
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    if cli.wasi || cli.multiple || cli.context_replace {
+        return Err("--pipe gives each job a block on stdin: not with --wasi, -m or -X".into());
+    }
+    let size = match cli.block.as_deref() {
+        Some(text) => parse_block(text).ok_or_else(|| {
+            format!("--block `{text}`: give a size in bytes above 0: 64K, 10M (k, m: 1000s)")
+        })?,
+        None => DEFAULT_BLOCK,
+    };
+    let records = cli.max_replace_args.or(cli.max_args).or(cli.max_lines);
+    if records == Some(0) {
+        return Err("-N 0 with --pipe: a block needs at least one record".into());
+    }
+    let blocks = Blocks {
+        size,
+        records,
+        recend: unescape(cli.recend.as_deref().unwrap_or("\\n")),
+        recstart: unescape(cli.recstart.as_deref().unwrap_or("")),
+        extend: cli.pipe_part,
+    };
+    if blocks.recend.is_empty() && blocks.recstart.is_empty() {
+        return Err("--recend and --recstart both empty: a block could end anywhere".into());
+    }
+    Ok(Some(blocks))
+}
+
+/// GNU parallel's escapes in `--recend` and `--recstart`: `\n`, `\t`, `\r`, `\0`, `\\`.
+fn unescape(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(byte) = bytes.next() {
+        if byte != b'\\' {
+            out.push(byte);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b'0') => out.push(0),
+            Some(other) => out.push(other),
+            None => out.push(b'\\'),
+        }
+    }
+    out
+}
+
+/// `--pipe` cuts stdin; `--pipe-part` one file (`-a`, `::::`).
+fn check_pipe_source(sources: &[Source], part: bool) -> Result<(), String> {
+    match sources {
+        [
+            Source {
+                origin: Origin::File(..),
+                ..
+            },
+        ] if part => Ok(()),
+        [
+            Source {
+                origin: Origin::Stdin,
+                ..
+            },
+        ] if !part => Ok(()),
+        _ if part => Err("--pipe-part cuts one file: give it with -a FILE or :::: FILE".into()),
+        _ => Err(
+            "--pipe cuts stdin, not ::: values or files: give a file as stdin (< FILE), or \
+             use --pipe-part -a FILE"
+                .into(),
+        ),
     }
 }
 

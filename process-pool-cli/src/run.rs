@@ -75,6 +75,8 @@ pub(crate) struct Run {
     pub(crate) live_lines: bool,
     /// Each job's output spills to a temporary file past what stays in memory.
     pub(crate) spill: bool,
+    /// Records read before a slot is free for them (one with `--pipe`: blocks are big).
+    pub(crate) read_ahead: usize,
     pub(crate) tag: bool,
 }
 
@@ -132,6 +134,7 @@ pub(crate) async fn run(plan: Plan) -> i32 {
         sent_waiting: BTreeSet::new(),
         live_lines,
         spill: plan.spill,
+        read_ahead: if plan.pipe { 1 } else { READ_AHEAD },
         tag,
     };
     let input = input::spawn(plan.input);
@@ -189,7 +192,7 @@ impl Run {
             if self.in_flight.is_empty() && (!more_input || !self.accepting()) {
                 break;
             }
-            let want_input = input_open && waiting.len() < READ_AHEAD && self.accepting();
+            let want_input = input_open && waiting.len() < self.read_ahead && self.accepting();
             let delayed =
                 self.delay.is_some() && self.accepting() && Instant::now() < self.next_start;
             let deadline = match self.stop {
@@ -275,10 +278,14 @@ impl Run {
             && (self.delay.is_none() || Instant::now() >= self.next_start)
     }
 
-    async fn start(&mut self, record: Record) {
+    async fn start(&mut self, mut record: Record) {
         let Some(slot) = self.slots.take() else {
             return;
         };
+        if record.block.is_some() && !self.template.appends_input() {
+            // As GNU parallel: with --pipe, `{}` stands for an empty value.
+            record.args = vec![Vec::new()];
+        }
         let mut job = match self.template.job(&record.args, record.seq, slot) {
             Ok(job) => job,
             Err(error) => {
@@ -296,6 +303,9 @@ impl Run {
             .env("PARALLEL_JOBSLOT", slot.to_string());
         if self.spill {
             job = job.stdout(Output::spill()).stderr(Output::spill());
+        }
+        if let Some(block) = record.block.take() {
+            job = job.stdin(block);
         }
         if self.live_lines
             && let Some(writer) = &self.writer

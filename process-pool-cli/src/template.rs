@@ -99,6 +99,8 @@ pub(crate) struct Template {
     module: bool,
     /// `-X`: a word holding `{}` among other text is repeated for each value.
     context: bool,
+    /// The command named no input: `{}` was added at its end.
+    appended: bool,
 }
 
 impl Template {
@@ -115,6 +117,7 @@ impl Template {
                 raw_first: true,
                 module: false,
                 context: false,
+                appended: false,
             });
         }
         match how {
@@ -195,6 +198,7 @@ impl Template {
             raw_first: false,
             module: false,
             context: false,
+            appended: false,
         };
         template.append_input_if_unused();
         Ok(template)
@@ -208,6 +212,7 @@ impl Template {
             raw_first,
             module: false,
             context: false,
+            appended: false,
         };
         template.append_input_if_unused();
         template
@@ -229,6 +234,7 @@ impl Template {
         if uses_any {
             return;
         }
+        self.appended = true;
         let all = Piece::Value(What::All, Edit::Whole);
         match self.mode {
             Mode::Direct => self.words.push(vec![all]),
@@ -238,6 +244,12 @@ impl Template {
                 line.push(all);
             }
         }
+    }
+
+    /// Whether the command named no input, so that it gets the input at its end (`--pipe`
+    /// gives such a command nothing there).
+    pub(crate) fn appends_input(&self) -> bool {
+        self.appended
     }
 
     /// How the command runs.

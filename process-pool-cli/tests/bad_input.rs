@@ -179,7 +179,10 @@ fn gnu_parallel_options_left_out_say_so_and_what_to_do_instead() {
     for (args, hint) in [
         (&["--xargs", "echo", ":::", "a"][..], "use -m"),
         (&["--xargs=x", "echo", ":::", "a"][..], "use -m"),
-        (&["--pipe", "wc", "-l"][..], "--pipe is not done yet"),
+        (
+            &["--pipe", "--roundrobin", "wc", "-l"][..],
+            "--pipe cuts at fixed",
+        ),
         (
             &["--sshlogin", "host", "echo", ":::", "a"][..],
             "remote execution",

@@ -397,6 +397,49 @@ fn several_inputs_per_command() {
 }
 
 #[test]
+fn pipe_cuts_the_input_into_blocks() {
+    // 200,000 numbered lines (1.3 MB): several blocks of 100 KiB and of the default 1 MiB.
+    let lines: String = (1..=200_000).map(|i| format!("{i}\n")).collect();
+    let lines: &'static [u8] = Box::leak(lines.into_bytes().into_boxed_slice());
+    std::fs::write(std::env::temp_dir().join("ppool-pipe-part-lines"), lines).unwrap();
+    compare(&[
+        piped(&["--pipe", "wc", "-c"], lines),
+        piped(&["--pipe", "--block", "100K", "wc", "-lc"], lines),
+        piped(&["--pipe", "--block", "64k", "wc", "-l"], lines),
+        piped(
+            &["-j1", "--pipe", "--block", "100k", "echo {#}; tail -n1"],
+            lines,
+        ),
+        piped(
+            &["--pipe", "-N3", "echo {#} {}; cat"],
+            b"1\n2\n3\n4\n5\n6\n7\n",
+        ),
+        piped(
+            &["--pipe", "--recstart", ">", "-N1", "cat; echo ="],
+            b">a\nx\n>b\ny\n",
+        ),
+        piped(&["--pipe", "--recend", ",", "-N1", "cat; echo"], b"a,b,c,d"),
+        piped(
+            &["--pipe", "--recend", "\\n", "-N2", "cat; echo ="],
+            b"a\nb\nc\n",
+        ),
+        piped(&["--pipe", "echo never"], b""),
+        case(&["--pipe-part", "--block", "2", "-a", "nums", "cat; echo ="]),
+    ]);
+    let part = std::env::temp_dir().join("ppool-pipe-part-lines");
+    let part = Box::leak(part.to_str().unwrap().to_owned().into_boxed_str());
+    compare(&[case(Box::leak(Box::new([
+        "--pipe-part",
+        "--block",
+        "100K",
+        "-a",
+        &*part,
+        "wc",
+        "-c",
+    ])))]);
+}
+
+#[test]
 fn exported_bash_functions_run_under_bash() {
     // `doit() { echo "doit $1"; }; export -f doit` in bash, the user's shell.
     const FUNCTION: (&str, Option<&str>) = ("BASH_FUNC_doit%%", Some("() {  echo \"doit $1\"\n}"));

@@ -217,3 +217,26 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+/// Waits for `child` to exit, reading its peak resident set (`VmHWM`, in KiB) from /proc every
+/// few milliseconds while it runs: the last value read before it exits. Panics after `bound`.
+#[cfg(target_os = "linux")]
+#[allow(dead_code)] // Not every test binary measures memory.
+pub fn wait_reading_peak_rss(child: &mut std::process::Child, bound: Duration) -> u64 {
+    let status = format!("/proc/{}/status", child.id());
+    let started = std::time::Instant::now();
+    let mut peak_kib = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < bound, "the process hangs");
+        if let Some(hwm) = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        }) {
+            peak_kib = peak_kib.max(hwm);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(peak_kib > 0, "the process's memory was read");
+    peak_kib
+}
