@@ -46,7 +46,8 @@ the end). With none, the input is appended.";
     ),
 )]
 pub(crate) struct Cli {
-    /// Jobs at once: N, +N or -N CPUs, N% of the CPUs, or 0 for one per CPU [default: one per CPU]
+    /// Jobs at once: N, +N or -N CPUs, N% of the CPUs, or 0 for as many as the open-file limit
+    /// allows [default: one per CPU]
     #[arg(
         short = 'j',
         long = "jobs",
@@ -108,6 +109,16 @@ pub(crate) struct Cli {
     #[arg(long, help_heading = "Output")]
     pub(crate) tag: bool,
 
+    /// Prefix each output line with TEXT and a TAB, its replacement strings filled in:
+    /// --tagstring '{#}/{}'
+    #[arg(
+        long,
+        alias = "tag-string",
+        value_name = "TEXT",
+        help_heading = "Output"
+    )]
+    pub(crate) tagstring: Option<OsString>,
+
     /// Keep at most this many bytes of each job's stdout and of its stderr: 64K, 1M [default:
     /// all of it; past 64 KiB a stream waits in a temporary file in $TMPDIR; with --json or
     /// a live --line-buffer, 64 MiB]
@@ -147,6 +158,11 @@ pub(crate) struct Cli {
     /// Count all inputs first, so the progress bar shows an ETA from the start
     #[arg(long, help_heading = "Output")]
     pub(crate) eta: bool,
+
+    /// The progress bar on stderr whenever stderr is a terminal, even with stdout piped
+    /// (without it: only when both are)
+    #[arg(long, alias = "progress", help_heading = "Output")]
+    pub(crate) bar: bool,
 
     /// No progress bar, even on a terminal
     #[arg(long, help_heading = "Output")]

@@ -176,10 +176,6 @@ const LEFT_OUT: &[(&[&str], &str)] = &[
         "output is grouped per job: use --line-buffer for lines as they are written",
     ),
     (
-        &["--tagstring", "--tag-string"],
-        "use --tag (the job's input as a prefix)",
-    ),
-    (
         &["--sqlmaster", "--sqlworker", "--sqlandworker", "--sql"],
         "SQL queues are left out",
     ),

@@ -17,7 +17,7 @@ use crate::input::Record;
 use crate::joblog::{GnuStatus, JobLog};
 use crate::json;
 use crate::progress::Progress;
-use crate::template::Template;
+use crate::template::{Tag, Template};
 use crate::units::show_duration;
 
 /// A job that got its result (cancelled ones too: they are only shown by `--json`).
@@ -53,7 +53,8 @@ pub(crate) enum Message {
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) keep_order: bool,
-    pub(crate) tag: bool,
+    /// `--tag`, `--tagstring`.
+    pub(crate) tag: Option<Tag>,
     /// Lines were printed as they came: a job's end prints only what its output does not say.
     pub(crate) live_lines: bool,
     pub(crate) json: bool,
@@ -233,10 +234,9 @@ impl State {
         if result.cancelled() {
             return Ok(());
         }
-        let tag = self.settings.tag.then(|| {
-            let mut tag = ended.record.args.join(&b' ');
-            tag.push(b'\t');
-            tag
+        let tag = self.settings.tag.as_ref().map(|tag| {
+            let record = &ended.record;
+            tag.render(&record.args, record.seq, ended.slot)
         });
         // With live lines, the output was printed as it came.
         let shown = !self.settings.live_lines;

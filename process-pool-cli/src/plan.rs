@@ -17,7 +17,7 @@ use crate::halt::HaltSpec;
 use crate::input::{self, InputSpec, Origin, Source};
 use crate::joblog::{self, JobLog, Resume};
 use crate::pipe::{Blocks, DEFAULT_BLOCK, parse_block};
-use crate::template::{Template, Words};
+use crate::template::{Tag, Template, Words};
 use crate::units::{parse_bytes, parse_duration};
 
 /// What to run and how, checked.
@@ -42,7 +42,8 @@ pub(crate) struct Plan {
     /// `--pipe`: each job's stdin is its block of the input.
     pub(crate) pipe: bool,
     pub(crate) dry_run: bool,
-    pub(crate) tag: bool,
+    /// `--tag`, `--tagstring`.
+    pub(crate) tag: Option<Tag>,
     /// `--line-buffer` without `-k` or `--json`: each line printed as a job writes it.
     pub(crate) live_lines: bool,
     pub(crate) json: bool,
@@ -65,7 +66,7 @@ impl Plan {
     /// Checks the command line; the error is one line for the user.
     pub(crate) fn new(cli: Cli) -> Result<Plan, String> {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        let workers = parse_jobs(cli.jobs.as_deref(), cpus)?;
+        let workers = parse_jobs(cli.jobs.as_deref(), cpus, as_many_as_possible())?;
         let duration =
             |name: &str, text: &str| parse_duration(text).map_err(|e| format!("--{name}: {e}"));
         let timeout = cli
@@ -164,9 +165,17 @@ impl Plan {
         };
         let progress = !cli.no_progress
             && !cli.dry_run
-            && std::io::stdout().is_terminal()
+            && (cli.bar || std::io::stdout().is_terminal())
             && std::io::stderr().is_terminal();
         let live_lines = cli.line_buffer && !cli.keep_order && !cli.json;
+        let tag = match (&cli.tagstring, cli.tag) {
+            (Some(text), _) => Some(
+                Tag::parse(&crate::os_text::to_bytes(text.clone()).map_err(|e| e.to_string())?)
+                    .map_err(|e| format!("--tagstring: {e}"))?,
+            ),
+            (None, true) => Some(Tag::inputs()),
+            (None, false) => None,
+        };
         Ok(Plan {
             template: Arc::new(template),
             input: InputSpec {
@@ -192,7 +201,7 @@ impl Plan {
             spill: output_limit.is_none() && !cli.json && !live_lines,
             output_limit,
             dry_run: cli.dry_run,
-            tag: cli.tag,
+            tag,
             json: cli.json,
             results: cli.results,
             joblog,
@@ -333,13 +342,30 @@ fn grouping(cli: &Cli, slots: usize) -> Result<Grouping, String> {
     })
 }
 
+/// Open files a job may take (its pipes, a pidfd, its cgroup's files) for `-j 0`.
+const FILES_PER_JOB: u64 = 8;
+
+/// `-j 0`, as GNU parallel's: as many jobs as can run at once, which the open-file limit
+/// decides (`ulimit -n`, less what `ppool` keeps for itself, over [`FILES_PER_JOB`]), at most
+/// 4,096; on Windows, which has no such limit, 256.
+fn as_many_as_possible() -> usize {
+    #[cfg(unix)]
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    #[cfg(not(unix))]
+    let limit = 256 * FILES_PER_JOB + 64;
+    let jobs = limit.saturating_sub(64) / FILES_PER_JOB;
+    usize::try_from(jobs.clamp(1, 4096)).unwrap_or(4096)
+}
+
 /// `-j`: N, the CPUs plus or minus N (`+N`, `-N`: refused, as GNU parallel refuses it, when
-/// that leaves none), N% of the CPUs, or 0 (and no `-j`) for one per CPU.
-pub(crate) fn parse_jobs(text: Option<&str>, cpus: usize) -> Result<usize, String> {
+/// that leaves none), N% of the CPUs, or 0 for `as_many` (no `-j`: one per CPU).
+pub(crate) fn parse_jobs(text: Option<&str>, cpus: usize, as_many: usize) -> Result<usize, String> {
     let bad = |t: &str| {
         format!(
             "-j `{t}`: give a number of jobs (at least 1), +N or -N for the CPUs plus or \
-             minus N, N% of the CPUs, or 0 for one per CPU"
+             minus N, N% of the CPUs, or 0 for as many as the open-file limit allows"
         )
     };
     let Some(text) = text else { return Ok(cpus) };
@@ -367,7 +393,7 @@ pub(crate) fn parse_jobs(text: Option<&str>, cpus: usize) -> Result<usize, Strin
         };
     }
     match text.parse::<usize>() {
-        Ok(0) => Ok(cpus),
+        Ok(0) => Ok(as_many),
         Ok(n) => Ok(n),
         Err(_) => Err(bad(text)),
     }
@@ -472,21 +498,21 @@ mod tests {
 
     #[test]
     fn jobs_are_a_count_a_percentage_or_zero_for_the_cpus() {
-        assert_eq!(parse_jobs(None, 8), Ok(8));
-        assert_eq!(parse_jobs(Some("0"), 8), Ok(8));
-        assert_eq!(parse_jobs(Some("3"), 8), Ok(3));
-        assert_eq!(parse_jobs(Some("50%"), 8), Ok(4));
-        assert_eq!(parse_jobs(Some("10%"), 2), Ok(1));
+        assert_eq!(parse_jobs(None, 8, 100), Ok(8));
+        assert_eq!(parse_jobs(Some("0"), 8, 100), Ok(100));
+        assert_eq!(parse_jobs(Some("3"), 8, 100), Ok(3));
+        assert_eq!(parse_jobs(Some("50%"), 8, 100), Ok(4));
+        assert_eq!(parse_jobs(Some("10%"), 2, 100), Ok(1));
         // GNU parallel's CPUs plus or minus N, at least 1.
-        assert_eq!(parse_jobs(Some("+1"), 2), Ok(3));
-        assert_eq!(parse_jobs(Some("-1"), 8), Ok(7));
+        assert_eq!(parse_jobs(Some("+1"), 2, 100), Ok(3));
+        assert_eq!(parse_jobs(Some("-1"), 8, 100), Ok(7));
         assert!(
-            parse_jobs(Some("-2"), 2)
+            parse_jobs(Some("-2"), 2, 100)
                 .unwrap_err()
                 .contains("leaves no job")
         );
         for bad in ["x", "0%", "1.5", "", "+", "-", "+x", "--1", "+-1"] {
-            let err = parse_jobs(Some(bad), 8).unwrap_err();
+            let err = parse_jobs(Some(bad), 8, 100).unwrap_err();
             assert!(err.starts_with("-j"), "{err}");
         }
     }

@@ -23,7 +23,7 @@ use crate::progress::{Progress, SHOW_AFTER};
 use crate::signals::{Interrupt, Signals};
 use crate::slots::{Positions, Slots};
 use crate::stop::Stop;
-use crate::template::Template;
+use crate::template::{Tag, Template};
 
 /// Inputs read ahead of the jobs started: enough to learn the number of jobs early when the
 /// input is short, little enough that an endless stdin costs nothing.
@@ -77,7 +77,7 @@ pub(crate) struct Run {
     pub(crate) spill: bool,
     /// Records read before a slot is free for them (one with `--pipe`: blocks are big).
     pub(crate) read_ahead: usize,
-    pub(crate) tag: bool,
+    pub(crate) tag: Option<Arc<Tag>>,
 }
 
 /// Runs the plan; returns the exit status.
@@ -94,7 +94,7 @@ pub(crate) async fn run(plan: Plan) -> i32 {
         Err(message) => return fail(&message),
     };
     let record_every_job = plan.json || plan.joblog.is_some() || plan.results.is_some();
-    let (live_lines, tag) = (plan.live_lines, plan.tag);
+    let (live_lines, tag) = (plan.live_lines, plan.tag.clone().map(Arc::new));
     let progress = Progress::new(plan.progress);
     let writer = Writer::spawn(
         output::Settings {
@@ -310,7 +310,7 @@ impl Run {
         if self.live_lines
             && let Some(writer) = &self.writer
         {
-            job = job.output_lines(self.forward_lines(writer.clone(), &record));
+            job = job.output_lines(self.forward_lines(writer.clone(), &record, slot));
         }
         if let Some(delay) = self.delay {
             self.next_start = Instant::now() + delay;
@@ -379,13 +379,13 @@ impl Run {
         &self,
         writer: mpsc::Sender<Message>,
         record: &Record,
+        slot: usize,
     ) -> mpsc::Sender<OutputLine> {
         let (lines, mut live) = mpsc::channel::<OutputLine>(64);
-        let tag: Option<Arc<[u8]>> = self.tag.then(|| {
-            let mut tag = record.args.join(&b' ');
-            tag.push(b'\t');
-            tag.into()
-        });
+        let tag: Option<Arc<[u8]>> = self
+            .tag
+            .as_ref()
+            .map(|tag| tag.render(&record.args, record.seq, slot).into());
         tokio::spawn(async move {
             // Per stream: whether the next piece starts a line (a long line comes in pieces).
             let mut at_start = [true, true];

@@ -495,6 +495,11 @@ fn options_as_gnu_parallel_reads_them() {
             "a",
             "b",
         ]),
+        // --tagstring with replacement strings, then a TAB.
+        case(&["--tagstring", "<{}-{#}>", "echo", "x", ":::", "a", "b"]),
+        case(&["--tagstring", "{1}:{2.}", "echo", ":::", "a", ":::", "b.c"]),
+        // -j 0: as many at once as can be: three jobs get three slots.
+        case(&["-j0", "sleep 0.3; echo {%}", ":::", "a", "b", "c"]),
         // None left: both refuse.
         case(&["-j", "-100", "echo {%}", ":::", "a", "b"]),
     ]);

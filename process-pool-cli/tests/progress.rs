@@ -72,6 +72,22 @@ fn inputs_read_from_the_terminal_are_announced() {
 }
 
 #[test]
+fn bar_draws_with_stdout_piped_while_stderr_is_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = terminal(
+        dir.path(),
+        "--bar -j 1 'touch started.{}; while [ ! -e release ]; do sleep 0.02; done' ::: 1 | cat",
+    );
+    wait_for("the bar", Duration::from_secs(20), || {
+        tmux.screen().contains("0/1 done, 1 running")
+    });
+    std::fs::write(dir.path().join("release"), "").unwrap();
+    wait_for("ppool to exit", Duration::from_secs(20), || {
+        status(dir.path()).is_some()
+    });
+}
+
+#[test]
 fn nothing_is_drawn_when_stdout_or_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     // Jobs long enough (1 s) for a bar to have appeared (after 200 ms) were one enabled.
