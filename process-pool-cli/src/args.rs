@@ -51,6 +51,8 @@ pub(crate) struct Cli {
     #[arg(
         short = 'j',
         long = "jobs",
+        short_alias = 'P',
+        alias = "max-procs",
         value_name = "N|+N|-N|N%|0",
         allow_hyphen_values = true
     )]
@@ -81,7 +83,12 @@ pub(crate) struct Cli {
     pub(crate) retry_on: String,
 
     /// Stop early: now|soon,fail|success|done=N|P% (GNU parallel's --halt; also 0, 1, 2, -1, -2)
-    #[arg(long, value_name = "WHEN,WHY=N", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        alias = "halt-on-error",
+        value_name = "WHEN,WHY=N",
+        allow_hyphen_values = true
+    )]
     pub(crate) halt: Option<String>,
 
     /// Wait this long between job starts
@@ -126,8 +133,16 @@ pub(crate) struct Cli {
     pub(crate) max_output: Option<String>,
 
     /// Also save each job's stdout, stderr and exit status in DIR/N/ (N: the job number)
-    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    #[arg(long, alias = "res", value_name = "DIR", help_heading = "Output")]
     pub(crate) results: Option<PathBuf>,
+
+    /// Each job's output grouped, not mixed with another's: the default (GNU parallel's --group)
+    #[arg(long, hide = true)]
+    pub(crate) group: bool,
+
+    /// Output in the order jobs end: the default without -k (GNU parallel's --no-keep-order)
+    #[arg(long = "no-keep-order", hide = true)]
+    pub(crate) no_keep_order: bool,
 
     /// Print one JSON object per job and per line instead of the jobs' output
     #[arg(long, help_heading = "Output")]

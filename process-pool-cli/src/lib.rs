@@ -86,8 +86,119 @@ pub fn ppool() -> ExitCode {
     exit::code(status)
 }
 
-/// GNU parallel's options that `ppool` leaves out, and what to do instead.
+/// GNU parallel's options that `ppool` leaves out, and what to do instead. With the options
+/// `ppool` has, they are every option of GNU parallel's manual (`tests/bad_input.rs` checks).
 const LEFT_OUT: &[(&[&str], &str)] = &[
+    (
+        &["--link", "--xapply"],
+        "link input sources with :::+ or ::::+ (the shortest source decides the length; GNU \
+         parallel's --link reuses the shorter ones)",
+    ),
+    (
+        &[
+            "--arg-sep",
+            "--arg-file-sep",
+            "--skip-first-line",
+            "--no-run-if-empty",
+            "-r",
+            "--shuf",
+            "--group-by",
+            "--shard",
+            "--bin",
+            "-x",
+            "-l",
+            "--max-line-length-allowed",
+            "--total-jobs",
+            "--total",
+            "-e",
+        ],
+        "inputs are read as they are given: ::: values, :::: files or stdin lines (-0, \
+         --colsep); -L N for lines a job, -s for a line's length",
+    ),
+    (
+        &[
+            "--color",
+            "--color-failed",
+            "--cf",
+            "--ctag",
+            "--ctagstring",
+            "--latest-line",
+            "--ll",
+            "--tee",
+            "--files",
+            "--output-as-files",
+            "--outputasfiles",
+            "--compress",
+            "--compress-program",
+            "--decompress-program",
+            "--tmpdir",
+        ],
+        "output is printed grouped per job (kept on disk in $TMPDIR past 64 KiB): use --tag or \
+         --tagstring, --results DIR for files, --json for programs",
+    ),
+    (
+        &[
+            "--verbose",
+            "-t",
+            "-v",
+            "--silent",
+            "--interactive",
+            "-p",
+            "--tty",
+            "-o",
+            "--open-tty",
+        ],
+        "commands are not echoed or confirmed: --dry-run prints them, --joblog records them",
+    ),
+    (
+        &[
+            "--shebang",
+            "--hashbang",
+            "--shebang-wrap",
+            "--embed",
+            "--parens",
+            "--_parset",
+            "--template",
+            "--tmpl",
+            "--filter",
+            "--plain",
+            "--profile",
+            "-J",
+            "--shell-quote",
+            "--exit",
+        ],
+        "ppool runs a command line per input: no scripts, templates, profiles or quoting \
+         helpers",
+    ),
+    (
+        &[
+            "--number-of-cpus",
+            "--number-of-cores",
+            "--number-of-sockets",
+            "--number-of-threads",
+            "--use-cores-instead-of-threads",
+            "--use-cpus-instead-of-cores",
+            "--use-sockets-instead-of-threads",
+            "--minversion",
+            "--gnu",
+            "--shell-completion",
+        ],
+        "ppool counts what the OS says it may use (-j 100% is one job per CPU); its shell \
+         completions come from --completions SHELL",
+    ),
+    (
+        &[
+            "--memsuspend",
+            "--block-timeout",
+            "--bt",
+            "--term-seq",
+            "--retry-failed",
+            "--process-slot-var",
+            "--session",
+        ],
+        "not done: jobs are stopped with SIGTERM, the grace, then SIGKILL (--kill-grace), and \
+         --resume-failed runs failed jobs again",
+    ),
     (
         &["--xargs", "--show-limits"],
         "use -m (as many inputs as a line holds, spread over the job slots) or -n N, and -s \
@@ -97,8 +208,10 @@ const LEFT_OUT: &[(&[&str], &str)] = &[
         &[
             "--roundrobin",
             "--round-robin",
+            "--round",
             "--regexp",
             "--remove-rec-sep",
+            "--removerecsep",
             "--rrs",
         ],
         "--pipe cuts at fixed record ends: --recend and --recstart are text, and each block \
@@ -119,6 +232,17 @@ const LEFT_OUT: &[(&[&str], &str)] = &[
             "--basefile",
             "--bf",
             "--controlmaster",
+            "-M",
+            "--ssh",
+            "--ssh-delay",
+            "--rsync-opts",
+            "--filter-hosts",
+            "--hostgroups",
+            "--hgrp",
+            "--env",
+            "--record-env",
+            "--workdir",
+            "--wd",
             "--nonall",
             "--onall",
         ],
@@ -133,6 +257,10 @@ const LEFT_OUT: &[(&[&str], &str)] = &[
             "--bg",
             "--semaphorename",
             "--semaphoretimeout",
+            "--semaphore-name",
+            "--semaphore-timeout",
+            "--id",
+            "--wait",
             "--st",
         ],
         "semaphores are left out: use GNU parallel's `sem`",
@@ -176,7 +304,15 @@ const LEFT_OUT: &[(&[&str], &str)] = &[
         "output is grouped per job: use --line-buffer for lines as they are written",
     ),
     (
-        &["--sqlmaster", "--sqlworker", "--sqlandworker", "--sql"],
+        &[
+            "--sqlmaster",
+            "--sqlworker",
+            "--sqlandworker",
+            "--sql",
+            "--sql-master",
+            "--sql-worker",
+            "--sql-and-worker",
+        ],
         "SQL queues are left out",
     ),
     (

@@ -190,3 +190,44 @@ fn gnu_parallel_options_left_out_say_so_and_what_to_do_instead() {
         "unexpected argument",
     );
 }
+
+/// Every option in GNU parallel's manual is known to `ppool`: done, or refused by name saying
+/// what to do instead; none gets clap's plain "unexpected argument".
+#[test]
+fn every_gnu_parallel_option_is_done_or_refused_by_name() {
+    common::require("parallel", "parallel");
+    let manual = std::process::Command::new("zcat")
+        .arg("/usr/share/man/man1/parallel.1.gz")
+        .output()
+        .expect("zcat runs");
+    assert!(
+        manual.status.success(),
+        "GNU parallel's manual (/usr/share/man/man1/parallel.1.gz) is missing: apt-get install -y parallel"
+    );
+    // Its OPTIONS are items like `.IP "\fB\-\-block\fR \fIsize\fR" 4`.
+    let options: std::collections::BTreeSet<String> = text(&manual.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix(".IP \"\\fB\\-"))
+        .filter_map(|rest| rest.split("\\fR").next())
+        .map(|name| format!("-{}", name.replace("\\-", "-")))
+        .collect();
+    assert!(options.len() > 150, "only {} options read", options.len());
+    let mut unknown = Vec::new();
+    let (mut done, mut refused) = (0, 0);
+    for option in &options {
+        let out = ppool_run(&[option, "--dry-run", "echo", ":::", "a"]);
+        let stderr = text(&out.stderr);
+        if stderr.contains("one of GNU parallel's options that ppool does not do") {
+            refused += 1;
+        } else if stderr.contains("unexpected argument") {
+            unknown.push(option.as_str());
+        } else {
+            done += 1;
+        }
+    }
+    assert!(unknown.is_empty(), "unknown to ppool: {unknown:?}");
+    eprintln!(
+        "{} options of GNU parallel's: {done} done, {refused} refused by name",
+        options.len()
+    );
+}
