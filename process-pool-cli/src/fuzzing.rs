@@ -133,6 +133,71 @@ pub fn records(data: &[u8], delimiter: u8, colsep: Option<&str>) {
     }
 }
 
+/// `--pipe` and `--pipe-part` blocks, whatever the bytes, the block size and the separators:
+/// asserts that the blocks joined are the input and none is empty; that each but the last
+/// ends at a record boundary (after a `recend` that began in it, before a `recstart`); that with `records` each but
+/// the last holds exactly that many records; that otherwise each but the last is as long as the
+/// rule says (`--pipe`: within `size` unless no boundary is, `--pipe-part`: the first boundary
+/// past `size`).
+///
+/// # Panics
+///
+/// When one of these does not hold.
+pub fn blocks(
+    data: &[u8],
+    size: usize,
+    records: Option<usize>,
+    recend: &[u8],
+    recstart: &[u8],
+    extend: bool,
+) {
+    if recend.is_empty() && recstart.is_empty() {
+        return; // Refused by the command line.
+    }
+    let how = crate::pipe::Blocks {
+        size: size.max(1),
+        records: records.map(|n| n.max(1)),
+        recend: recend.to_vec(),
+        recstart: recstart.to_vec(),
+        extend,
+    };
+    let mut blocks = Vec::new();
+    crate::pipe::split(data, &how, &mut |block| {
+        blocks.push(block);
+        true
+    })
+    .expect("reading from memory does not fail");
+    assert_eq!(blocks.concat(), data, "blocks lost or added bytes");
+    assert!(blocks.iter().all(|b| !b.is_empty()), "an empty block");
+    // A record end is read within its block: one that began in the block before is none.
+    let boundary = |start: usize, at: usize| {
+        at > start && data[start..at].ends_with(recend) && data[at..].starts_with(recstart)
+    };
+    let mut start = 0;
+    for (i, block) in blocks.iter().enumerate() {
+        let end = start + block.len();
+        if i + 1 < blocks.len() {
+            let is_boundary = |at| boundary(start, at);
+            assert!(is_boundary(end), "block {i} ends inside a record");
+            let inside = (start + 1..=end).filter(|&at| is_boundary(at)).count();
+            match (how.records, extend) {
+                (Some(n), _) => assert_eq!(inside, n, "block {i}: records"),
+                (None, false) => assert!(
+                    block.len() <= how.size
+                        || (start + 1..=start + how.size).all(|at| !is_boundary(at)),
+                    "block {i} is longer than the block size"
+                ),
+                (None, true) => assert!(
+                    block.len() > how.size
+                        && (start + how.size + 1..end).all(|at| !is_boundary(at)),
+                    "block {i} does not end at the first boundary past the size"
+                ),
+            }
+        }
+        start = end;
+    }
+}
+
 /// A joblog file of this thread's, removed when dropped (a failing check too).
 struct LogFile(PathBuf);
 

@@ -76,4 +76,16 @@ proptest! {
     ) {
         joblog_round_trip(&jobs);
     }
+
+    #[test]
+    fn pipe_blocks_are_the_input_cut_at_record_boundaries(
+        data in vec(prop_oneof![Just(b'a'), Just(b'\n'), Just(b'>'), Just(b',')], 0..200),
+        size in 1usize..40,
+        records in proptest::option::of(1usize..5),
+        recend in prop_oneof![Just(b"\n".to_vec()), Just(b",".to_vec()), Just(b"\n>".to_vec()), Just(Vec::new())],
+        recstart in prop_oneof![Just(Vec::new()), Just(b">".to_vec())],
+        extend in any::<bool>(),
+    ) {
+        blocks(&data, size, records, &recend, &recstart, extend);
+    }
 }
