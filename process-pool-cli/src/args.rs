@@ -132,7 +132,8 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "BYTES", help_heading = "Output")]
     pub(crate) max_output: Option<String>,
 
-    /// Also save each job's stdout, stderr and exit status in DIR/N/ (N: the job number)
+    /// Also save each job's stdout, stderr and exit status in DIR/N/ (N: the job number), or
+    /// every job in one table: DIR ending in .csv or .json, GNU parallel's columns
     #[arg(long, alias = "res", value_name = "DIR", help_heading = "Output")]
     pub(crate) results: Option<PathBuf>,
 

@@ -25,6 +25,7 @@ mod pipe;
 mod plan;
 mod program;
 mod progress;
+mod results;
 mod run;
 mod shell;
 mod signals;

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -17,6 +16,7 @@ use crate::input::Record;
 use crate::joblog::{GnuStatus, JobLog};
 use crate::json;
 use crate::progress::Progress;
+use crate::results::{Results, Row, started};
 use crate::template::{Tag, Template};
 use crate::units::show_duration;
 
@@ -58,7 +58,7 @@ pub(crate) struct Settings {
     /// Lines were printed as they came: a job's end prints only what its output does not say.
     pub(crate) live_lines: bool,
     pub(crate) json: bool,
-    pub(crate) results: Option<PathBuf>,
+    pub(crate) results: Option<Results>,
     pub(crate) joblog: Option<JobLog>,
     pub(crate) output_limit: usize,
 }
@@ -146,10 +146,10 @@ impl State {
                 printable_below,
             } => {
                 if !ended.result.cancelled() {
-                    self.record(&ended)?;
+                    self.log(&ended)?;
                 }
                 if !self.settings.keep_order {
-                    return self.show(&ended);
+                    return self.keep_and_show(&ended);
                 }
                 self.waiting.insert(ended.pos, *ended);
                 printable_below
@@ -162,7 +162,7 @@ impl State {
                 break;
             }
             let ended = entry.remove();
-            self.show(&ended)?;
+            self.keep_and_show(&ended)?;
         }
         Ok(())
     }
@@ -170,7 +170,10 @@ impl State {
     /// What is left waiting for an earlier job that never came (stopped runs), in order.
     fn flush_rest(&mut self) -> Result<(), Failure> {
         for ended in std::mem::take(&mut self.waiting).into_values() {
-            self.show(&ended)?;
+            self.keep_and_show(&ended)?;
+        }
+        if let Some(results) = &mut self.settings.results {
+            results.flush().map_err(Failure::Other)?;
         }
         io::stdout().flush().map_err(stdout_failure)
     }
@@ -180,8 +183,8 @@ impl State {
             .text(&ended.record.args, ended.record.seq, ended.slot)
     }
 
-    /// The joblog line and the `--results` files.
-    fn record(&mut self, ended: &Ended) -> Result<(), Failure> {
+    /// The joblog line, as jobs end.
+    fn log(&mut self, ended: &Ended) -> Result<(), Failure> {
         let status = GnuStatus::of(&ended.result.outcome);
         let command = self.command(ended);
         if let Some(log) = &mut self.settings.joblog {
@@ -199,26 +202,26 @@ impl State {
             )
             .map_err(Failure::Other)?;
         }
-        if let Some(dir) = &self.settings.results {
-            let dir = dir.join(ended.record.seq.to_string());
-            let write = || -> io::Result<()> {
-                std::fs::create_dir_all(&dir)?;
-                let result = &ended.result;
-                for (name, memory, spill) in [
-                    ("stdout", &result.stdout, &result.stdout_spill),
-                    ("stderr", &result.stderr, &result.stderr_spill),
-                ] {
-                    match spill {
-                        Some(spill) => std::fs::copy(spill.path(), dir.join(name)).map(drop)?,
-                        None => std::fs::write(dir.join(name), memory)?,
-                    }
-                }
-                std::fs::write(dir.join("exit"), format!("{}\n", status.shell_status()))?;
-                std::fs::write(dir.join("command"), format!("{command}\n"))
-            };
-            write().map_err(|e| Failure::Other(format!("--results `{}`: {e}", dir.display())))?;
-        }
         Ok(())
+    }
+
+    /// Keeps one job in `--results` (as it is shown: in input order with `-k`), then shows it.
+    fn keep_and_show(&mut self, ended: &Ended) -> Result<(), Failure> {
+        if let Some(results) = &mut self.settings.results
+            && !ended.result.cancelled()
+        {
+            let row = Row {
+                record: &ended.record,
+                result: &ended.result,
+                start: started(ended.ended_at, ended.result.duration),
+                status: GnuStatus::of(&ended.result.outcome),
+                command: &self
+                    .template
+                    .text(&ended.record.args, ended.record.seq, ended.slot),
+            };
+            results.write(&row).map_err(Failure::Other)?;
+        }
+        self.show(ended)
     }
 
     /// Prints one job: its JSON line, or its output and what the output does not say.

@@ -17,6 +17,7 @@ use crate::halt::HaltSpec;
 use crate::input::{self, InputSpec, Origin, Source};
 use crate::joblog::{self, JobLog, Resume};
 use crate::pipe::{Blocks, DEFAULT_BLOCK, parse_block};
+use crate::results::Results;
 use crate::template::{Tag, Template, Words};
 use crate::units::{parse_bytes, parse_duration};
 
@@ -47,7 +48,7 @@ pub(crate) struct Plan {
     /// `--line-buffer` without `-k` or `--json`: each line printed as a job writes it.
     pub(crate) live_lines: bool,
     pub(crate) json: bool,
-    pub(crate) results: Option<PathBuf>,
+    pub(crate) results: Option<Results>,
     pub(crate) joblog: Option<JobLog>,
     /// Jobs an earlier run's log says need not run again.
     pub(crate) skip: HashSet<u64>,
@@ -203,7 +204,10 @@ impl Plan {
             dry_run: cli.dry_run,
             tag,
             json: cli.json,
-            results: cli.results,
+            results: match (cli.results, cli.dry_run) {
+                (Some(path), false) => Some(Results::open(path)?),
+                _ => None,
+            },
             joblog,
             skip,
             progress,

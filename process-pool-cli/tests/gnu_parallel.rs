@@ -534,3 +534,47 @@ fn retries_with_halt() {
         ]),
     ]);
 }
+
+/// `--results FILE.csv` and `FILE.json`: the same table as GNU parallel's, but for the times.
+#[test]
+fn results_as_a_csv_or_json_table() {
+    let gnu = GnuParallel::find();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |mut command: Command, file: &str| {
+        gnu.same_env(&mut command);
+        command.current_dir(dir.path()).args([
+            "-k",
+            "--results",
+            file,
+            "echo {}; echo err >&2; exit {#}",
+            ":::",
+            "a",
+            "b, \"c\"",
+        ]);
+        run_with(command, b"");
+        std::fs::read_to_string(dir.path().join(file)).unwrap()
+    };
+    // CSV: the times (third and fourth columns) blanked.
+    let times = regex::Regex::new(r"(?m)^(\d+),:,[0-9.]+,[0-9.]+,").unwrap();
+    let csv = |text: String| times.replace_all(&text, "$1,:,T,T,").into_owned();
+    assert_eq!(
+        csv(run(ppool(), "ours.csv")),
+        csv(run(gnu.command(), "theirs.csv"))
+    );
+    // JSON: the same objects, but for the times.
+    let json = |text: String| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|line| {
+                let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+                let row_map = row.as_object_mut().unwrap();
+                row_map.remove("Starttime");
+                row_map.remove("JobRuntime");
+                row
+            })
+            .collect()
+    };
+    assert_eq!(
+        json(run(ppool(), "ours.json")),
+        json(run(gnu.command(), "theirs.json"))
+    );
+}
