@@ -16,8 +16,14 @@
 
 use process_pool::Job;
 
-use crate::os_text::{self, NotUnicode, is_separator};
+use crate::os_text::{self, NotUnicode};
 use crate::shell::{self, ShellError, join_quoted, push_quoted};
+
+mod edit;
+mod tag;
+
+use edit::{Edit, apply};
+pub(crate) use tag::Tag;
 
 /// Why one input's job cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,16 +47,6 @@ enum What {
     Seq,
     /// `{%}`: the job's slot.
     Slot,
-}
-
-/// How a value is changed before it is put in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Edit {
-    Whole,
-    NoExtension,
-    Basename,
-    Dirname,
-    BasenameNoExtension,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,38 +410,6 @@ impl Template {
     }
 }
 
-/// `--tag` and `--tagstring`: what goes before each line a job writes, then a TAB.
-#[derive(Debug, Clone)]
-pub(crate) struct Tag(Vec<Piece>);
-
-impl Tag {
-    /// `--tag`: the job's inputs, separated by spaces.
-    pub(crate) fn inputs() -> Tag {
-        Tag(vec![Piece::Value(What::All, Edit::Whole)])
-    }
-
-    /// `--tagstring TEXT`: the text with its replacement strings.
-    pub(crate) fn parse(text: &[u8]) -> Result<Tag, String> {
-        parse_word(text).map(Tag)
-    }
-
-    /// The tag of one job, TAB included.
-    pub(crate) fn render(&self, args: &Args, seq: u64, slot: usize) -> Vec<u8> {
-        let ctx = Context { args, seq, slot };
-        let mut out = Vec::new();
-        for piece in &self.0 {
-            match piece {
-                Piece::Text(text) => out.extend_from_slice(text),
-                Piece::Value(what, edit) => {
-                    out.extend_from_slice(&ctx.values(*what, *edit).join(&b' '));
-                }
-            }
-        }
-        out.push(b'\t');
-        out
-    }
-}
-
 /// Whether `-X` repeats this word for each value: it holds `{}` (with any edit) and more.
 fn is_context_word(word: &[Piece]) -> bool {
     word.len() > 1 && word.iter().any(|p| matches!(p, Piece::Value(What::All, _)))
@@ -620,62 +584,6 @@ fn plain_words(pieces: &[Piece]) -> Option<Vec<Vec<Piece>>> {
         _ => !shell::JOINS_WORDS,
     };
     direct.then_some(words)
-}
-
-/// GNU parallel's edits: `{.}` is `s:\.[^/.]*$::`, `{/}` is `s:.*/::`, `{//}` is `dirname`.
-fn apply(edit: Edit, value: &[u8]) -> Vec<u8> {
-    match edit {
-        Edit::Whole => value.to_vec(),
-        Edit::NoExtension => strip_extension(value).to_vec(),
-        Edit::Basename => basename(value).to_vec(),
-        Edit::Dirname => dirname(value),
-        Edit::BasenameNoExtension => strip_extension(basename(value)).to_vec(),
-    }
-}
-
-fn strip_extension(value: &[u8]) -> &[u8] {
-    match value.iter().rposition(|&b| b == b'.' || is_separator(b)) {
-        Some(dot) if value[dot] == b'.' => &value[..dot],
-        _ => value,
-    }
-}
-
-fn basename(value: &[u8]) -> &[u8] {
-    match value.iter().rposition(|&b| is_separator(b)) {
-        Some(slash) => &value[slash + 1..],
-        None => value,
-    }
-}
-
-/// POSIX `dirname`: trailing slashes ignored, `.` for a bare name, `/` for the root (the
-/// root's own separator, `\` on Windows).
-fn dirname(value: &[u8]) -> Vec<u8> {
-    let trimmed_len = value
-        .iter()
-        .rposition(|&b| !is_separator(b))
-        .map_or(0, |i| i + 1);
-    if trimmed_len == 0 {
-        return if value.is_empty() {
-            b".".to_vec()
-        } else {
-            value[..1].to_vec()
-        };
-    }
-    let trimmed = &value[..trimmed_len];
-    match trimmed.iter().rposition(|&b| is_separator(b)) {
-        None => b".".to_vec(),
-        Some(slash) => {
-            let parent_len = trimmed[..slash]
-                .iter()
-                .rposition(|&b| !is_separator(b))
-                .map_or(0, |i| i + 1);
-            if parent_len == 0 {
-                trimmed[..1].to_vec()
-            } else {
-                trimmed[..parent_len].to_vec()
-            }
-        }
-    }
 }
 
 #[cfg(test)]
